@@ -1,0 +1,1 @@
+"""Harness, report, findings and benchmark suites; imports no deep-learning framework."""

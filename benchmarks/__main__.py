@@ -1,0 +1,48 @@
+"""`python -m benchmarks <command>`: the harness's entry point.
+
+Each command lives in its own module and is imported only when asked for, so `report` works
+on a machine that has records but no framework environments.
+"""
+
+import importlib
+import sys
+
+from common_data.errors import BenchError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": ("benchmarks.compare", "run the comparison matrix and write the report"),
+    "report": ("benchmarks.report", "render COMPARISON.md and figures from stored records"),
+    "parity": ("benchmarks.parity", "prove the twins equivalent (params, forward, training)"),
+    "finding": ("benchmarks.finding", "re-examine the augmentation finding"),
+    "evaluate": ("benchmarks.evaluate", "evaluate a stored run's weights on another dataset"),
+    "performance": ("benchmarks.performance", "benchmark suites -> results/PERFORMANCE.md"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: python -m benchmarks <command> [options]", "", "commands:"]
+    lines += [f"  {name:<12} {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"error: unknown command {name!r} (expected one of: {', '.join(COMMANDS)})",
+              file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    try:
+        return module.main(rest)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,312 @@
+"""`python -m benchmarks compare`: run a matrix of training runs, each in its own process.
+
+Every cell runs as a subprocess with its framework's interpreter, so the harness never imports
+a framework and no run can leak state (threads, allocators, RNG) into the next. Records are
+written atomically by the runners; a rerun skips cells whose record already matches the cell's
+config hash, so a killed or interrupted matrix loses nothing and finishes where it stopped.
+"""
+
+import argparse
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, RUNNER_MODULES, framework_python
+from benchmarks.lock import results_lock
+from benchmarks.matrix import Cell, expand, load_profile
+from common_data.errors import ConfigError
+from common_data.schema import write_json_atomic
+
+DEFAULT_RESULTS = PROJECT_ROOT / "results"
+PROGRESS_PREFIX = "@@progress "
+DONE_STATUSES = ("ok", "diverged")
+_ERROR_TAIL_LINES = 30
+
+
+def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) -> None:
+    """Flags shared by `compare` and `finding`: which cells to run and where to write them."""
+    parser.add_argument("--profile", default=default_profile,
+                        help="profile name (quick, paper) or a TOML file with the matrix")
+    parser.add_argument("--data", help="'synthetic' or a dataset folder (overrides the profile)")
+    parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
+    parser.add_argument("--variants", help="comma-separated subset of: baseline,augmented")
+    parser.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
+    parser.add_argument("--splits", help="comma-separated subset of: random,session,loso")
+    parser.add_argument("--hud", help="comma-separated subset of: full,masked,hud_only")
+    parser.add_argument("--epochs", type=int, help="epochs per run (overrides the profile)")
+    parser.add_argument("--image-size", type=int, help="input size in pixels (square)")
+    parser.add_argument("--mode", action="append", default=[], metavar="KEY=BOOL",
+                        help="tuned mode flag recorded in each result, e.g. compile=true")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
+                        help="results folder (records go to <results>/runs)")
+    parser.add_argument("--force", action="store_true", help="rerun cells that already have a record")
+
+
+def _csv(flag: str, value: str, allowed: tuple[str, ...] | None = None) -> list[str]:
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise ConfigError(f"{flag} {value!r}: expected a comma-separated list")
+    if allowed:
+        for item in items:
+            if item not in allowed:
+                raise ConfigError(
+                    f"{flag}: unknown value {item!r} (expected one of: {', '.join(allowed)})"
+                )
+    return items
+
+
+def _bool(text: str, flag: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{flag} {text!r}: expected true or false")
+
+
+def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Fold command-line flags into the profile; flags win."""
+    run = profile.setdefault("run", {})
+    if args.frameworks:
+        profile["frameworks"] = _csv("--frameworks", args.frameworks, FRAMEWORKS)
+    if args.variants:
+        profile["variants"] = _csv("--variants", args.variants, ("baseline", "augmented"))
+    if args.splits:
+        profile["splits"] = _csv("--splits", args.splits, ("random", "session", "loso"))
+    if args.hud:
+        profile["hud"] = _csv("--hud", args.hud, ("full", "masked", "hud_only"))
+    if args.seeds:
+        try:
+            profile["seeds"] = [int(s) for s in _csv("--seeds", args.seeds)]
+        except ValueError:
+            raise ConfigError(f"--seeds {args.seeds!r}: expected integers like 0,1,2") from None
+    if args.data:
+        data = args.data
+        if data != "synthetic":
+            path = Path(data).expanduser()
+            if not path.is_dir():
+                raise ConfigError(
+                    f"--data {data!r}: no such folder (expected 'synthetic' or a dataset folder)"
+                )
+            data = str(path.resolve())
+        run["data"] = data
+    if args.epochs is not None:
+        run["epochs"] = args.epochs
+    if args.image_size is not None:
+        run["image_size"] = args.image_size
+    for item in args.mode:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--mode {item!r}: expected KEY=true|false, e.g. compile=true")
+        run.setdefault("mode", {})[key.strip()] = _bool(value, f"--mode {key.strip()}")
+    return profile
+
+
+def count_sessions(data: str) -> int:
+    """Capture sessions in the dataset, for expanding `loso` into folds."""
+    from common_data.datasets import resolve_data
+    from common_data.discovery import discover
+
+    return len({record.session for record in discover(resolve_data(data)).records})
+
+
+def build_cells(profile: dict[str, Any]) -> list[Cell]:
+    data = profile.get("run", {}).get("data", "synthetic")
+    n_sessions = count_sessions(data) if "loso" in profile["splits"] else None
+    return expand(profile, n_sessions)
+
+
+def is_done(record_path: Path, cell: Cell) -> bool:
+    """A cell is done when its record exists, parses and matches the cell's config hash."""
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return record.get("config_hash") == cell.config_hash and record.get("status") in DONE_STATUSES
+
+
+def _die_with_parent() -> None:
+    """Linux: a run dies with a killed harness instead of writing behind a rerun's back."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class MatrixRunner:
+    """Runs cells one at a time, streaming each run's epoch lines into a live progress view."""
+
+    def __init__(self, results: Path, force: bool, console: Console) -> None:
+        self.runs_dir = results / "runs"
+        self.logs_dir = results / "logs"
+        self.configs_dir = results / "configs"
+        self.failures_dir = results / "failures"
+        for folder in (self.runs_dir, self.logs_dir, self.configs_dir, self.failures_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.force = force
+        self.console = console
+        self.counts = {"ran": 0, "skipped": 0, "failed": 0}
+        self.run_seconds = 0.0
+
+    def run_all(self, cells: list[Cell]) -> None:
+        pythons = {fw: framework_python(fw) for fw in sorted({c.framework for c in cells})}
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=self.console, transient=False) as progress:
+            matrix = progress.add_task("matrix", total=len(cells))
+            epochs = progress.add_task("", total=1, visible=False)
+            for cell in cells:
+                record_path = self.runs_dir / f"{cell.run_id}.json"
+                if not self.force and is_done(record_path, cell):
+                    self.counts["skipped"] += 1
+                    progress.advance(matrix)
+                    continue
+                progress.update(matrix, description=f"matrix: {cell.label}")
+                progress.reset(epochs, total=cell.config["epochs"], visible=True,
+                               description="  starting (loading data, building model)")
+                self._run_cell(cell, pythons[cell.framework], record_path, progress, epochs)
+                progress.advance(matrix)
+            progress.update(epochs, visible=False)
+
+    def _run_cell(
+        self, cell: Cell, python: Path, record_path: Path, progress: Progress, task: Any
+    ) -> None:
+        config_path = self.configs_dir / f"{cell.run_id}.json"
+        write_json_atomic(config_path, cell.config)
+        failure_path = self.failures_dir / f"{cell.run_id}.json"
+        command = [str(python), "-m", RUNNER_MODULES[cell.framework],
+                   "--config", str(config_path), "--out", str(record_path)]
+        env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), PYTHONUNBUFFERED="1",
+                   PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="2")
+        tail: deque[str] = deque(maxlen=_ERROR_TAIL_LINES)
+        started = time.perf_counter()
+        with open(self.logs_dir / f"{cell.run_id}.log", "w", encoding="utf-8") as log:
+            proc = subprocess.Popen(
+                command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.PIPE,
+                text=True, preexec_fn=_die_with_parent,
+            )
+            try:
+                assert proc.stderr is not None
+                for line in proc.stderr:
+                    log.write(line)
+                    if line.startswith(PROGRESS_PREFIX):
+                        self._show_epoch(line, progress, task)
+                    else:
+                        tail.append(line.rstrip())
+                returncode = proc.wait()
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+        self.run_seconds += time.perf_counter() - started
+        if returncode == 0 and is_done(record_path, cell):
+            self.counts["ran"] += 1
+            failure_path.unlink(missing_ok=True)
+            self.console.print(self._summary(record_path, cell))
+            return
+        self.counts["failed"] += 1
+        write_json_atomic(failure_path, {
+            "run_id": cell.run_id, "config_hash": cell.config_hash, "returncode": returncode,
+            "command": command, "error_tail": list(tail),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        })
+        last = next((line for line in reversed(tail) if line.strip()), "no output")
+        self.console.print(f"[red]FAILED[/red] {cell.label}: {last}  (log: {log.name})")
+
+    @staticmethod
+    def _show_epoch(line: str, progress: Progress, task: Any) -> None:
+        try:
+            info = json.loads(line[len(PROGRESS_PREFIX):])
+            text = (f"  epoch {info['epoch']}/{info['epochs']}  loss {info['loss']:.4f}  "
+                    f"acc {info['accuracy']:.3f}  val_acc {info['val_accuracy']:.3f}")
+            progress.update(task, completed=info["epoch"], total=info["epochs"], description=text)
+        except (ValueError, KeyError, TypeError):
+            return
+
+    @staticmethod
+    def _summary(record_path: Path, cell: Cell) -> str:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        metrics = record.get("metrics") or {}
+        acc = metrics.get("accuracy")
+        acc_text = f"val acc {acc:.4f}" if isinstance(acc, float) else record["status"]
+        seconds = (record.get("timing") or {}).get("total_s") or 0.0
+        return f"done {cell.label}: {acc_text} ({seconds:.1f} s)"
+
+
+def run_matrix(cells: list[Cell], results: Path, force: bool, command: str) -> dict:
+    """Run the cells under the results lock; returns the matrix summary (also saved as JSON)."""
+    for framework in sorted({cell.framework for cell in cells}):
+        framework_python(framework)
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    with results_lock(results):
+        if any(cell.config["data"] == "synthetic" for cell in cells):
+            from common_data.synthetic import ensure_synthetic
+
+            ensure_synthetic()
+        runner = MatrixRunner(results, force, console)
+        interrupted = False
+        try:
+            runner.run_all(cells)
+        except KeyboardInterrupt:
+            interrupted = True
+        wall = time.perf_counter() - started
+        summary = {
+            "command": command, "cells": len(cells), **runner.counts,
+            "interrupted": interrupted, "wall_s": round(wall, 3),
+            "subprocess_s": round(runner.run_seconds, 3),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        write_json_atomic(results / "matrix.json", summary)
+    done = runner.counts["ran"] + runner.counts["skipped"]
+    console.print(f"matrix: {done}/{len(cells)} cells have records "
+                  f"({runner.counts['ran']} ran, {runner.counts['skipped']} already done, "
+                  f"{runner.counts['failed']} failed) in {wall:.1f} s")
+    if interrupted:
+        console.print("interrupted: rerun the same command to finish the remaining cells")
+        raise KeyboardInterrupt
+    return summary
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks compare",
+                                     description="Run the comparison matrix, then write the report.")
+    add_matrix_arguments(parser, default_profile="quick")
+    parser.add_argument("--no-report", action="store_true", help="skip rendering COMPARISON.md")
+    args = parser.parse_args(argv)
+    profile = apply_overrides(load_profile(args.profile), args)
+    command = " ".join(["python -m benchmarks compare", *argv])
+    summary = run_matrix(build_cells(profile), args.results, args.force, command)
+    if not args.no_report:
+        from benchmarks.report import render
+
+        out = render(args.results, args.results)
+        print(f"report: {out}")
+    return 1 if summary["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

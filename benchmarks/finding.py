@@ -1,0 +1,227 @@
+"""`python -m benchmarks finding`: re-test the published augmentation finding.
+
+The finding is data (`findings/augmentation.toml`): the claim, the published numbers, the
+regimes to test and the verdicts recorded from a real run. This module turns it into harness
+cells (so a run resumes like any other matrix), computes one verdict per framework x split x
+HUD mode from the stored records, and writes `results/findings/augmentation.json`.
+"""
+
+import argparse
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.compare import DEFAULT_RESULTS, run_matrix
+from benchmarks.matrix import Cell, expand
+from benchmarks.records import FRAMEWORK_NAMES, load_predictions, load_records
+from common_data.errors import ConfigError
+from common_data.metrics import ensemble_proba
+from common_data.schema import write_json_atomic
+from common_data.stats import mcnemar, mean_ci, paired_t_test
+
+FINDING_PATH = Path(__file__).resolve().parent / "findings" / "augmentation.toml"
+VERDICTS = ("reproduced", "not reproduced", "reversed")
+
+
+def load_finding(path: Path = FINDING_PATH) -> dict[str, Any]:
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def _matrix_profile(finding: dict[str, Any], profile: str, data: str, seeds: list[int],
+                    frameworks: list[str]) -> dict[str, Any]:
+    if profile not in finding["profile"]:
+        raise ConfigError(f"--profile {profile!r}: expected one of "
+                          f"{', '.join(finding['profile'])}")
+    protocol = finding["profile"][profile]
+    augmented: dict[str, Any] = {"epochs": protocol["augmented_epochs"]}
+    if protocol["early_stopping"]:
+        augmented["early_stopping"] = {"enabled": True, "patience": 5, "restore_best": True}
+        augmented["reduce_on_plateau"] = {"enabled": True, "factor": 0.5, "patience": 3,
+                                          "min_lr": 1e-6}
+    matrix = finding["matrix"]
+    return {"frameworks": frameworks, "variants": ["baseline", "augmented"], "seeds": seeds,
+            "splits": matrix["splits"], "hud": matrix["hud"],
+            "run": {"data": data, "image_size": protocol["image_size"],
+                    "epochs": protocol["epochs"]},
+            "variant": {"augmented": augmented}}
+
+
+def finding_cells(finding: dict[str, Any], profile: str, data: str,
+                  seeds: list[int] | None = None,
+                  frameworks: list[str] | None = None) -> tuple[list[Cell], list[Cell]]:
+    """The grid (framework x variant x seed x split x HUD) and the HUD-only probe cells."""
+    matrix = finding["matrix"]
+    base = _matrix_profile(finding, profile, data, seeds or matrix["seeds"],
+                           frameworks or matrix["frameworks"])
+    probe = dict(base, variants=[matrix["probe"]["variant"]], splits=[matrix["probe"]["split"]],
+                 hud=[matrix["probe"]["hud"]])
+    return expand(base), expand(probe)
+
+
+def _verdict(delta: float, low: float, high: float, min_effect: float) -> str:
+    if delta <= -min_effect and high < 0:
+        return "reproduced"
+    if delta >= min_effect and low > 0:
+        return "reversed"
+    return "not reproduced"
+
+
+def _ensemble_predictions(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray] | None:
+    stored = [load_predictions(r) for r in records]
+    if not stored or any(p is None for p in stored):
+        return None
+    proba = ensemble_proba([p["proba"] for p in stored])
+    return stored[0]["y_true"], proba.argmax(axis=1)
+
+
+def _summary(values: list[float]) -> dict[str, Any]:
+    mean, std, low, high = mean_ci(values)
+    return {"mean": mean, "std": std, "ci95": [low, high], "per_seed": values}
+
+
+def verdict_rows(finding: dict[str, Any], grid: list[Cell],
+                 records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One verdict per framework x split x HUD, from the seed-paired accuracy differences."""
+    rows = []
+    keys = sorted({(c.framework, c.split, c.hud) for c in grid},
+                  key=lambda k: (k[1] != "random", k[2] != "full", k[0]))
+    for framework, split, hud in keys:
+        pairs = {}
+        for cell in grid:
+            record = records.get(cell.run_id)
+            if (cell.framework, cell.split, cell.hud) == (framework, split, hud) and record \
+                    and record["status"] == "ok":
+                pairs.setdefault(cell.seed, {})[cell.variant] = record
+        seeds = sorted(s for s, pair in pairs.items() if len(pair) == 2)
+        if not seeds:
+            continue
+        base = [pairs[s]["baseline"]["metrics"]["accuracy"] for s in seeds]
+        aug = [pairs[s]["augmented"]["metrics"]["accuracy"] for s in seeds]
+        deltas = [a - b for a, b in zip(aug, base, strict=True)]
+        delta, _, low, high = mean_ci(deltas)
+        test = None
+        ensembles = (_ensemble_predictions([pairs[s]["baseline"] for s in seeds]),
+                     _ensemble_predictions([pairs[s]["augmented"] for s in seeds]))
+        if all(ensembles) and np.array_equal(ensembles[0][0], ensembles[1][0]):
+            test = mcnemar(ensembles[0][0], ensembles[0][1], ensembles[1][1])
+        rows.append({
+            "framework": framework, "split": split, "hud": hud, "n_seeds": len(seeds),
+            "baseline_accuracy": _summary(base), "augmented_accuracy": _summary(aug),
+            "delta_accuracy": delta, "delta_ci95": [low, high],
+            "p_value_seeds": paired_t_test(aug, base) if len(seeds) > 1 else None,
+            "mcnemar_ensembles": test,
+            "verdict": _verdict(delta, low, high, finding["min_effect"]),
+        })
+    return rows
+
+
+def probe_rows(probe: list[Cell], records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Accuracy of a model that sees only the HUD (face blanked), per framework."""
+    out: dict[str, Any] = {}
+    for framework in sorted({c.framework for c in probe}):
+        done = [records[c.run_id] for c in probe
+                if c.framework == framework and c.run_id in records
+                and records[c.run_id]["status"] == "ok"]
+        if not done:
+            continue
+        counts = np.bincount(np.concatenate([load_predictions(r)["y_true"] for r in done[:1]]))
+        out[framework] = {"accuracy": _summary([r["metrics"]["accuracy"] for r in done]),
+                          "n_seeds": len(done),
+                          "majority_class_rate": float(counts.max() / counts.sum())}
+    return out
+
+
+def sentences(rows: list[dict[str, Any]], probe: dict[str, Any]) -> list[str]:
+    """Two or three plain sentences on what the published protocol's accuracy measures."""
+    def where(split: str, hud: str) -> str:
+        found = [r for r in rows if r["split"] == split and r["hud"] == hud]
+        return ", ".join(f"{FRAMEWORK_NAMES[r['framework']]} {100 * r['delta_accuracy']:+.1f} pp "
+                         f"({r['verdict']})" for r in found)
+
+    text = []
+    if where("random", "full"):
+        text.append(f"On the published protocol (random split, full frame) geometric augmentation "
+                    f"changes validation accuracy by {where('random', 'full')}.")
+    if where("session", "masked"):
+        text.append(f"With whole capture sessions held out and the HUD masked — the setting that "
+                    f"measures emotion recognition — the change is {where('session', 'masked')}.")
+    if probe:
+        probe_text = ", ".join(
+            f"{FRAMEWORK_NAMES[fw]} {100 * p['accuracy']['mean']:.1f} %" for fw, p in probe.items())
+        rate = 100 * next(iter(probe.values()))["majority_class_rate"]
+        text.append(f"A model that sees only the burned-in HUD (face blanked) reaches {probe_text} "
+                    f"on the random split (majority class {rate:.1f} %): much of what a random-split "
+                    f"accuracy measures can be read without looking at a face.")
+    return text
+
+
+def evaluate_finding(finding: dict[str, Any], grid: list[Cell], probe: list[Cell],
+                     results: Path, profile: str, command: str) -> dict[str, Any]:
+    records = {r["run_id"]: r for r in load_records(results / "runs")}
+    rows = verdict_rows(finding, grid, records)
+    expected = finding.get("expected", {}).get(profile, {})
+    for row in rows:
+        row["expected"] = expected.get(f"{row['framework']}.{row['split']}.{row['hud']}")
+    probes = probe_rows(probe, records)
+    first = next((records[c.run_id] for c in grid if c.run_id in records), None)
+    return {
+        "finding": finding["id"], "claim": " ".join(finding["claim"].split()),
+        "published": finding["published"], "source": finding["source"],
+        "min_effect": finding["min_effect"], "profile": profile,
+        "protocol": finding["profile"][profile], "command": command,
+        "data": None if first is None else {"dataset": first["data"]["dataset"],
+                                            "dataset_hash": first["data"]["dataset_hash"]},
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "verdicts": rows, "hud_only_probe": probes, "summary": sentences(rows, probes),
+    }
+
+
+def flipped(result: dict[str, Any]) -> list[str]:
+    """Regimes whose verdict differs from the one recorded in the finding (none recorded: none)."""
+    return [f"{r['framework']} {r['split']} split, HUD {r['hud']}: expected {r['expected']!r}, "
+            f"got {r['verdict']!r} (delta {100 * r['delta_accuracy']:+.1f} pp)"
+            for r in result["verdicts"] if r["expected"] and r["expected"] != r["verdict"]]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks finding",
+                                     description="Re-test the published augmentation finding.")
+    parser.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
+    parser.add_argument("--profile", default="reduced", help="paper, reduced (default) or ci")
+    parser.add_argument("--seeds", help="comma-separated seeds (default: the finding's)")
+    parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument("--force", action="store_true", help="rerun cells that have records")
+    parser.add_argument("--no-report", action="store_true", help="skip rendering COMPARISON.md")
+    args = parser.parse_args(argv)
+    data = args.data
+    if data != "synthetic":
+        if not Path(data).is_dir():
+            raise ConfigError(f"--data {data!r}: no such folder (expected 'synthetic' or a "
+                              "dataset folder)")
+        data = str(Path(data).resolve())
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    except ValueError:
+        raise ConfigError(f"--seeds {args.seeds!r}: expected integers like 0,1,2") from None
+    frameworks = args.frameworks.split(",") if args.frameworks else None
+    finding = load_finding()
+    grid, probe = finding_cells(finding, args.profile, data, seeds, frameworks)
+    command = " ".join(["python -m benchmarks finding", *argv])
+    run_matrix(grid + probe, args.results, args.force, command)
+    result = evaluate_finding(finding, grid, probe, args.results, args.profile, command)
+    out = args.results / "findings" / f"{finding['id']}.json"
+    write_json_atomic(out, result)
+    for row in result["verdicts"]:
+        print(f"{row['framework']:>5} {row['split']:>7} hud {row['hud']:<6} "
+              f"delta {100 * row['delta_accuracy']:+6.1f} pp  -> {row['verdict']}")
+    print("\n".join(result["summary"]))
+    print(f"finding: {out}")
+    if not args.no_report:
+        from benchmarks.report import render
+
+        print(f"report: {render(args.results, args.results)}")
+    return 1 if flipped(result) else 0

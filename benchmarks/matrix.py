@@ -1,0 +1,106 @@
+"""Expand a profile (TOML) plus command-line overrides into the cells of a run matrix.
+
+A cell is one training run: framework x variant x seed x split (x fold) x HUD mode. Its run
+config is validated by `common_data.run_config`, and the config's hash is the cell's identity,
+which is what lets a rerun skip the cells that already have a record.
+"""
+
+import copy
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common_data.errors import ConfigError
+from common_data.run_config import load_run_config
+
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+_MATRIX_KEYS = {"description", "frameworks", "variants", "seeds", "splits", "hud", "run", "variant"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    framework: str
+    variant: str
+    seed: int
+    split: str
+    fold: int
+    hud: str
+    config: dict[str, Any]
+    config_hash: str
+
+    @property
+    def run_id(self) -> str:
+        fold = f"-f{self.fold}" if self.split == "loso" else ""
+        size = self.config["image_size"]
+        return (
+            f"{self.framework}-{self.variant}-{self.split}{fold}-{self.hud}-{size}px"
+            f"-s{self.seed}-{self.config_hash[:10]}"
+        )
+
+    @property
+    def label(self) -> str:
+        fold = f" fold {self.fold}" if self.split == "loso" else ""
+        return f"{self.framework} {self.variant} seed {self.seed} ({self.split}{fold}, hud {self.hud})"
+
+
+def load_profile(name_or_path: str) -> dict[str, Any]:
+    """Read a profile by name (benchmarks/profiles/<name>.toml) or from a TOML path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PROFILES_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.toml")))
+        raise ConfigError(
+            f"--profile {name_or_path!r}: no such profile or TOML file (known profiles: {known})"
+        )
+    try:
+        profile = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"profile {path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(profile) - _MATRIX_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"profile {path}: unknown key {unknown[0]!r} (expected one of: "
+            f"{', '.join(sorted(_MATRIX_KEYS))})"
+        )
+    profile["path"] = str(path)
+    return profile
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def expand(profile: dict[str, Any], n_sessions: int | None = None) -> list[Cell]:
+    """Return every cell of the profile's matrix, in a stable order.
+
+    `n_sessions` is needed only for `loso`, which expands into one cell per held-out session.
+    """
+    cells = []
+    for split in profile["splits"]:
+        if split == "loso" and not n_sessions:
+            raise ConfigError("split 'loso' needs a dataset with at least two capture sessions")
+        folds = range(n_sessions or 0) if split == "loso" else [-1]
+        for fold in folds:
+            for hud in profile["hud"]:
+                for variant in profile["variants"]:
+                    for framework in profile["frameworks"]:
+                        for seed in profile["seeds"]:
+                            cells.append(_cell(profile, framework, variant, seed, split, fold, hud))
+    return cells
+
+
+def _cell(
+    profile: dict[str, Any], framework: str, variant: str, seed: int, split: str, fold: int, hud: str
+) -> Cell:
+    raw = _deep_merge(profile.get("run", {}), profile.get("variant", {}).get(variant, {}))
+    raw.update(framework=framework, variant=variant, seed=seed, split=split, fold=fold, hud=hud)
+    config = load_run_config(raw)
+    return Cell(framework, variant, seed, split, fold, hud, config.to_dict(), config.hash())

@@ -1,0 +1,279 @@
+"""The performance figures, computed from the suites' pytest-benchmark JSON and run records.
+
+Pure functions of their inputs (no subprocess, no clock), so tests can check every figure on
+synthetic inputs. Conventions:
+
+* a step's throughput uses the median round (robust to a noisy shared machine); the matmul
+  peak uses the best round, as peaks are reported;
+* achieved FLOP/s = images/s x FLOPs per image (common_data.spec: a multiply-add is 2 FLOPs,
+  training counts 3x the forward pass); its fraction of peak is taken against the matmul peak
+  measured by the same framework with the same thread count;
+* harness overhead = (matrix wall time - sum of the runs' train_s + eval_s) / wall time, over
+  the records that the matrix itself ran (their start and end lie inside its wall interval).
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+CLOCK_SLACK_S = 2.0  # records carry whole-second timestamps
+
+
+@dataclass(frozen=True)
+class Row:
+    """One benchmark of a framework suite, flattened for the tables."""
+
+    framework: str
+    kind: str
+    mode: str
+    threads: int
+    batch_size: int
+    median_s: float
+    min_s: float
+    rounds: int
+    first_call_s: float | None
+    device: str
+    images_per_s: float | None
+    gflops: float | None
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of the issue's targets; `key` is the performance.json figure it judges."""
+
+    key: str
+    text: str
+    threshold: float
+    higher_is_better: bool
+
+
+TARGETS = (
+    Target("loader_over_train", "loader >= 20x the fastest twin's training throughput",
+           20.0, True),
+    Target("data_wait_fraction", "data wait < 5 % of step time", 0.05, False),
+    Target("peak_fraction.torch",
+           "PyTorch twin's best mode >= 50 % of measured matmul peak (128x128, batch 32)",
+           0.50, True),
+    Target("peak_fraction.tf",
+           "TensorFlow twin's best mode >= 50 % of measured matmul peak (128x128, batch 32)",
+           0.50, True),
+    Target("speedup_vs_published_pipeline.overall",
+           "end to end >= 5x faster than the published pipeline's approach", 5.0, True),
+    Target("harness_overhead_fraction", "harness overhead < 5 % on the paper profile",
+           0.05, False),
+)
+
+
+def rows_from_suite(suite: Mapping[str, Any]) -> list[Row]:
+    """Rows of one pytest-benchmark JSON file written by a framework suite."""
+    rows = []
+    for bench in suite.get("benchmarks", []):
+        info, stats = bench["extra_info"], bench["stats"]
+        median, best = float(stats["median"]), float(stats["min"])
+        images = info.get("images")
+        images_per_s = images / median if images else None
+        if info["kind"] == "matmul":
+            gflops = info["flops"] / best / 1e9
+        elif info["kind"] in ("train", "eval"):
+            gflops = achieved_gflops(images_per_s or 0.0, info["flops_per_image"])
+        else:
+            gflops = None
+        rows.append(Row(
+            framework=info["framework"], kind=info["kind"], mode=info["mode"],
+            threads=int(info["threads"]), batch_size=int(info.get("batch_size", info.get("size", 0))),
+            median_s=median, min_s=best, rounds=int(stats["rounds"]),
+            first_call_s=info.get("first_call_s"), device=str(info.get("device", "cpu")),
+            images_per_s=images_per_s, gflops=gflops, info=info,
+        ))
+    return rows
+
+
+def achieved_gflops(images_per_s: float, flops_per_image: float) -> float:
+    return images_per_s * flops_per_image / 1e9
+
+
+def matmul_peaks(rows: Iterable[Row]) -> dict[str, dict[int, float]]:
+    """framework -> threads -> best sgemm GFLOP/s."""
+    peaks: dict[str, dict[int, float]] = {}
+    for row in rows:
+        if row.kind == "matmul" and row.gflops is not None:
+            peaks.setdefault(row.framework, {})[row.threads] = row.gflops
+    return peaks
+
+
+def peak_fraction(row: Row, peaks: Mapping[str, Mapping[int, float]]) -> float | None:
+    """The row's achieved FLOP/s over its own framework's peak at its thread count."""
+    peak = peaks.get(row.framework, {}).get(row.threads)
+    if row.gflops is None or not peak:
+        return None
+    return row.gflops / peak
+
+
+def best_peak_fraction(rows: Iterable[Row], peaks: Mapping[str, Mapping[int, float]],
+                       batch_size: int) -> dict[str, dict[str, Any]]:
+    """Per framework, the training row at `batch_size` with the highest fraction of peak."""
+    best: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        fraction = peak_fraction(row, peaks)
+        if row.kind != "train" or row.batch_size != batch_size or fraction is None:
+            continue
+        if fraction > best.get(row.framework, {}).get("fraction", -1.0):
+            eval_row = _matching(rows, row, "eval")
+            best[row.framework] = {
+                "fraction": fraction, "mode": row.mode, "threads": row.threads,
+                "gflops": row.gflops, "peak_gflops": peaks[row.framework][row.threads],
+                "images_per_s": row.images_per_s,
+                "eval_fraction": peak_fraction(eval_row, peaks) if eval_row else None,
+            }
+    return best
+
+
+def _matching(rows: Iterable[Row], row: Row, kind: str) -> Row | None:
+    return next((r for r in rows if r.kind == kind and r.framework == row.framework
+                 and r.mode == row.mode and r.threads == row.threads
+                 and r.batch_size == row.batch_size), None)
+
+
+def loader_over_train(rows: Iterable[Row]) -> dict[str, Any] | None:
+    """The slowest env's augmented-batch loader over the fastest training case of any twin:
+    the loader has to keep up with the most demanding consumer."""
+    rows = list(rows)
+    loaders = [r for r in rows if r.kind == "loader" and r.images_per_s]
+    trains = [r for r in rows if r.kind == "train" and r.images_per_s]
+    if not loaders or not trains:
+        return None
+    loader = min(loaders, key=lambda r: r.images_per_s or 0.0)
+    fastest = max(trains, key=lambda r: r.images_per_s or 0.0)
+    assert loader.images_per_s and fastest.images_per_s
+    return {
+        "value": loader.images_per_s / fastest.images_per_s,
+        "loader_images_per_s": loader.images_per_s, "loader_env": loader.framework,
+        "train_images_per_s": fastest.images_per_s, "train_case": _label(fastest),
+    }
+
+
+def end_to_end(rows: Iterable[Row]) -> dict[str, Any]:
+    """Per framework: each pipeline's seconds, the speedups of ours over the published
+    approach, and the ceiling any input pipeline could reach (published time over the time
+    spent inside train and eval steps, which no loader can remove)."""
+    by_fw: dict[str, dict[str, Row]] = {}
+    for row in rows:
+        if row.kind == "end_to_end":
+            by_fw.setdefault(row.framework, {})[row.info["pipeline"]] = row
+    out: dict[str, Any] = {}
+    for framework, pipes in sorted(by_fw.items()):
+        if "published" not in pipes or "cached" not in pipes:
+            continue
+        published, cached = pipes["published"], pipes["cached"]
+        entry = {name: _e2e_entry(row) for name, row in pipes.items()}
+        entry["speedup"] = published.median_s / cached.median_s
+        if "cached_prefetch" in pipes:
+            entry["speedup_prefetch"] = published.median_s / pipes["cached_prefetch"].median_s
+        entry["ceiling"] = published.median_s / published.info["compute_s"]
+        out[framework] = entry
+    if out:
+        published_s = sum(out[fw]["published"]["seconds"] for fw in out)
+        cached_s = sum(out[fw]["cached"]["seconds"] for fw in out)
+        out["overall"] = {"speedup": published_s / cached_s, "published_s": published_s,
+                          "cached_s": cached_s}
+    return out
+
+
+def _e2e_entry(row: Row) -> dict[str, Any]:
+    keys = ("images", "epochs", "steps", "load_s", "train_s", "eval_s", "wait_s", "compute_s",
+            "data_wait_fraction")
+    return {"seconds": row.median_s, **{k: row.info.get(k) for k in keys}}
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def matrix_records(matrix: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> list[Any]:
+    """The records a matrix ran itself: started and finished inside its wall interval (a
+    rerun's skipped cells keep older records, whose time its wall clock never saw)."""
+    finished = parse_time(matrix["finished_at"])
+    started = finished - timedelta(seconds=float(matrix["wall_s"]))
+    slack = timedelta(seconds=CLOCK_SLACK_S)
+    return [
+        r for r in records
+        if r.get("timing") and r.get("started_at") and r.get("finished_at")
+        and parse_time(r["started_at"]) >= started - slack
+        and parse_time(r["finished_at"]) <= finished + slack
+    ]
+
+
+def harness_overhead(matrix: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """From a matrix summary (results/matrix.json) and the run records; None when the matrix
+    ran no cell (every cell was already done, so its wall time timed nothing)."""
+    wall = float(matrix["wall_s"])
+    ran = matrix_records(matrix, records)
+    if not ran or wall <= 0:
+        return None
+    run_s = sum(float(r["timing"]["train_s"]) + float(r["timing"]["eval_s"]) for r in ran)
+    return {
+        "fraction": (wall - run_s) / wall, "wall_s": wall, "run_s": run_s, "runs": len(ran),
+        "per_run_overhead_s": (wall - run_s) / len(ran),
+        "profile": profile_of(str(matrix.get("command", ""))),
+        "command": matrix.get("command"),
+    }
+
+
+def profile_of(command: str) -> str:
+    """The profile a `benchmarks compare` command ran ('quick' is compare's default)."""
+    words = shlex.split(command)
+    for i, word in enumerate(words):
+        if word == "--profile" and i + 1 < len(words):
+            return words[i + 1]
+        if word.startswith("--profile="):
+            return word.split("=", 1)[1]
+    return "quick"
+
+
+def projected_overhead(per_run_overhead_s: float, step_s: float, eval_step_s: float,
+                       n_train: int, n_val: int, batch_size: int, epochs: int) -> float:
+    """The overhead fraction a run of `epochs` epochs would have if its fixed cost (process
+    start, imports, data load, build) stayed `per_run_overhead_s`: a projection, not a
+    measurement."""
+    run_s = epochs * (math.ceil(n_train / batch_size) * step_s
+                      + math.ceil(n_val / batch_size) * eval_step_s)
+    return per_run_overhead_s / (per_run_overhead_s + run_s)
+
+
+def records_data_wait(records: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The runners' own data-wait fractions (timing.data_wait_fraction)."""
+    values = [float(r["timing"]["data_wait_fraction"]) for r in records
+              if (r.get("timing") or {}).get("data_wait_fraction") is not None]
+    if not values:
+        return None
+    values.sort()
+    return {"runs": len(values), "median": values[len(values) // 2], "max": values[-1]}
+
+
+def judge(target: Target, value: float | None) -> dict[str, Any]:
+    """met / missed and the measured value relative to the threshold (value / threshold)."""
+    result: dict[str, Any] = {**asdict(target), "value": value}
+    if value is None:
+        return {**result, "status": "not measured", "ratio": None}
+    met = value >= target.threshold if target.higher_is_better else value < target.threshold
+    return {**result, "status": "met" if met else "missed", "ratio": value / target.threshold}
+
+
+def lookup(figures: Mapping[str, Any], key: str) -> float | None:
+    """'a.b' -> figures['a']['b'], None where any part is missing."""
+    value: Any = figures
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or value.get(part) is None:
+            return None
+        value = value[part]
+    return float(value)
+
+
+def _label(row: Row) -> str:
+    return f"{row.framework} {row.kind} {row.mode} b{row.batch_size} {row.threads} thr"

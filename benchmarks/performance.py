@@ -1,0 +1,316 @@
+"""`python -m benchmarks performance`: run the benchmark suites, write the performance figures.
+
+Each framework suite (`pytorch_impl/bench.py`, `tf_impl/bench.py`) runs as `pytest
+--benchmark-json` with its framework's interpreter, once per thread count of the profile
+(TF fixes its thread pools when its runtime starts, so a thread count is a process). The
+data-layer suite `benchmarks/bench_data.py` runs here, in the framework-free env, when present.
+Harness overhead and the runners' data wait come from a matrix summary and its records: the
+one under `--results`, or a fresh quick-profile matrix with `--run-matrix`. Everything lands in
+`<results>/performance.json` (written atomically) and `<results>/PERFORMANCE.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import perf_figures as pf
+from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
+from benchmarks.perf_render import explain, render
+from common_data import workload
+from common_data.protocol import cpu_name
+from common_data.schema import write_json_atomic
+
+SUITES = {"torch": "pytorch_impl/bench.py", "tf": "tf_impl/bench.py"}
+DATA_SUITE = "benchmarks/bench_data.py"
+DEFAULT_RESULTS = PROJECT_ROOT / "results"
+SUITE_TIMEOUT_S = 3600
+MATRIX_SEEDS = [0]  # overhead is per run, so one seed of each cell measures it
+
+
+@dataclass
+class Suite:
+    """One pytest process: where its JSON went and what did not pass."""
+
+    name: str
+    returncode: int
+    json_path: Path | None
+    not_run: list[dict[str, str]] = field(default_factory=list)
+
+
+def main(argv: list[str]) -> int:
+    args = _parse(argv)
+    profile = workload.load_profile(args.profile)
+    frameworks = [fw.strip() for fw in args.frameworks.split(",") if fw.strip()]
+    for framework in frameworks:
+        framework_python(framework)
+    out_dir = args.results / "performance"
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    suites = [run_suite(fw, threads, profile, args.data, out_dir)
+              for fw in frameworks for threads in profile.threads]
+    data_suite = None if args.no_data_suite else run_data_suite(out_dir)
+    matrix_dir = out_dir / "matrix" if args.run_matrix else args.results
+    if args.run_matrix:
+        run_quick_matrix(matrix_dir, args.data)
+
+    figures = assemble(profile, suites, data_suite, matrix_dir, " ".join(
+        ["python -m benchmarks performance", *argv]))
+    write_json_atomic(args.results / "performance.json", figures)
+    report = args.results / "PERFORMANCE.md"
+    report.write_text(render(figures), encoding="utf-8")
+    print(f"performance: {args.results / 'performance.json'}\nreport: {report}")
+    failed = [s for s in suites if s.json_path is None] + [
+        s for s in suites if any(n["outcome"] != "skipped" for n in s.not_run)]
+    return 1 if failed else 0
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks performance",
+        description="Run the benchmark suites and write results/PERFORMANCE.md.")
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--profile", default="quick", choices=workload.profile_names(),
+                        help="benchmark profile from common_data/workload.toml (default quick)")
+    choice.add_argument("--quick", dest="profile", action="store_const", const="quick",
+                        help="same as --profile quick: a few minutes on two cores")
+    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS),
+                        help="comma-separated subset of: torch,tf")
+    parser.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
+                        help="results folder (matrix.json and runs/ are read from here)")
+    parser.add_argument("--run-matrix", action="store_true",
+                        help="first run the quick comparison matrix (seed 0) to measure the "
+                             "harness overhead and the runners' data wait")
+    parser.add_argument("--no-data-suite", action="store_true",
+                        help=f"skip {DATA_SUITE} (the data-layer suite)")
+    args = parser.parse_args(argv)
+    for framework in args.frameworks.split(","):
+        if framework.strip() not in FRAMEWORKS:
+            parser.error(f"--frameworks: unknown {framework!r} (expected: torch,tf)")
+    return args
+
+
+def run_suite(framework: str, threads: int, profile: workload.Profile, data: str,
+              out_dir: Path) -> Suite:
+    """One framework suite at one thread count; progress lines go to the console, the full
+    output to <out>/logs/<suite>.log."""
+    name = f"{framework}-t{threads}"
+    selection = workload.Selection(profile=profile.name, threads=threads, data=data)
+    json_path, junit = out_dir / f"{name}.json", out_dir / f"{name}.junit.xml"
+    json_path.unlink(missing_ok=True)
+    command = [str(framework_python(framework)), "-m", "pytest", SUITES[framework], "-v",
+               "-p", "no:cacheprovider", "--benchmark-json", str(json_path),
+               "--junitxml", str(junit)]
+    returncode = _stream(command, name, out_dir, selection.to_env())
+    return Suite(name, returncode, json_path if json_path.is_file() else None,
+                 read_junit(junit, name))
+
+
+def run_data_suite(out_dir: Path) -> dict[str, Any] | None:
+    """The data layer's own suite, in this (framework-free) interpreter, when it exists."""
+    if not (PROJECT_ROOT / DATA_SUITE).is_file():
+        return None
+    json_path = out_dir / "data.json"
+    json_path.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "pytest", DATA_SUITE, "-v", "-p", "no:cacheprovider",
+               "--benchmark-json", str(json_path)]
+    returncode = _stream(command, "data", out_dir, {})
+    if not json_path.is_file():
+        return {"returncode": returncode, "benchmarks": []}
+    suite = json.loads(json_path.read_text(encoding="utf-8"))
+    return {"returncode": returncode, "json": str(json_path), "benchmarks": [
+        {"name": b["name"], "median_s": b["stats"]["median"], "ops": b["stats"]["ops"],
+         "extra_info": b["extra_info"]} for b in suite.get("benchmarks", [])]}
+
+
+def _stream(command: list[str], name: str, out_dir: Path, extra_env: dict[str, str]) -> int:
+    logs = out_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), PYTHONHASHSEED="0",
+               TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", **extra_env)
+    print(f"suite {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+    with open(logs / f"{name}.log", "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                log.write(line)
+                if "::" in line and any(s in line for s in ("PASSED", "SKIPPED", "FAILED", "ERROR")):
+                    print(f"  {name}: {line.split('::', 1)[1].strip()}", file=sys.stderr,
+                          flush=True)
+            return proc.wait(timeout=SUITE_TIMEOUT_S)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+
+
+def read_junit(path: Path, suite: str) -> list[dict[str, str]]:
+    """Cases that were skipped, failed or errored, with pytest's message: the report names
+    every case that did not run and why (e.g. a GPU-only mode on a CPU machine)."""
+    if not path.is_file():
+        return [{"suite": suite, "case": "(whole suite)", "outcome": "error",
+                 "reason": "pytest wrote no JUnit XML: see the suite's log"}]
+    out = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        for child in case:
+            if child.tag in ("skipped", "failure", "error"):
+                reason = (child.get("message") or child.text or "").strip().splitlines()
+                out.append({"suite": suite, "case": case.get("name", "?"),
+                            "outcome": {"failure": "failed"}.get(child.tag, child.tag),
+                            "reason": reason[0][:300] if reason else ""})
+    return out
+
+
+def run_quick_matrix(matrix_dir: Path, data: str) -> None:
+    """The quick comparison profile, seed 0, forced, so every cell runs inside the timed
+    matrix and the overhead is measured rather than read from skipped cells."""
+    from benchmarks.compare import build_cells, run_matrix
+    from benchmarks.matrix import load_profile
+
+    profile = load_profile("quick")
+    profile["seeds"] = MATRIX_SEEDS
+    profile.setdefault("run", {})["data"] = data
+    command = (f"python -m benchmarks compare --profile quick --seeds 0 --data {data} --force "
+               "(run by benchmarks performance --run-matrix)")
+    run_matrix(build_cells(profile), matrix_dir, force=True, command=command)
+
+
+def read_matrix(matrix_dir: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """matrix.json and the records under runs/, or (None, []) when there is no matrix."""
+    summary = matrix_dir / "matrix.json"
+    if not summary.is_file():
+        return None, []
+    records = []
+    for path in sorted((matrix_dir / "runs").glob("*.json")):
+        try:
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return json.loads(summary.read_text(encoding="utf-8")), records
+
+
+def assemble(profile: workload.Profile, suites: list[Suite], data_suite: dict[str, Any] | None,
+             matrix_dir: Path, command: str) -> dict[str, Any]:
+    """Everything performance.json holds, from the suites' JSON and the matrix."""
+    rows, machine_infos = [], []
+    for suite in suites:
+        if suite.json_path is not None:
+            raw = json.loads(suite.json_path.read_text(encoding="utf-8"))
+            rows += pf.rows_from_suite(raw)
+            machine_infos.append(raw.get("machine_info", {}))
+    peaks = pf.matmul_peaks(rows)
+    best = pf.best_peak_fraction(rows, peaks, profile.batch_size)
+    loader = pf.loader_over_train(rows)
+    e2e = pf.end_to_end(rows)
+    matrix, records = read_matrix(matrix_dir)
+    ran = pf.matrix_records(matrix, records) if matrix else []
+    overhead = pf.harness_overhead(matrix, ran) if matrix else None
+    if overhead:
+        overhead["matrix"] = str(matrix_dir / "matrix.json")
+        overhead["paper_projection"] = paper_projection(overhead, rows, profile)
+    data_wait = data_wait_figures(e2e, pf.records_data_wait(ran),
+                                  overhead["profile"] if overhead else None)
+    figures: dict[str, Any] = {
+        "profile": profile.name, "command": command,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(rows, machine_infos, profile),
+        "loader_over_train": loader["value"] if loader else None,
+        "peak_fraction": {fw: entry["fraction"] for fw, entry in best.items()},
+        "speedup_vs_published_pipeline": {fw: e2e[fw]["speedup"] for fw in e2e},
+        "harness_overhead_fraction": overhead["fraction"] if overhead else None,
+        "harness_overhead_profile": overhead["profile"] if overhead else None,
+        "data_wait_fraction": data_wait["value"] if data_wait else None,
+        "matmul_peak_gflops": {fw: {str(t): g for t, g in sorted(by_t.items(), reverse=True)}
+                               for fw, by_t in peaks.items()},
+        "details": {"loader": loader, "peak": best, "end_to_end": e2e,
+                    "harness_overhead": overhead, "data_wait": data_wait},
+        "modes": [mode_row(row, peaks) for row in rows],
+        "not_run": [item for suite in suites for item in suite.not_run],
+        "suites": {s.name: {"returncode": s.returncode,
+                            "json": str(s.json_path) if s.json_path else None} for s in suites},
+        "data_suite": data_suite,
+        "workload": asdict(profile),
+    }
+    figures["targets"] = [
+        {**pf.judge(t, pf.lookup(figures, t.key)), "why": explain(t.key, figures)}
+        for t in pf.TARGETS
+    ]
+    return figures
+
+
+def paper_projection(overhead: dict[str, Any], rows: list[pf.Row],
+                     profile: workload.Profile) -> dict[str, Any] | None:
+    """Overhead of the shortest paper-profile run (baseline, 20 epochs), projected from the
+    measured per-run fixed cost and the fastest default-mode step times at batch 32."""
+    from benchmarks.matrix import load_profile
+
+    paper = load_profile("paper")["run"]
+    steps = {kind: [r for r in rows if r.kind == kind and r.mode == "default"
+                    and r.batch_size == paper["batch_size"] and r.threads == profile.threads[0]]
+             for kind in ("train", "eval")}
+    if not steps["train"] or not steps["eval"]:
+        return None
+    train = min(steps["train"], key=lambda r: r.median_s)
+    evaluation = min(steps["eval"], key=lambda r: r.median_s)
+    n_train, n_val = int(train.info["n_train"]), int(train.info["n_val"])
+    fraction = pf.projected_overhead(overhead["per_run_overhead_s"], train.median_s,
+                                     evaluation.median_s, n_train, n_val,
+                                     paper["batch_size"], paper["epochs"])
+    return {"fraction": fraction, "epochs": paper["epochs"], "n_train": n_train, "n_val": n_val,
+            "step_s": train.median_s, "eval_step_s": evaluation.median_s,
+            "framework": train.framework}
+
+
+def data_wait_figures(e2e: dict[str, Any], runs: dict[str, Any] | None,
+                      runs_profile: str | None) -> dict[str, Any] | None:
+    """The worst data-wait fraction measured: the end-to-end runs at the paper setting (the
+    shared loader, timed as protocol.train_epoch times it) and the matrix's own records."""
+    sources = {f"end_to_end {fw} cached": e2e[fw]["cached"]["data_wait_fraction"]
+               for fw in e2e if fw != "overall"
+               and e2e[fw]["cached"].get("data_wait_fraction") is not None}
+    prefetched = {fw: e2e[fw]["cached_prefetch"]["data_wait_fraction"]
+                  for fw in e2e if fw != "overall" and "cached_prefetch" in e2e[fw]}
+    if runs:
+        sources[f"run records ({runs_profile} profile, max of {runs['runs']})"] = runs["max"]
+    if not sources:
+        return None
+    worst = max(sources, key=lambda k: sources[k])
+    return {"value": sources[worst], "source": worst, "sources": sources, "runs": runs,
+            "with_prefetch": prefetched}
+
+
+def mode_row(row: pf.Row, peaks: dict[str, dict[int, float]]) -> dict[str, Any]:
+    fraction = pf.peak_fraction(row, peaks) if row.kind in ("train", "eval") else None
+    return {"framework": row.framework, "kind": row.kind, "mode": row.mode,
+            "pipeline": row.info.get("pipeline"), "threads": row.threads,
+            "batch_size": row.batch_size, "median_ms": row.median_s * 1e3,
+            "min_ms": row.min_s * 1e3, "rounds": row.rounds, "images_per_s": row.images_per_s,
+            "gflops": row.gflops, "peak_fraction": fraction, "first_call_s": row.first_call_s,
+            "device": row.device, "framework_version": row.info.get("framework_version")}
+
+
+def machine(rows: list[pf.Row], infos: list[dict[str, Any]],
+            profile: workload.Profile) -> dict[str, Any]:
+    gpus = sorted({r.device for r in rows if r.device not in ("cpu", "/CPU:0")})
+    versions = {r.framework: r.info.get("framework_version") for r in rows}
+    pythons = sorted({i.get("python_version") for i in infos if i.get("python_version")})
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "threads": list(profile.threads),
+            "gpu": gpus or None, "cpu_only": not gpus, "os": platform.platform(),
+            "framework_versions": versions, "pythons": pythons,
+            "harness_python": platform.python_version()}
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,125 @@
+"""Reading stored run records and grouping them into the rows a report compares.
+
+Rows are keyed by everything that defines a protocol except the seed, so runs that differ only
+in their seed are pooled, and runs made under another protocol are never mixed in.
+"""
+
+import json
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common_data.errors import DataError
+from common_data.schema import read_record
+
+FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow"}
+_NOT_PROTOCOL = ("seed", "framework", "variant", "save_weights")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Data-side identity of a comparison: which frames, which split, which pixels."""
+
+    dataset: str
+    split: str
+    fold: int
+    hud: str
+    image_size: int
+
+    @property
+    def title(self) -> str:
+        fold = f" fold {self.fold}" if self.split == "loso" else ""
+        return (f"{self.dataset}: {self.split} split{fold}, HUD {self.hud}, "
+                f"{self.image_size}x{self.image_size}")
+
+    @property
+    def slug(self) -> str:
+        fold = f"-f{self.fold}" if self.split == "loso" else ""
+        return f"{self.dataset}-{self.split}{fold}-{self.hud}-{self.image_size}".replace(" ", "_")
+
+
+@dataclass
+class Row:
+    """All seeds of one framework x variant under one protocol."""
+
+    setting: Setting
+    framework: str
+    variant: str
+    protocol: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["status"] == "ok"]
+
+    def values(self, metric: str) -> list[float]:
+        return [float(r["metrics"][metric]) for r in self.ok]
+
+    def by_seed(self) -> dict[int, dict[str, Any]]:
+        return {int(r["config"]["seed"]): r for r in self.ok}
+
+
+def dataset_label(record: dict[str, Any]) -> str:
+    data = str(record["data"]["dataset"])
+    return "synthetic" if data == "synthetic" else Path(data).name
+
+
+def setting_of(record: dict[str, Any]) -> Setting:
+    data = record["data"]
+    fold = data.get("fold")
+    return Setting(dataset_label(record), data["split"], -1 if fold is None else int(fold),
+                   data["hud"], int(data["image_size"]))
+
+
+def protocol_of(record: dict[str, Any]) -> str:
+    """The run config minus seed/framework/variant: equal strings mean one protocol."""
+    config = {k: v for k, v in record["config"].items() if k not in _NOT_PROTOCOL}
+    return json.dumps(config, sort_keys=True)
+
+
+def load_records(runs_dir: Path) -> list[dict[str, Any]]:
+    """Every valid record under `runs_dir`; invalid ones are named on stderr and left out."""
+    records = []
+    for path in sorted(runs_dir.glob("*.json")):
+        try:
+            record = read_record(path)
+        except DataError as exc:
+            print(f"warning: skipping {exc}", file=sys.stderr)
+            continue
+        record["_path"] = str(path)
+        records.append(record)
+    return records
+
+
+def group_rows(records: list[dict[str, Any]]) -> list[Row]:
+    rows: dict[tuple, Row] = {}
+    for record in records:
+        key = (setting_of(record), record["framework"], record["config"]["variant"],
+               protocol_of(record))
+        rows.setdefault(key, Row(*key)).records.append(record)
+    order = {"baseline": 0, "augmented": 1}
+    return sorted(rows.values(), key=lambda r: (r.setting.title, order.get(r.variant, 9),
+                                                r.framework, r.protocol))
+
+
+def rows_by_setting(rows: list[Row]) -> dict[Setting, list[Row]]:
+    grouped: dict[Setting, list[Row]] = defaultdict(list)
+    for row in rows:
+        grouped[row.setting].append(row)
+    return dict(grouped)
+
+
+def load_predictions(record: dict[str, Any]) -> dict[str, np.ndarray] | None:
+    """The stored validation predictions of a run (val_indices, y_true, proba), if present."""
+    name = record.get("predictions_file")
+    if not name:
+        return None
+    path = Path(record["_path"]).parent / name
+    if not path.is_file():
+        return None
+    with np.load(path) as stored:
+        return {key: stored[key] for key in stored.files}

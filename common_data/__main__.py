@@ -1,0 +1,207 @@
+"""`python -m common_data describe | split | digest`: look at the data before trusting a run.
+
+`digest` prints, as its last line, the sha256 over every training batch (x bytes then y bytes,
+in order) that `iterate_batches` yields: run it under both interpreters and compare the lines to
+prove both twins are fed the same bytes. A BenchError ends the program with one line on stderr
+and exit code 2, like argparse's own errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from typing import NoReturn
+
+from common_data.batches import iterate_batches
+from common_data.cache import Images, load
+from common_data.classes import CLASSES
+from common_data.datasets import load_for_run, resolve_data
+from common_data.discovery import Dataset, discover, summarize
+from common_data.errors import BenchError, ConfigError
+from common_data.preprocess import HUD_MODES, Preprocess
+from common_data.splits import SPLIT_KINDS, Split, make_split
+
+
+class _Parser(argparse.ArgumentParser):
+    """Flag errors as one line (no usage block), matching the BenchError lines."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="python -m common_data", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data", required=True, help="'synthetic' or a dataset folder")
+        p.add_argument("--image-size", type=int, default=128, help="decoded size (default 128)")
+        p.add_argument("--hud", choices=HUD_MODES, default="full", help="HUD policy")
+        p.add_argument("--skip-bad", action="store_true", help="skip undecodable files, list them")
+
+    def split_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--split", choices=SPLIT_KINDS, required=True)
+        p.add_argument("--fold", type=int, default=None, help="loso fold (session index)")
+
+    p = sub.add_parser("describe", help="classes, palettes, sessions, bad files")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    p = sub.add_parser("split", help="split sizes per class and session, leakage audit")
+    common(p)
+    split_args(p)
+    p.add_argument("--seed", type=int, default=42, help="random split seed (default 42)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    p = sub.add_parser("digest", help="sha256 of every training batch, for twin parity")
+    common(p)
+    split_args(p)
+    p.add_argument("--split-seed", type=int, default=42, help="random split seed (default 42)")
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--seed", type=int, required=True, help="shuffle/augmentation seed")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--augment", action="store_true", help="the published augmentation")
+    p.add_argument("--drop-last", action="store_true", help="drop a partial last batch")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "describe":
+            return _describe(args)
+        if args.command == "split":
+            return _split(args)
+        return _digest(args)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def describe_dataset(dataset: Dataset, images: Images) -> dict:
+    """Counts over the frames a run would use (bad files skipped), plus what was left out."""
+    summary = summarize(images.records)
+    return {
+        "root": str(dataset.root),
+        "layout": dataset.layout,
+        "n_files": len(dataset.records),
+        "n_images": len(images),
+        **summary,
+        "missing_classes": [c for c in CLASSES if c not in summary["classes"]],
+        "folders": {r.folder: r.label for r in dataset.records},
+        "source_formats": images.source_formats,
+        "bad_files": dataset.bad_files,
+        "unknown_folders": dataset.unknown_folders,
+        "ignored_files": dataset.ignored_files,
+        "dataset_hash": dataset.hash(),
+        "class_by_session": {
+            s: dict(Counter(r.label for r in images.records if r.session == s))
+            for s in summary["sessions"]
+        },
+        "class_by_palette": {
+            p: dict(Counter(r.label for r in images.records if (r.palette or "-") == p))
+            for p in summary["palettes"]
+        },
+    }
+
+
+def _describe(args: argparse.Namespace) -> int:
+    dataset = discover(resolve_data(args.data))
+    images = load(dataset, Preprocess(size=args.image_size, hud=args.hud), skip_bad=args.skip_bad)
+    info = describe_dataset(dataset, images)
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    print(f"dataset   {info['root']}  (layout {info['layout']})")
+    print(f"hash      {info['dataset_hash']}")
+    print(f"images    {info['n_images']} of {info['n_files']} files, {info['bursts']} bursts")
+    folders = ", ".join(f"{f} -> {label}" for f, label in info["folders"].items() if f != label)
+    print(f"folders   {folders or 'all named as their class'}")
+    formats = ", ".join(f"{k}: {v}" for k, v in info["source_formats"].items())
+    print(f"formats   {formats}")
+    print()
+    _table("palette", info["palettes"], info["class_by_palette"])
+    print()
+    _table("session", info["sessions"], info["class_by_session"])
+    unknown = info["unknown_folders"]
+    for label, items in (
+        ("missing classes", info["missing_classes"]),
+        ("unknown folders (not used)", [f"{k} ({n} files)" for k, n in unknown.items()]),
+        ("bad files (skipped)", [f"{b['path']}: {b['reason']}" for b in info["bad_files"]]),
+        ("ignored files (not images)", info["ignored_files"]),
+    ):
+        if items:
+            print(f"\n{label}:")
+            for item in items:
+                print(f"  {item}")
+    return 0
+
+
+def _table(name: str, totals: dict[str, int], by_row: dict[str, dict[str, int]]) -> None:
+    """Rows by palette or session, one column per class: the confounds show at a glance."""
+    width = max(len(name), *(len(k) for k in totals))
+    print(f"{name:<{width}}  " + "  ".join(f"{c:>8}" for c in CLASSES) + f"  {'total':>6}")
+    for key, total in totals.items():
+        cells = "  ".join(f"{by_row[key].get(c, 0):>8}" for c in CLASSES)
+        print(f"{key:<{width}}  {cells}  {total:>6}")
+
+
+def _load_split(args: argparse.Namespace, seed: int) -> tuple[Images, Split]:
+    images = load_for_run(args.data, args.image_size, args.hud, args.skip_bad)
+    return images, make_split(images, args.split, fold=args.fold, seed=seed)
+
+
+def _split(args: argparse.Namespace) -> int:
+    _, split = _load_split(args, args.seed)
+    info = split.describe()
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    held = ", ".join(info["held_out_sessions"]) or "-"
+    fold = "-" if info["fold"] is None else info["fold"]
+    print(f"split     {info['split']}  fold {fold}  held-out sessions {held}")
+    print(f"hash      {info['hash']}")
+    print(f"{'':<10}" + "".join(f"{c:>10}" for c in CLASSES) + f"{'total':>8}")
+    for side in ("train", "val"):
+        cells = "".join(f"{info[side]['classes'][c]:>10}" for c in CLASSES)
+        print(f"{side:<10}{cells}{info[side]['n']:>8}")
+    for side in ("train", "val"):
+        sessions = ", ".join(f"{k}: {v}" for k, v in info[side]["sessions"].items())
+        print(f"{side} sessions: {sessions}")
+    leak = info["leakage"]
+    print(
+        f"leakage   {leak['near_duplicate_fraction']:.1%} of val frames have a near-copy in train "
+        f"(threshold {leak['threshold']}); {leak['shared_burst_fraction']:.1%} share a burst"
+    )
+    return 0
+
+
+def _digest(args: argparse.Namespace) -> int:
+    if args.epochs < 1:
+        raise ConfigError(f"--epochs {args.epochs} is not valid: expected an integer >= 1")
+    images, split = _load_split(args, args.split_seed)
+    total = hashlib.sha256()
+    for epoch in range(args.epochs):
+        per_epoch = hashlib.sha256()
+        batches = 0
+        for x, y in iterate_batches(
+            images.images, images.labels, split.train, batch_size=args.batch_size,
+            seed=args.seed, epoch=epoch, shuffle=True, augment=args.augment,
+            drop_last=args.drop_last,
+        ):
+            for part in (x.tobytes(), y.tobytes()):
+                total.update(part)
+                per_epoch.update(part)
+            batches += 1
+        print(f"epoch {epoch}: {batches} batches of {len(split.train)} training frames, "
+              f"sha256 {per_epoch.hexdigest()}")
+    print(total.hexdigest())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

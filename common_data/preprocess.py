@@ -1,0 +1,159 @@
+"""Preprocessing choices that shape the decoded pixels, and therefore belong in the cache key.
+
+The real camera burns a HUD into every frame (see `shared/datasets/README.md`): a top band with
+the spot temperature and the capture DATE AND TIME, a colour bar with its max/min temperatures on
+the right, and a cross-hair in the centre. Because capture day and emotion are confounded, the
+printed time alone predicts much of the label, so a benchmark must be able to hide it
+(`hud="masked"`) or train on nothing but it (`hud="hud_only"`) to show the shortcut.
+
+Boxes are fractions of the frame's height and width so they survive other resolutions; they were
+measured on the real 240x320 frames (per-pixel variance over every fifth frame):
+
+* top band: rows 0..42 of 320 (spot temperature, date/time, battery icon)
+* colour bar: columns 188..240, rows 45..290 (bar at 198..234 x 54..251 plus the max/min labels)
+* cross-hair: rows 145..174, columns 105..134 (a 30x30 reticle at the frame centre)
+
+`hud_only` keeps the top band and the colour bar and blanks everything else, including the
+cross-hair box: its inside is the subject's nose and eyes, so keeping it would leak face pixels
+into a run that is meant to see none. `masked` blanks all three boxes. Blanked pixels are zero
+(black) in every channel. Masking runs on the full-resolution frame, before the resize, so no
+HUD pixel is smeared into its neighbours by the interpolation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+
+from common_data.errors import ConfigError
+
+HUD_MODES: tuple[str, ...] = ("full", "masked", "hud_only")
+
+# Names, not cv2 constants, go into the cache key: the names are stable across OpenCV builds.
+INTERPOLATIONS: dict[str, int] = {
+    "area": cv2.INTER_AREA,
+    "linear": cv2.INTER_LINEAR,
+    "nearest": cv2.INTER_NEAREST,
+    "cubic": cv2.INTER_CUBIC,
+    "lanczos4": cv2.INTER_LANCZOS4,
+}
+
+MIN_SIZE = 8
+MAX_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class HudBox:
+    """One HUD rectangle in fractions of the frame: rows [top, bottom), columns [left, right).
+
+    `keep_in_hud_only` is False for boxes whose inside is face, not HUD (the cross-hair).
+    """
+
+    name: str
+    top: float
+    bottom: float
+    left: float
+    right: float
+    keep_in_hud_only: bool = True
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.top < self.bottom <= 1.0 and 0.0 <= self.left < self.right <= 1.0):
+            raise ConfigError(
+                f"HUD box {self.name!r} has rows {self.top}..{self.bottom} and columns "
+                f"{self.left}..{self.right}: expected fractions with 0 <= start < end <= 1"
+            )
+
+    def pixels(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """Pixel bounds (r0, r1, c0, c1), rounded outwards so a box never shrinks.
+
+        The tolerance keeps 43/320 * 320 at 43 instead of letting float error round it to 44.
+        """
+        eps = 1e-9
+        r0 = int(np.floor(self.top * height + eps))
+        r1 = int(np.ceil(self.bottom * height - eps))
+        c0 = int(np.floor(self.left * width + eps))
+        c1 = int(np.ceil(self.right * width - eps))
+        return r0, r1, c0, c1
+
+
+DEFAULT_HUD_BOXES: tuple[HudBox, ...] = (
+    HudBox("top_band", 0 / 320, 43 / 320, 0.0, 1.0),
+    HudBox("colour_bar", 45 / 320, 291 / 320, 188 / 240, 1.0),
+    HudBox("cross_hair", 144 / 320, 176 / 320, 104 / 240, 136 / 240, keep_in_hud_only=False),
+)
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Everything between the decoded frame and the cached uint8 array.
+
+    The resize squashes the frame to `size` x `size` (the real 240x320 frames lose their aspect
+    ratio), as the published pipeline did with `cv2.resize(img, (128, 128))`.
+    """
+
+    size: int = 128
+    interpolation: str = "area"
+    hud: str = "full"
+    boxes: tuple[HudBox, ...] = field(default=DEFAULT_HUD_BOXES)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or not isinstance(self.size, int | np.integer):
+            raise ConfigError(f"image size {self.size!r} is not valid: expected an integer")
+        if not MIN_SIZE <= self.size <= MAX_SIZE:
+            raise ConfigError(
+                f"image size {self.size} is not valid: expected an integer in "
+                f"{MIN_SIZE}..{MAX_SIZE}"
+            )
+        if self.interpolation not in INTERPOLATIONS:
+            raise ConfigError(
+                f"interpolation {self.interpolation!r} is not valid: expected one of "
+                f"{', '.join(INTERPOLATIONS)}"
+            )
+        if self.hud not in HUD_MODES:
+            raise ConfigError(
+                f"hud {self.hud!r} is not valid: expected one of {', '.join(HUD_MODES)}"
+            )
+
+    def key(self) -> dict:
+        """JSON-able description; boxes only count where they change pixels (hud != 'full')."""
+        key: dict = {"size": int(self.size), "interpolation": self.interpolation, "hud": self.hud}
+        if self.hud != "full":
+            key["boxes"] = [asdict(box) for box in self.boxes]
+        return key
+
+    def apply_hud(self, rgb: np.ndarray) -> np.ndarray:
+        """Blank HUD boxes ('masked') or everything but them ('hud_only'); 'full' is a no-op."""
+        if self.hud == "full":
+            return rgb
+        height, width = rgb.shape[:2]
+        if self.hud == "masked":
+            out = rgb.copy()
+            for box in self.boxes:
+                r0, r1, c0, c1 = box.pixels(height, width)
+                out[r0:r1, c0:c1] = 0
+            return out
+        out = np.zeros_like(rgb)
+        for box in self.boxes:
+            if box.keep_in_hud_only:
+                r0, r1, c0, c1 = box.pixels(height, width)
+                out[r0:r1, c0:c1] = rgb[r0:r1, c0:c1]
+        return out
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        """HUD policy on the full-resolution frame, then the resize to `size` x `size`."""
+        frame = self.apply_hud(rgb)
+        if frame.shape[:2] == (self.size, self.size):
+            return np.ascontiguousarray(frame)
+        return cv2.resize(
+            frame, (self.size, self.size), interpolation=INTERPOLATIONS[self.interpolation]
+        )
+
+    def hud_mask(self, height: int, width: int) -> np.ndarray:
+        """Boolean (height, width) map of pixels inside any HUD box, at any resolution."""
+        mask = np.zeros((height, width), dtype=bool)
+        for box in self.boxes:
+            r0, r1, c0, c1 = box.pixels(height, width)
+            mask[r0:r1, c0:c1] = True
+        return mask

@@ -1,0 +1,57 @@
+"""pytest-benchmark suite of the PyTorch twin, run by `python -m benchmarks performance`.
+
+`python -m pytest pytorch_impl/bench.py --benchmark-json OUT` with `THERMAL_BENCH_PERF`
+naming the profile and thread count (see `common_data.workload`, which defines every case and
+builds the twin through `make_twin` and `Twin.build`, as runs do). This file adds only what
+needs torch itself: the float32 matmul that measures the machine's peak, and the GPU probe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from common_data import workload
+from pytorch_impl.run import make_twin
+from pytorch_impl.twin import configure_runtime
+
+FRAMEWORK = "torch"
+SELECTION = workload.Selection.from_env()
+PROFILE = workload.load_profile(SELECTION.profile)
+VERSION = {"framework_version": torch.__version__}
+
+
+@pytest.fixture(scope="module")
+def bench() -> workload.BenchData:
+    """Threads are set before the first op: TF can set them only then, and torch mirrors it."""
+    configure_runtime(workload.run_config(FRAMEWORK, "default", PROFILE, SELECTION,
+                                          PROFILE.batch_size))
+    return workload.load_bench_data(PROFILE, SELECTION.data)
+
+
+def gpu_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def run_matmul(benchmark: Any) -> None:
+    """Square float32 matmul with the suite's thread count: the peak the twins are held to.
+    TF32 stays off (configure_runtime), so a GPU peak is true float32 too."""
+    device = torch.device("cuda" if gpu_available() else "cpu")
+    a, b = (torch.from_numpy(m).to(device) for m in workload.matmul_operands(PROFILE.matmul_size))
+    info = workload.matmul_info(FRAMEWORK, SELECTION, PROFILE.matmul_size, str(device))
+    workload.measure(benchmark, lambda: float((a @ b)[0, 0]), PROFILE.matmul_rounds, 1,
+                     {**info, **VERSION})
+
+
+@pytest.mark.parametrize("case", workload.cases(FRAMEWORK, PROFILE, SELECTION.threads), ids=str)
+def test_case(benchmark: Any, bench: workload.BenchData, case: workload.Case) -> None:
+    if case.kind == "matmul":
+        run_matmul(benchmark)
+        return
+    try:
+        workload.run_case(benchmark, bench, case, framework=FRAMEWORK, make_twin=make_twin,
+                          profile=PROFILE, selection=SELECTION, gpu=gpu_available(), info=VERSION)
+    except workload.Unavailable as exc:
+        pytest.skip(str(exc))

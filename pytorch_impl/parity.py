@@ -1,0 +1,21 @@
+"""`python -m pytorch_impl.parity --out parity.npz`: this twin's side of the parity check.
+
+`benchmarks.parity` runs both probes and compares them with the NumPy float64 reference;
+what a probe computes is defined once in `common_data.protocol.parity_main`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from common_data.protocol import parity_main
+from pytorch_impl.run import make_twin
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return parity_main("torch", make_twin, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

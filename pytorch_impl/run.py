@@ -1,0 +1,28 @@
+"""`python -m pytorch_impl.run --config run.json --out result.json`: one run, this process.
+
+The protocol (data, epochs, timing, metrics, the record) is common_data's; this module only
+names the framework and hands over its twin.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from common_data.protocol import Twin, run_main
+
+
+def make_twin() -> Twin:
+    """Imported here, after the config was validated, so a bad config fails before the
+    framework's slow import."""
+    from pytorch_impl.twin import TorchTwin
+
+    return TorchTwin()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main("torch", make_twin, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

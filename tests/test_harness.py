@@ -1,0 +1,143 @@
+"""The comparison harness as a user drives it: resumable matrix, clear errors, the report."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.envs import PROJECT_ROOT, framework_python
+from common_data.errors import ConfigError
+
+pytestmark = pytest.mark.cross_env
+
+TINY = ["--variants", "baseline", "--epochs", "1", "--image-size", "32", "--no-report"]
+
+
+def _harness(*args: str, env: dict[str, str] | None = None,
+             **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, env=env or os.environ.copy(), **kwargs)
+
+
+def _needs_envs() -> None:
+    try:
+        framework_python("torch")
+        framework_python("tf")
+    except ConfigError as exc:
+        pytest.skip(f"framework envs missing: {exc}")
+
+
+def _records(results: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))]
+
+
+def test_killed_matrix_resumes_without_lost_or_duplicated_records(tmp_path: Path) -> None:
+    _needs_envs()
+    results = tmp_path / "results"
+    args = ["compare", "--frameworks", "torch,tf", "--seeds", "0,1", *TINY,
+            "--results", str(results)]
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks", *args], cwd=PROJECT_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((results / "runs").glob("*.json")):
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = _records(results)
+    assert 1 <= len(first) < 4, "the kill should land mid-matrix"
+
+    rerun = _harness(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    records = _records(results)
+    assert len(records) == 4
+    assert len({r["config_hash"] for r in records}) == 4
+    assert all(r["status"] == "ok" for r in records)
+    assert f"{len(first)} already done" in rerun.stderr
+    assert not list((results / "runs").glob("*.tmp*"))
+
+    again = _harness(*args)
+    assert "0 ran, 4 already done" in again.stderr
+    assert len(_records(results)) == 4
+
+
+def test_report_regenerates_from_stored_records(tmp_path: Path) -> None:
+    _needs_envs()
+    results = tmp_path / "results"
+    run = _harness("compare", "--frameworks", "torch,tf", "--seeds", "0,1", "--variants",
+                   "baseline,augmented", "--epochs", "2", "--image-size", "32",
+                   "--results", str(results))
+    assert run.returncode == 0, run.stderr
+    report = (results / "COMPARISON.md").read_text()
+    assert "| PyTorch | baseline | 2 |" in report
+    assert "| TensorFlow | augmented | 2 |" in report
+    assert "2-seed ensemble" in report
+    assert "Framework delta" in report and "Reduced protocol" in report
+    figures = {p.name for p in (results / "figures").glob("*.png")}
+    assert "speed.png" in figures and any(name.startswith("curves-") for name in figures)
+
+    (results / "COMPARISON.md").unlink()
+    regenerated = _harness("report", "--results", str(results))
+    assert regenerated.returncode == 0, regenerated.stderr
+    assert (results / "COMPARISON.md").read_text().count("| PyTorch |") >= 2
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["compare", "--frameworks", "jax"], "--frameworks: unknown value 'jax'"),
+        (["compare", "--variants", "mixup"], "--variants: unknown value 'mixup'"),
+        (["compare", "--data", "/no/such/folder"], "--data '/no/such/folder': no such folder"),
+        (["compare", "--profile", "nightly"], "--profile 'nightly': no such profile"),
+        (["compare", "--mode", "compile"], "--mode 'compile': expected KEY=true|false"),
+        (["report", "--results", "/no/such/results"], "no runs/ folder"),
+        (["frobnicate"], "unknown command 'frobnicate'"),
+    ],
+)
+def test_bad_input_gives_one_clear_line(args: list[str], expected: str) -> None:
+    result = _harness(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+
+
+def test_missing_framework_env_says_how_to_create_it(tmp_path: Path) -> None:
+    env = dict(os.environ, THERMAL_BENCH_PYTHON_TF=str(tmp_path / "nope" / "python"))
+    result = _harness("compare", *TINY, "--results", str(tmp_path / "r"), env=env)
+    assert result.returncode == 2
+    assert "tox env 'tf' not found" in result.stderr
+    assert "tox run -e tf --notest" in result.stderr
+
+
+def test_locked_results_folder_is_refused(tmp_path: Path) -> None:
+    _needs_envs()
+    results = tmp_path / "results"
+    results.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (results / ".harness.lock").write_text(str(holder.pid))
+        result = _harness("compare", *TINY, "--results", str(results))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 2
+    assert f"locked by another harness (pid {holder.pid})" in result.stderr
+
+
+def test_stale_lock_from_a_dead_harness_is_taken_over(tmp_path: Path) -> None:
+    _needs_envs()
+    results = tmp_path / "results"
+    results.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (results / ".harness.lock").write_text(str(dead.pid))
+    result = _harness("compare", "--frameworks", "torch", "--seeds", "0", *TINY,
+                      "--results", str(results))
+    assert result.returncode == 0, result.stderr
+    assert not (results / ".harness.lock").exists()
+    assert len(_records(results)) == 1

@@ -1,0 +1,62 @@
+"""pytest-benchmark suite of the TensorFlow twin, run by `python -m benchmarks performance`.
+
+`python -m pytest tf_impl/bench.py --benchmark-json OUT` with `THERMAL_BENCH_PERF`
+naming the profile and thread count (see `common_data.workload`, which defines every case and
+builds the twin through `make_twin` and `Twin.build`, as runs do). This file adds only what
+needs TensorFlow itself: the float32 matmul that measures the machine's peak, and the GPU probe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import tensorflow as tf
+
+from common_data import workload
+from tf_impl.run import make_twin
+from tf_impl.twin import configure_runtime
+
+FRAMEWORK = "tf"
+SELECTION = workload.Selection.from_env()
+PROFILE = workload.load_profile(SELECTION.profile)
+VERSION = {"framework_version": tf.__version__}
+
+
+@pytest.fixture(scope="module")
+def bench() -> workload.BenchData:
+    """Threads are set before the first op: TF can set them only then, and torch mirrors it."""
+    configure_runtime(workload.run_config(FRAMEWORK, "default", PROFILE, SELECTION,
+                                          PROFILE.batch_size))
+    return workload.load_bench_data(PROFILE, SELECTION.data)
+
+
+def gpu_available() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def run_matmul(benchmark: Any) -> None:
+    """Square float32 matmul with the suite's thread count: the peak the twins are held to.
+    TF32 stays off (configure_runtime), so a GPU peak is true float32 too."""
+    device = "/GPU:0" if gpu_available() else "/CPU:0"
+    with tf.device(device):
+        a, b = (tf.constant(m) for m in workload.matmul_operands(PROFILE.matmul_size))
+
+    def multiply() -> float:
+        with tf.device(device):
+            return float(tf.linalg.matmul(a, b)[0, 0])
+
+    info = workload.matmul_info(FRAMEWORK, SELECTION, PROFILE.matmul_size, device)
+    workload.measure(benchmark, multiply, PROFILE.matmul_rounds, 1, {**info, **VERSION})
+
+
+@pytest.mark.parametrize("case", workload.cases(FRAMEWORK, PROFILE, SELECTION.threads), ids=str)
+def test_case(benchmark: Any, bench: workload.BenchData, case: workload.Case) -> None:
+    if case.kind == "matmul":
+        run_matmul(benchmark)
+        return
+    try:
+        workload.run_case(benchmark, bench, case, framework=FRAMEWORK, make_twin=make_twin,
+                          profile=PROFILE, selection=SELECTION, gpu=gpu_available(), info=VERSION)
+    except workload.Unavailable as exc:
+        pytest.skip(str(exc))

@@ -1,0 +1,28 @@
+"""`python -m tf_impl.run --config run.json --out result.json`: one run, this process.
+
+The protocol (data, epochs, timing, metrics, the record) is common_data's; this module only
+names the framework and hands over its twin.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from common_data.protocol import Twin, run_main
+
+
+def make_twin() -> Twin:
+    """Imported here, after the config was validated, so a bad config fails before the
+    framework's slow import."""
+    from tf_impl.twin import TFTwin
+
+    return TFTwin()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main("tf", make_twin, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The TensorFlow half of a training run: the `Twin` hooks that `common_data.protocol` drives.
+
+Everything that could make the twins differ other than the framework itself (data, epochs,
+early stopping, timing, metrics) lives in the protocol; this file holds only what TF must do.
+The model is built with Keras layers but trained by our own `tf.function` step (not `fit`),
+so timing, the learning rate and the epoch loop are the protocol's, exactly as for torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from common_data.protocol import Twin
+from common_data.run_config import RunConfig
+from common_data.spec import Spec
+from tf_impl.model import build_model, canonical_shapes, load_weights
+
+WEIGHTS_FILE = "model.weights.h5"
+
+
+class TFTwin(Twin):
+    framework = "tf"
+
+    def build(
+        self, spec: Spec, weights: Mapping[str, np.ndarray], config: RunConfig,
+        float64: bool = False,
+    ) -> None:
+        configure_runtime(config)
+        self.device = pick_device(config.device)
+        self.mixed_precision = config.mode.mixed_precision
+        if self.mixed_precision and self.device == "/CPU:0":
+            raise RuntimeError("mode.mixed_precision needs a GPU, but TensorFlow found no GPU")
+        self.dtype = tf.float64 if float64 else tf.float32
+        policy = "mixed_bfloat16" if self.mixed_precision else self.dtype.name
+        keras.mixed_precision.set_global_policy(policy)
+        keras.config.set_floatx(self.dtype.name)
+        keras.utils.set_random_seed(config.seed)
+        with tf.device(self.device):
+            self.model = build_model(spec, dropout_seed=config.seed)
+            load_weights(self.model, weights)
+            self.optimizer = keras.optimizers.Adam(
+                learning_rate=config.optimizer.lr, beta_1=config.optimizer.beta_1,
+                beta_2=config.optimizer.beta_2, epsilon=config.optimizer.epsilon,
+            )
+            self.optimizer.build(self.model.trainable_variables)
+        self.jit_compile = config.mode.jit_compile
+        self._train = tf.function(self._train_graph, jit_compile=self.jit_compile,
+                                  reduce_retracing=True)
+        self._predict = tf.function(self._predict_graph, jit_compile=self.jit_compile,
+                                    reduce_retracing=True)
+        self.training = True
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        return canonical_shapes(self.model)
+
+    def trainable_params(self) -> int:
+        return sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        with tf.device(self.device):
+            loss, logits = self._train(tf.constant(x), tf.constant(y), self.training)
+        return float(loss.numpy()), logits.numpy()
+
+    def predict_logits(self, x: np.ndarray) -> np.ndarray:
+        with tf.device(self.device):
+            return self._predict(tf.constant(x)).numpy()
+
+    def set_lr(self, lr: float) -> None:
+        self.optimizer.learning_rate.assign(lr)
+
+    def set_training(self, training: bool) -> None:
+        self.training = training
+
+    def get_state(self) -> Any:
+        return self.model.get_weights()
+
+    def set_state(self, state: Any) -> None:
+        self.model.set_weights(state)
+
+    def save_weights(self, folder: Path) -> Path:
+        path = folder / WEIGHTS_FILE
+        self.model.save_weights(str(path))
+        return path
+
+    def environment(self) -> dict[str, Any]:
+        gpu = gpu_name(self.device)
+        return {
+            "framework_version": f"{tf.__version__} (keras {keras.__version__})",
+            "gpu": gpu,
+            "device": gpu or "cpu",
+            "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                        "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
+        }
+
+    def device_peak_memory_mb(self) -> float | None:
+        if self.device == "/CPU:0":
+            return None
+        return tf.config.experimental.get_memory_info(self.device.lstrip("/"))["peak"] / 2**20
+
+    def _train_graph(
+        self, x: tf.Tensor, y: tf.Tensor, training: bool
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """One Adam step on the mean softmax cross-entropy of the logits. `training` stays a
+        Python bool because Keras layers branch on it in Python; each value is one trace."""
+        with tf.GradientTape() as tape:
+            logits = tf.cast(self.model(x, training=training), self.dtype)
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+            loss = tf.reduce_mean(losses)
+        variables = self.model.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return loss, logits
+
+    def _predict_graph(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.cast(self.model(x, training=False), self.dtype)
+
+
+def configure_runtime(config: RunConfig) -> None:
+    """Threads and float32 precision, before the first op: TF fixes its thread pools when
+    the runtime starts, and TF32 (TF's default on Ampere and later, torch's only for cuDNN
+    convs) is switched off in both twins so a GPU run compares true float32."""
+    tf.config.threading.set_intra_op_parallelism_threads(config.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(config.inter_op_threads)
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    if config.device == "cpu":
+        tf.config.set_visible_devices([], "GPU")
+
+
+def gpu_name(device: str) -> str | None:
+    if device == "/CPU:0":
+        return None
+    details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+    return str(details.get("device_name", "GPU"))
+
+
+def pick_device(requested: str) -> str:
+    """'auto' takes the GPU when one is present; asking for a GPU that is absent is an error
+    rather than a silent CPU run that the record would mislabel."""
+    available = bool(tf.config.list_physical_devices("GPU"))
+    if requested == "gpu" and not available:
+        raise RuntimeError("device 'gpu' was requested, but TensorFlow found no GPU")
+    return "/GPU:0" if available and requested != "cpu" else "/CPU:0"
