@@ -31,8 +31,10 @@ def main(argv: list[str]) -> int:
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"error: unknown command {name!r} (expected one of: {', '.join(COMMANDS)})",
-              file=sys.stderr)
+        print(
+            f"error: unknown command {name!r} (expected one of: {', '.join(COMMANDS)})",
+            file=sys.stderr,
+        )
         return 2
     module = importlib.import_module(COMMANDS[name][0])
     try:

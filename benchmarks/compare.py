@@ -44,8 +44,11 @@ _ERROR_TAIL_LINES = 30
 
 def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) -> None:
     """Flags shared by `compare` and `finding`: which cells to run and where to write them."""
-    parser.add_argument("--profile", default=default_profile,
-                        help="profile name (quick, paper) or a TOML file with the matrix")
+    parser.add_argument(
+        "--profile",
+        default=default_profile,
+        help="profile name (quick, paper) or a TOML file with the matrix",
+    )
     parser.add_argument("--data", help="'synthetic' or a dataset folder (overrides the profile)")
     parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
     parser.add_argument("--variants", help="comma-separated subset of: baseline,augmented")
@@ -54,11 +57,22 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
     parser.add_argument("--hud", help="comma-separated subset of: full,masked,hud_only")
     parser.add_argument("--epochs", type=int, help="epochs per run (overrides the profile)")
     parser.add_argument("--image-size", type=int, help="input size in pixels (square)")
-    parser.add_argument("--mode", action="append", default=[], metavar="KEY=BOOL",
-                        help="tuned mode flag recorded in each result, e.g. compile=true")
-    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
-                        help="results folder (records go to <results>/runs)")
-    parser.add_argument("--force", action="store_true", help="rerun cells that already have a record")
+    parser.add_argument(
+        "--mode",
+        action="append",
+        default=[],
+        metavar="KEY=BOOL",
+        help="tuned mode flag recorded in each result, e.g. compile=true",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        help="results folder (records go to <results>/runs)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="rerun cells that already have a record"
+    )
 
 
 def _csv(flag: str, value: str, allowed: tuple[str, ...] | None = None) -> list[str]:
@@ -185,8 +199,12 @@ class MatrixRunner:
                     progress.advance(matrix)
                     continue
                 progress.update(matrix, description=f"matrix: {cell.label}")
-                progress.reset(epochs, total=cell.config["epochs"], visible=True,
-                               description="  starting (loading data, building model)")
+                progress.reset(
+                    epochs,
+                    total=cell.config["epochs"],
+                    visible=True,
+                    description="  starting (loading data, building model)",
+                )
                 self._run_cell(cell, pythons[cell.framework], record_path, progress, epochs)
                 progress.advance(matrix)
             progress.update(epochs, visible=False)
@@ -197,16 +215,33 @@ class MatrixRunner:
         config_path = self.configs_dir / f"{cell.run_id}.json"
         write_json_atomic(config_path, cell.config)
         failure_path = self.failures_dir / f"{cell.run_id}.json"
-        command = [str(python), "-m", RUNNER_MODULES[cell.framework],
-                   "--config", str(config_path), "--out", str(record_path)]
-        env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), PYTHONUNBUFFERED="1",
-                   PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="2")
+        command = [
+            str(python),
+            "-m",
+            RUNNER_MODULES[cell.framework],
+            "--config",
+            str(config_path),
+            "--out",
+            str(record_path),
+        ]
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(PROJECT_ROOT),
+            PYTHONUNBUFFERED="1",
+            PYTHONHASHSEED="0",
+            TF_CPP_MIN_LOG_LEVEL="2",
+        )
         tail: deque[str] = deque(maxlen=_ERROR_TAIL_LINES)
         started = time.perf_counter()
         with open(self.logs_dir / f"{cell.run_id}.log", "w", encoding="utf-8") as log:
             proc = subprocess.Popen(
-                command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.PIPE,
-                text=True, preexec_fn=_die_with_parent,
+                command,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.PIPE,
+                text=True,
+                preexec_fn=_die_with_parent,
             )
             try:
                 assert proc.stderr is not None
@@ -228,20 +263,28 @@ class MatrixRunner:
             self.console.print(self._summary(record_path, cell))
             return
         self.counts["failed"] += 1
-        write_json_atomic(failure_path, {
-            "run_id": cell.run_id, "config_hash": cell.config_hash, "returncode": returncode,
-            "command": command, "error_tail": list(tail),
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        })
+        write_json_atomic(
+            failure_path,
+            {
+                "run_id": cell.run_id,
+                "config_hash": cell.config_hash,
+                "returncode": returncode,
+                "command": command,
+                "error_tail": list(tail),
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+        )
         last = next((line for line in reversed(tail) if line.strip()), "no output")
         self.console.print(f"[red]FAILED[/red] {cell.label}: {last}  (log: {log.name})")
 
     @staticmethod
     def _show_epoch(line: str, progress: Progress, task: Any) -> None:
         try:
-            info = json.loads(line[len(PROGRESS_PREFIX):])
-            text = (f"  epoch {info['epoch']}/{info['epochs']}  loss {info['loss']:.4f}  "
-                    f"acc {info['accuracy']:.3f}  val_acc {info['val_accuracy']:.3f}")
+            info = json.loads(line[len(PROGRESS_PREFIX) :])
+            text = (
+                f"  epoch {info['epoch']}/{info['epochs']}  loss {info['loss']:.4f}  "
+                f"acc {info['accuracy']:.3f}  val_acc {info['val_accuracy']:.3f}"
+            )
             progress.update(task, completed=info["epoch"], total=info["epochs"], description=text)
         except (ValueError, KeyError, TypeError):
             return
@@ -275,16 +318,21 @@ def run_matrix(cells: list[Cell], results: Path, force: bool, command: str) -> d
             interrupted = True
         wall = time.perf_counter() - started
         summary = {
-            "command": command, "cells": len(cells), **runner.counts,
-            "interrupted": interrupted, "wall_s": round(wall, 3),
+            "command": command,
+            "cells": len(cells),
+            **runner.counts,
+            "interrupted": interrupted,
+            "wall_s": round(wall, 3),
             "subprocess_s": round(runner.run_seconds, 3),
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         write_json_atomic(results / "matrix.json", summary)
     done = runner.counts["ran"] + runner.counts["skipped"]
-    console.print(f"matrix: {done}/{len(cells)} cells have records "
-                  f"({runner.counts['ran']} ran, {runner.counts['skipped']} already done, "
-                  f"{runner.counts['failed']} failed) in {wall:.1f} s")
+    console.print(
+        f"matrix: {done}/{len(cells)} cells have records "
+        f"({runner.counts['ran']} ran, {runner.counts['skipped']} already done, "
+        f"{runner.counts['failed']} failed) in {wall:.1f} s"
+    )
     if interrupted:
         console.print("interrupted: rerun the same command to finish the remaining cells")
         raise KeyboardInterrupt
@@ -292,8 +340,10 @@ def run_matrix(cells: list[Cell], results: Path, force: bool, command: str) -> d
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks compare",
-                                     description="Run the comparison matrix, then write the report.")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks compare",
+        description="Run the comparison matrix, then write the report.",
+    )
     add_matrix_arguments(parser, default_profile="quick")
     parser.add_argument("--no-report", action="store_true", help="skip rendering COMPARISON.md")
     args = parser.parse_args(argv)

@@ -43,7 +43,7 @@ _ERROR_TAIL_LINES = 15
 
 def find_record(runs_dir: Path, run: str) -> Path:
     """The record named by a run id or a unique prefix of one."""
-    records = sorted(p for p in runs_dir.glob("*.json")) if runs_dir.is_dir() else []
+    records = sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []
     listing = f"list them with `ls {runs_dir}/*.json`"
     if not records:
         raise ConfigError(
@@ -176,11 +176,13 @@ def main(argv: list[str]) -> int:
     record_path = find_record(args.results / "runs", args.run)
     record = read_record(record_path)
     _, weights = evaluable(record, record_path)
-    framework_python(record["framework"])
+    framework_python(record["framework"])  # a missing env fails before the slow decode
     aliases = load_aliases(args.aliases) if args.aliases else None
     root = resolve_data(args.data)
     dataset = discover(root, aliases=aliases)
     preprocess = Preprocess(size=record["data"]["image_size"], hud=record["data"]["hud"])
+    print(f"reading {len(dataset.records)} frames of {root} at {preprocess.size}x"
+          f"{preprocess.size} (decoded once, then cached) ...", file=sys.stderr, flush=True)
     images = load(dataset, preprocess, skip_bad=args.skip_bad)
 
     folder = args.results / "evaluations"

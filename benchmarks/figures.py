@@ -6,11 +6,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from benchmarks.records import FRAMEWORK_NAMES, Row  # noqa: E402
-from common_data.classes import CLASSES  # noqa: E402
+from benchmarks.records import FRAMEWORK_NAMES, Row
+from common_data.classes import CLASSES
 
 _COLOURS = {"torch": "#ee4c2c", "tf": "#ff8f00"}
 _STYLES = {"baseline": "-", "augmented": "--"}
@@ -40,8 +40,9 @@ def learning_curves(rows: list[Row], title: str, path: Path) -> Path:
         for ax, key in ((ax_acc, "val_accuracy"), (ax_loss, "loss")):
             values = np.array([[h[i][key] for i in range(length)] for h in histories])
             ax.plot(epochs, values.mean(axis=0), label=label, **style)
-            ax.fill_between(epochs, values.min(axis=0), values.max(axis=0),
-                            color=style["color"], alpha=0.12)
+            ax.fill_between(
+                epochs, values.min(axis=0), values.max(axis=0), color=style["color"], alpha=0.12
+            )
     ax_acc.set(xlabel="epoch", ylabel="validation accuracy", title="validation accuracy")
     ax_loss.set(xlabel="epoch", ylabel="training loss", title="training loss")
     ax_acc.legend(fontsize=8)
@@ -52,15 +53,23 @@ def learning_curves(rows: list[Row], title: str, path: Path) -> Path:
 def confusion_matrices(rows: list[Row], title: str, path: Path) -> Path:
     """Row-normalised confusion matrices summed over seeds, one panel per framework x variant."""
     rows = [row for row in rows if row.ok]
-    fig, axes = plt.subplots(1, max(len(rows), 1), figsize=(3.6 * max(len(rows), 1), 3.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(len(rows), 1), figsize=(3.6 * max(len(rows), 1), 3.6), squeeze=False
+    )
     for ax, row in zip(axes[0], rows, strict=False):
         total = np.sum([np.array(r["metrics"]["confusion"], dtype=float) for r in row.ok], axis=0)
         norm = total / np.maximum(total.sum(axis=1, keepdims=True), 1)
         ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
         for i, j in np.ndindex(norm.shape):
-            ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if norm[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{norm[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
         ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=45, fontsize=7)
         ax.set_yticks(range(len(CLASSES)), CLASSES, fontsize=7)
         ax.set_title(f"{FRAMEWORK_NAMES[row.framework]} {row.variant}", fontsize=9)
@@ -73,8 +82,11 @@ def confusion_matrices(rows: list[Row], title: str, path: Path) -> Path:
 def speed_chart(rows: list[Row], path: Path) -> Path:
     """Training throughput and median step time for every row, to compare like with like."""
     rows = [row for row in rows if row.ok]
-    labels = [f"{FRAMEWORK_NAMES[r.framework]} {r.variant}\n{r.setting.image_size}px "
-              f"{r.ok[0]['environment']['device']}" for r in rows]
+    labels = [
+        f"{FRAMEWORK_NAMES[r.framework]} {r.variant}\n{r.setting.image_size}px "
+        f"{r.ok[0]['environment']['device']}"
+        for r in rows
+    ]
     ips = [np.mean([x["timing"]["images_per_s"] for x in r.ok]) for r in rows]
     step = [np.mean([x["timing"]["step_ms_median"] for x in r.ok]) for r in rows]
     colours = [_COLOURS[r.framework] for r in rows]
@@ -93,8 +105,9 @@ def speed_chart(rows: list[Row], path: Path) -> Path:
 def finding_chart(result: dict, path: Path) -> Path:
     """Augmented − baseline accuracy per regime with its 95 % CI, one bar per framework."""
     rows = result["verdicts"]
-    regimes = sorted({(r["split"], r["hud"]) for r in rows},
-                     key=lambda k: (k[0] != "random", k[1] != "full"))
+    regimes = sorted(
+        {(r["split"], r["hud"]) for r in rows}, key=lambda k: (k[0] != "random", k[1] != "full")
+    )
     fig, ax = plt.subplots(figsize=(8, 3.8))
     width = 0.38
     for offset, framework in ((-width / 2, "torch"), (width / 2, "tf")):
@@ -107,8 +120,15 @@ def finding_chart(result: dict, path: Path) -> Path:
         low = np.array([100 * r["delta_ci95"][0] for r in picked])
         high = np.array([100 * r["delta_ci95"][1] for r in picked])
         err = np.nan_to_num(np.vstack([deltas - low, high - deltas]))
-        ax.bar(xs, deltas, width, yerr=err, capsize=3, color=_COLOURS[framework],
-               label=FRAMEWORK_NAMES[framework])
+        ax.bar(
+            xs,
+            deltas,
+            width,
+            yerr=err,
+            capsize=3,
+            color=_COLOURS[framework],
+            label=FRAMEWORK_NAMES[framework],
+        )
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(regimes)), [f"{split} split\nHUD {hud}" for split, hud in regimes])
     ax.set_ylabel("augmented − baseline accuracy (pp)")

@@ -30,34 +30,51 @@ def load_finding(path: Path = FINDING_PATH) -> dict[str, Any]:
     return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
-def _matrix_profile(finding: dict[str, Any], profile: str, data: str, seeds: list[int],
-                    frameworks: list[str]) -> dict[str, Any]:
+def _matrix_profile(
+    finding: dict[str, Any], profile: str, data: str, seeds: list[int], frameworks: list[str]
+) -> dict[str, Any]:
     if profile not in finding["profile"]:
-        raise ConfigError(f"--profile {profile!r}: expected one of "
-                          f"{', '.join(finding['profile'])}")
+        raise ConfigError(f"--profile {profile!r}: expected one of {', '.join(finding['profile'])}")
     protocol = finding["profile"][profile]
     augmented: dict[str, Any] = {"epochs": protocol["augmented_epochs"]}
     if protocol["early_stopping"]:
         augmented["early_stopping"] = {"enabled": True, "patience": 5, "restore_best": True}
-        augmented["reduce_on_plateau"] = {"enabled": True, "factor": 0.5, "patience": 3,
-                                          "min_lr": 1e-6}
+        augmented["reduce_on_plateau"] = {
+            "enabled": True,
+            "factor": 0.5,
+            "patience": 3,
+            "min_lr": 1e-6,
+        }
     matrix = finding["matrix"]
-    return {"frameworks": frameworks, "variants": ["baseline", "augmented"], "seeds": seeds,
-            "splits": matrix["splits"], "hud": matrix["hud"],
-            "run": {"data": data, "image_size": protocol["image_size"],
-                    "epochs": protocol["epochs"]},
-            "variant": {"augmented": augmented}}
+    return {
+        "frameworks": frameworks,
+        "variants": ["baseline", "augmented"],
+        "seeds": seeds,
+        "splits": matrix["splits"],
+        "hud": matrix["hud"],
+        "run": {"data": data, "image_size": protocol["image_size"], "epochs": protocol["epochs"]},
+        "variant": {"augmented": augmented},
+    }
 
 
-def finding_cells(finding: dict[str, Any], profile: str, data: str,
-                  seeds: list[int] | None = None,
-                  frameworks: list[str] | None = None) -> tuple[list[Cell], list[Cell]]:
+def finding_cells(
+    finding: dict[str, Any],
+    profile: str,
+    data: str,
+    seeds: list[int] | None = None,
+    frameworks: list[str] | None = None,
+) -> tuple[list[Cell], list[Cell]]:
     """The grid (framework x variant x seed x split x HUD) and the HUD-only probe cells."""
     matrix = finding["matrix"]
-    base = _matrix_profile(finding, profile, data, seeds or matrix["seeds"],
-                           frameworks or matrix["frameworks"])
-    probe = dict(base, variants=[matrix["probe"]["variant"]], splits=[matrix["probe"]["split"]],
-                 hud=[matrix["probe"]["hud"]])
+    base = _matrix_profile(
+        finding, profile, data, seeds or matrix["seeds"], frameworks or matrix["frameworks"]
+    )
+    probe = dict(
+        base,
+        variants=[matrix["probe"]["variant"]],
+        splits=[matrix["probe"]["split"]],
+        hud=[matrix["probe"]["hud"]],
+    )
     return expand(base), expand(probe)
 
 
@@ -82,18 +99,24 @@ def _summary(values: list[float]) -> dict[str, Any]:
     return {"mean": mean, "std": std, "ci95": [low, high], "per_seed": values}
 
 
-def verdict_rows(finding: dict[str, Any], grid: list[Cell],
-                 records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def verdict_rows(
+    finding: dict[str, Any], grid: list[Cell], records: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     """One verdict per framework x split x HUD, from the seed-paired accuracy differences."""
     rows = []
-    keys = sorted({(c.framework, c.split, c.hud) for c in grid},
-                  key=lambda k: (k[1] != "random", k[2] != "full", k[0]))
+    keys = sorted(
+        {(c.framework, c.split, c.hud) for c in grid},
+        key=lambda k: (k[1] != "random", k[2] != "full", k[0]),
+    )
     for framework, split, hud in keys:
         pairs = {}
         for cell in grid:
             record = records.get(cell.run_id)
-            if (cell.framework, cell.split, cell.hud) == (framework, split, hud) and record \
-                    and record["status"] == "ok":
+            if (
+                (cell.framework, cell.split, cell.hud) == (framework, split, hud)
+                and record
+                and record["status"] == "ok"
+            ):
                 pairs.setdefault(cell.seed, {})[cell.variant] = record
         seeds = sorted(s for s, pair in pairs.items() if len(pair) == 2)
         if not seeds:
@@ -103,18 +126,27 @@ def verdict_rows(finding: dict[str, Any], grid: list[Cell],
         deltas = [a - b for a, b in zip(aug, base, strict=True)]
         delta, _, low, high = mean_ci(deltas)
         test = None
-        ensembles = (_ensemble_predictions([pairs[s]["baseline"] for s in seeds]),
-                     _ensemble_predictions([pairs[s]["augmented"] for s in seeds]))
+        ensembles = (
+            _ensemble_predictions([pairs[s]["baseline"] for s in seeds]),
+            _ensemble_predictions([pairs[s]["augmented"] for s in seeds]),
+        )
         if all(ensembles) and np.array_equal(ensembles[0][0], ensembles[1][0]):
             test = mcnemar(ensembles[0][0], ensembles[0][1], ensembles[1][1])
-        rows.append({
-            "framework": framework, "split": split, "hud": hud, "n_seeds": len(seeds),
-            "baseline_accuracy": _summary(base), "augmented_accuracy": _summary(aug),
-            "delta_accuracy": delta, "delta_ci95": [low, high],
-            "p_value_seeds": paired_t_test(aug, base) if len(seeds) > 1 else None,
-            "mcnemar_ensembles": test,
-            "verdict": _verdict(delta, low, high, finding["min_effect"]),
-        })
+        rows.append(
+            {
+                "framework": framework,
+                "split": split,
+                "hud": hud,
+                "n_seeds": len(seeds),
+                "baseline_accuracy": _summary(base),
+                "augmented_accuracy": _summary(aug),
+                "delta_accuracy": delta,
+                "delta_ci95": [low, high],
+                "p_value_seeds": paired_t_test(aug, base) if len(seeds) > 1 else None,
+                "mcnemar_ensembles": test,
+                "verdict": _verdict(delta, low, high, finding["min_effect"]),
+            }
+        )
     return rows
 
 
@@ -122,44 +154,67 @@ def probe_rows(probe: list[Cell], records: dict[str, dict[str, Any]]) -> dict[st
     """Accuracy of a model that sees only the HUD (face blanked), per framework."""
     out: dict[str, Any] = {}
     for framework in sorted({c.framework for c in probe}):
-        done = [records[c.run_id] for c in probe
-                if c.framework == framework and c.run_id in records
-                and records[c.run_id]["status"] == "ok"]
+        done = [
+            records[c.run_id]
+            for c in probe
+            if c.framework == framework
+            and c.run_id in records
+            and records[c.run_id]["status"] == "ok"
+        ]
         if not done:
             continue
         counts = np.bincount(np.concatenate([load_predictions(r)["y_true"] for r in done[:1]]))
-        out[framework] = {"accuracy": _summary([r["metrics"]["accuracy"] for r in done]),
-                          "n_seeds": len(done),
-                          "majority_class_rate": float(counts.max() / counts.sum())}
+        out[framework] = {
+            "accuracy": _summary([r["metrics"]["accuracy"] for r in done]),
+            "n_seeds": len(done),
+            "majority_class_rate": float(counts.max() / counts.sum()),
+        }
     return out
 
 
 def sentences(rows: list[dict[str, Any]], probe: dict[str, Any]) -> list[str]:
     """Two or three plain sentences on what the published protocol's accuracy measures."""
+
     def where(split: str, hud: str) -> str:
         found = [r for r in rows if r["split"] == split and r["hud"] == hud]
-        return ", ".join(f"{FRAMEWORK_NAMES[r['framework']]} {100 * r['delta_accuracy']:+.1f} pp "
-                         f"({r['verdict']})" for r in found)
+        return ", ".join(
+            f"{FRAMEWORK_NAMES[r['framework']]} {100 * r['delta_accuracy']:+.1f} pp "
+            f"({r['verdict']})"
+            for r in found
+        )
 
     text = []
     if where("random", "full"):
-        text.append(f"On the published protocol (random split, full frame) geometric augmentation "
-                    f"changes validation accuracy by {where('random', 'full')}.")
+        text.append(
+            f"On the published protocol (random split, full frame) geometric augmentation "
+            f"changes validation accuracy by {where('random', 'full')}."
+        )
     if where("session", "masked"):
-        text.append(f"With whole capture sessions held out and the HUD masked — the setting that "
-                    f"measures emotion recognition — the change is {where('session', 'masked')}.")
+        text.append(
+            f"With whole capture sessions held out and the HUD masked — the setting that "
+            f"measures emotion recognition — the change is {where('session', 'masked')}."
+        )
     if probe:
         probe_text = ", ".join(
-            f"{FRAMEWORK_NAMES[fw]} {100 * p['accuracy']['mean']:.1f} %" for fw, p in probe.items())
+            f"{FRAMEWORK_NAMES[fw]} {100 * p['accuracy']['mean']:.1f} %" for fw, p in probe.items()
+        )
         rate = 100 * next(iter(probe.values()))["majority_class_rate"]
-        text.append(f"A model that sees only the burned-in HUD (face blanked) reaches {probe_text} "
-                    f"on the random split (majority class {rate:.1f} %): much of what a random-split "
-                    f"accuracy measures can be read without looking at a face.")
+        text.append(
+            f"A model that sees only the burned-in HUD (face blanked) reaches {probe_text} "
+            f"on the random split (majority class {rate:.1f} %): much of what a random-split "
+            f"accuracy measures can be read without looking at a face."
+        )
     return text
 
 
-def evaluate_finding(finding: dict[str, Any], grid: list[Cell], probe: list[Cell],
-                     results: Path, profile: str, command: str) -> dict[str, Any]:
+def evaluate_finding(
+    finding: dict[str, Any],
+    grid: list[Cell],
+    probe: list[Cell],
+    results: Path,
+    profile: str,
+    command: str,
+) -> dict[str, Any]:
     records = {r["run_id"]: r for r in load_records(results / "runs")}
     rows = verdict_rows(finding, grid, records)
     expected = finding.get("expected", {}).get(profile, {})
@@ -168,27 +223,39 @@ def evaluate_finding(finding: dict[str, Any], grid: list[Cell], probe: list[Cell
     probes = probe_rows(probe, records)
     first = next((records[c.run_id] for c in grid if c.run_id in records), None)
     return {
-        "finding": finding["id"], "claim": " ".join(finding["claim"].split()),
-        "published": finding["published"], "source": finding["source"],
-        "min_effect": finding["min_effect"], "profile": profile,
-        "protocol": finding["profile"][profile], "command": command,
-        "data": None if first is None else {"dataset": first["data"]["dataset"],
-                                            "dataset_hash": first["data"]["dataset_hash"]},
+        "finding": finding["id"],
+        "claim": " ".join(finding["claim"].split()),
+        "published": finding["published"],
+        "source": finding["source"],
+        "min_effect": finding["min_effect"],
+        "profile": profile,
+        "protocol": finding["profile"][profile],
+        "command": command,
+        "data": None
+        if first is None
+        else {"dataset": first["data"]["dataset"], "dataset_hash": first["data"]["dataset_hash"]},
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "verdicts": rows, "hud_only_probe": probes, "summary": sentences(rows, probes),
+        "verdicts": rows,
+        "hud_only_probe": probes,
+        "summary": sentences(rows, probes),
     }
 
 
 def flipped(result: dict[str, Any]) -> list[str]:
     """Regimes whose verdict differs from the one recorded in the finding (none recorded: none)."""
-    return [f"{r['framework']} {r['split']} split, HUD {r['hud']}: expected {r['expected']!r}, "
-            f"got {r['verdict']!r} (delta {100 * r['delta_accuracy']:+.1f} pp)"
-            for r in result["verdicts"] if r["expected"] and r["expected"] != r["verdict"]]
+    return [
+        f"{r['framework']} {r['split']} split, HUD {r['hud']}: expected {r['expected']!r}, "
+        f"got {r['verdict']!r} (delta {100 * r['delta_accuracy']:+.1f} pp)"
+        for r in result["verdicts"]
+        if r["expected"] and r["expected"] != r["verdict"]
+    ]
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks finding",
-                                     description="Re-test the published augmentation finding.")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks finding",
+        description="Re-test the published augmentation finding.",
+    )
     parser.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
     parser.add_argument("--profile", default="reduced", help="paper, reduced (default) or ci")
     parser.add_argument("--seeds", help="comma-separated seeds (default: the finding's)")
@@ -200,8 +267,9 @@ def main(argv: list[str]) -> int:
     data = args.data
     if data != "synthetic":
         if not Path(data).is_dir():
-            raise ConfigError(f"--data {data!r}: no such folder (expected 'synthetic' or a "
-                              "dataset folder)")
+            raise ConfigError(
+                f"--data {data!r}: no such folder (expected 'synthetic' or a dataset folder)"
+            )
         data = str(Path(data).resolve())
     try:
         seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
@@ -216,8 +284,10 @@ def main(argv: list[str]) -> int:
     out = args.results / "findings" / f"{finding['id']}.json"
     write_json_atomic(out, result)
     for row in result["verdicts"]:
-        print(f"{row['framework']:>5} {row['split']:>7} hud {row['hud']:<6} "
-              f"delta {100 * row['delta_accuracy']:+6.1f} pp  -> {row['verdict']}")
+        print(
+            f"{row['framework']:>5} {row['split']:>7} hud {row['hud']:<6} "
+            f"delta {100 * row['delta_accuracy']:+6.1f} pp  -> {row['verdict']}"
+        )
     print("\n".join(result["summary"]))
     print(f"finding: {out}")
     if not args.no_report:

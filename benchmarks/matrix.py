@@ -41,7 +41,9 @@ class Cell:
     @property
     def label(self) -> str:
         fold = f" fold {self.fold}" if self.split == "loso" else ""
-        return f"{self.framework} {self.variant} seed {self.seed} ({self.split}{fold}, hud {self.hud})"
+        return (
+            f"{self.framework} {self.variant} seed {self.seed} ({self.split}{fold}, hud {self.hud})"
+        )
 
 
 def load_profile(name_or_path: str) -> dict[str, Any]:
@@ -98,7 +100,13 @@ def expand(profile: dict[str, Any], n_sessions: int | None = None) -> list[Cell]
 
 
 def _cell(
-    profile: dict[str, Any], framework: str, variant: str, seed: int, split: str, fold: int, hud: str
+    profile: dict[str, Any],
+    framework: str,
+    variant: str,
+    seed: int,
+    split: str,
+    fold: int,
+    hud: str,
 ) -> Cell:
     raw = _deep_merge(profile.get("run", {}), profile.get("variant", {}).get(variant, {}))
     raw.update(framework=framework, variant=variant, seed=seed, split=split, fold=fold, hud=hud)

@@ -1,19 +1,21 @@
 """`python -m benchmarks parity`: prove the two twins are the same model before comparing them.
 
 Each twin's probe (`<twin>.parity`) runs in its own framework env and writes what it sees;
-this side never imports a framework. Three checks, each against a referee rather than only
-against the other twin where one exists, so a failure says which side drifted:
+this side never imports a framework. Three checks, each against a referee where one exists,
+so that a failure says which side drifted:
 
 1. parameters: per tensor, canonical name and shape identical to the spec on both sides;
-2. forward: each side's float32 logits on the fixed batch vs the NumPy float64 reference
-   (and, in float64, agreement to rounding, which rules out any difference of formula);
-3. training: the loss before each of ten Adam steps (same batch, dropout off) agrees between
-   the twins. This is gated on the float64 run: in float32 the ten-step trajectory amplifies
-   rounding (lr 1e-3 overshoots on one small batch) to a few 1e-3 even when both twins compute
-   the same update, so the float32 figure is reported, not gated. In float64 what is left is
-   Keras holding the learning rate and its beta_2 bias correction in float32 (~1e-4); a real
-   difference of algorithm, such as the epsilon placement that the torch twin aligns with
-   Keras, shows up at several 1e-3.
+2. forward: each side's float32 logits on the fixed batch vs the NumPy float64 reference;
+3. training: the loss before each of ten Adam steps (same batch, dropout off, lr 1e-4; see
+   `common_data.protocol.parity_main` for why not 1e-3) agrees between the twins.
+
+The training threshold sits between what identical updates give and what a subtle algorithmic
+difference gives. Measured on CPU (both specs, 32/64/128 px, seeds 0-2): identical updates
+<= 4e-5 (Keras computes Adam's bias correction from float32 betas, which moves its first
+updates by ~1e-5 relative; ten steps amplify that); Adam's epsilon placed the torch way
+instead of the Keras way (the torch twin corrects this, see `pytorch_impl.twin`) 5.4e-4 to
+9e-4 at 128 px, 1.3e-4 to 1.9e-3 at 64 px and 6.5e-5 to 1.7e-4 at 32 px, so at 32 px the check
+is blunter than at the sizes the benchmark runs.
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ import numpy as np
 
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
 from common_data.init_weights import init_weights, weights_digest
+from common_data.protocol import PARITY_LR
 from common_data.reference import forward, softmax_cross_entropy
 from common_data.spec import Spec, load_spec
 
 PROBES = {"torch": "pytorch_impl.parity", "tf": "tf_impl.parity"}
-THRESHOLDS = {"forward_max_abs_diff": 1e-5, "forward_max_abs_diff_float64": 1e-10,
-              "train_loss_max_rel_diff": 1e-3}
+THRESHOLDS = {"forward_max_abs_diff": 1e-5, "train_loss_max_rel_diff": 1e-4}
 _ERROR_TAIL_LINES = 12
 
 
@@ -49,7 +51,8 @@ def run_probe(framework: str, out: Path, args: argparse.Namespace) -> dict[str, 
     """Run one twin's probe with its env's python and load what it wrote."""
     command = [str(framework_python(framework)), "-m", PROBES[framework], "--out", str(out),
                "--spec", args.spec, "--image-size", str(args.image_size),
-               "--seed", str(args.seed), "--steps", str(args.steps), "--device", args.device]
+               "--seed", str(args.seed), "--steps", str(args.steps), "--lr", str(args.lr),
+               "--device", args.device]
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), PYTHONHASHSEED="0",
                TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
@@ -65,7 +68,9 @@ def run_probe(framework: str, out: Path, args: argparse.Namespace) -> dict[str, 
     return probe
 
 
-def compare(spec: Spec, seed: int, probes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def compare(
+    spec: Spec, seed: int, lr: float, probes: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """The three checks as one JSON-able report."""
     weights = init_weights(spec, seed)
     torch_side, tf_side = probes["torch"], probes["tf"]
@@ -85,33 +90,25 @@ def compare(spec: Spec, seed: int, probes: dict[str, dict[str, Any]]) -> dict[st
         })
     params = {fw: sum(math.prod(s) for s in probes[fw]["params"].values()) for fw in FRAMEWORKS}
 
-    def max_abs(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.abs(a - b).max())
-
-    forward_diff = {fw: max_abs(probes[fw]["logits_float32"], reference) for fw in FRAMEWORKS}
-    forward_diff["torch_vs_tf"] = max_abs(torch_side["logits_float32"], tf_side["logits_float32"])
+    forward_diff = {fw: float(np.abs(probes[fw]["logits"] - reference).max()) for fw in FRAMEWORKS}
+    forward_diff["torch_vs_tf"] = float(np.abs(torch_side["logits"] - tf_side["logits"]).max())
     forward_diff["max"] = max(forward_diff["torch"], forward_diff["tf"])
-    forward64 = max(max_abs(probes[fw]["logits_float64"], reference) for fw in FRAMEWORKS)
-    losses = {p: {fw: probes[fw][f"losses_{p}"].tolist() for fw in FRAMEWORKS}
-              for p in ("float32", "float64")}
-    train_rel = {p: max_rel_diff(losses[p]["torch"], losses[p]["tf"]) for p in losses}
+    losses = {fw: probes[fw]["losses"].tolist() for fw in FRAMEWORKS}
+    train_rel = max_rel_diff(losses["torch"], losses["tf"])
 
     checks = {
         "same_batch_and_weights": same_batch and all(
             str(probes[fw]["weights_digest"]) == weights_digest(weights) for fw in FRAMEWORKS),
         "params": all(row["match"] for row in per_layer),
-        "forward": forward_diff["max"] <= THRESHOLDS["forward_max_abs_diff"]
-        and forward64 <= THRESHOLDS["forward_max_abs_diff_float64"],
-        "training": train_rel["float64"] <= THRESHOLDS["train_loss_max_rel_diff"],
+        "forward": forward_diff["max"] <= THRESHOLDS["forward_max_abs_diff"],
+        "training": train_rel <= THRESHOLDS["train_loss_max_rel_diff"],
     }
     return {
-        "spec": spec.name, "input_shape": list(spec.input_shape), "seed": seed,
-        "steps": len(losses["float32"]["torch"]), "params": {**params, "spec": spec.total_params()},
-        "params_per_tensor": per_layer,
-        "forward_max_abs_diff": forward_diff, "forward_max_abs_diff_float64": forward64,
+        "spec": spec.name, "input_shape": list(spec.input_shape), "seed": seed, "lr": lr,
+        "steps": len(losses["torch"]), "params": {**params, "spec": spec.total_params()},
+        "params_per_tensor": per_layer, "forward_max_abs_diff": forward_diff,
         "reference_loss": softmax_cross_entropy(reference, y), "train_loss": losses,
-        "train_loss_max_rel_diff": train_rel["float64"],
-        "train_loss_max_rel_diff_float32": train_rel["float32"], "thresholds": THRESHOLDS,
+        "train_loss_max_rel_diff": train_rel, "thresholds": THRESHOLDS,
         "environment": {fw: probes[fw]["environment"] for fw in FRAMEWORKS},
         "checks": checks, "passed": all(checks.values()),
     }
@@ -142,22 +139,17 @@ def render(report: dict[str, Any]) -> str:
     lines += [f"{'total':<16} {p['spec']:<20,} {p['torch']:<20,} {p['tf']:<20,}", "",
               f"forward, max |logit - float64 reference|: torch {f['torch']:.2e}, tf {f['tf']:.2e} "
               f"(torch vs tf {f['torch_vs_tf']:.2e}; "
-              f"threshold {limits['forward_max_abs_diff']:.0e}); "
-              f"in float64 {report['forward_max_abs_diff_float64']:.1e} "
-              f"(threshold {limits['forward_max_abs_diff_float64']:.0e})",
-              "", f"training, {report['steps']} Adam steps on one batch, dropout off; "
+              f"threshold {limits['forward_max_abs_diff']:.0e})",
+              "", f"training, {report['steps']} Adam steps (lr {report['lr']:g}) on one batch, "
+              "dropout off; "
               f"loss before each step (float64 reference before step 1: "
               f"{report['reference_loss']:.8f}):",
-              f"{'step':>4} {'torch f32':>12} {'tf f32':>12} {'rel diff':>9}   "
-              f"{'torch f64':>12} {'tf f64':>12} {'rel diff':>9}"]
+              f"{'step':>4} {'torch':>12} {'tf':>12} {'rel diff':>9}"]
     runs = report["train_loss"]
-    columns = [runs[p][fw] for p in ("float32", "float64") for fw in ("torch", "tf")]
-    for i, (a, b, c, d) in enumerate(zip(*columns, strict=True), 1):
-        lines.append(f"{i:>4} {a:>12.8f} {b:>12.8f} {max_rel_diff([a], [b]):>9.1e}   "
-                     f"{c:>12.8f} {d:>12.8f} {max_rel_diff([c], [d]):>9.1e}")
-    lines += [f"max relative difference: float64 {report['train_loss_max_rel_diff']:.2e} "
-              f"(threshold {limits['train_loss_max_rel_diff']:.0e}); float32 "
-              f"{report['train_loss_max_rel_diff_float32']:.2e} (reported, not gated)", ""]
+    for i, (a, b) in enumerate(zip(runs["torch"], runs["tf"], strict=True), 1):
+        lines.append(f"{i:>4} {a:>12.8f} {b:>12.8f} {max_rel_diff([a], [b]):>9.1e}")
+    lines += [f"max relative difference {report['train_loss_max_rel_diff']:.2e} "
+              f"(threshold {limits['train_loss_max_rel_diff']:.0e})", ""]
     lines += [f"{name:<24} {'pass' if ok else 'FAIL'}" for name, ok in report["checks"].items()]
     lines.append("PASSED" if report["passed"] else "FAILED")
     return "\n".join(lines)
@@ -171,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image-size", type=int, default=128, help="input size in pixels (square)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shared initial weights")
     parser.add_argument("--steps", type=int, default=10, help="Adam steps in the training check")
+    parser.add_argument("--lr", type=float, default=PARITY_LR,
+                        help="Adam learning rate of the training check")
     parser.add_argument("--device", choices=("cpu", "auto", "gpu"), default="cpu",
                         help="where the probes run (cpu: float32 comparable to the reference)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -184,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         except ProbeError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    report = compare(spec, args.seed, probes)
+    report = compare(spec, args.seed, args.lr, probes)
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0 if report["passed"] else 1
 

@@ -22,6 +22,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 CLOCK_SLACK_S = 2.0  # records carry whole-second timestamps
+# benchmarks/bench_data.py's one augmented epoch (extra_info "frames"): the loader figure of
+# the framework-free env.
+DATA_SUITE_LOADER = "test_batch_iteration[augmented]"
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ def rows_from_suite(suite: Mapping[str, Any]) -> list[Row]:
             gflops = None
         rows.append(Row(
             framework=info["framework"], kind=info["kind"], mode=info["mode"],
-            threads=int(info["threads"]), batch_size=int(info.get("batch_size", info.get("size", 0))),
+            threads=int(info["threads"]),
+            batch_size=int(info.get("batch_size", info.get("size", 0))),
             median_s=median, min_s=best, rounds=int(stats["rounds"]),
             first_call_s=info.get("first_call_s"), device=str(info.get("device", "cpu")),
             images_per_s=images_per_s, gflops=gflops, info=info,
@@ -140,43 +144,58 @@ def _matching(rows: Iterable[Row], row: Row, kind: str) -> Row | None:
                  and r.batch_size == row.batch_size), None)
 
 
-def loader_over_train(rows: Iterable[Row]) -> dict[str, Any] | None:
-    """The slowest env's augmented-batch loader over the fastest training case of any twin:
-    the loader has to keep up with the most demanding consumer."""
-    rows = list(rows)
-    loaders = [r for r in rows if r.kind == "loader" and r.images_per_s]
+def loader_rates(rows: Iterable[Row], data_suite: Mapping[str, Any] | None) -> dict[str, float]:
+    """Augmented-batch images/s of the shared loader, per env that measured it: each twin's
+    suite, and the data-layer suite's augmented epoch when it ran."""
+    rates = {f"{r.framework} env": r.images_per_s for r in rows
+             if r.kind == "loader" and r.images_per_s}
+    for bench in (data_suite or {}).get("benchmarks", []):
+        frames = bench["extra_info"].get("frames")
+        if bench["name"] == DATA_SUITE_LOADER and frames:
+            rates["harness env (bench_data.py)"] = frames / bench["median_s"]
+    return rates
+
+
+def loader_over_train(loaders: Mapping[str, float], rows: Iterable[Row]) -> dict[str, Any] | None:
+    """The slowest measurement of the loader over the fastest training case of any twin: the
+    loader has to keep up with the most demanding consumer."""
     trains = [r for r in rows if r.kind == "train" and r.images_per_s]
     if not loaders or not trains:
         return None
-    loader = min(loaders, key=lambda r: r.images_per_s or 0.0)
+    env = min(loaders, key=lambda k: loaders[k])
     fastest = max(trains, key=lambda r: r.images_per_s or 0.0)
-    assert loader.images_per_s and fastest.images_per_s
+    assert fastest.images_per_s
     return {
-        "value": loader.images_per_s / fastest.images_per_s,
-        "loader_images_per_s": loader.images_per_s, "loader_env": loader.framework,
+        "value": loaders[env] / fastest.images_per_s, "loader_images_per_s": loaders[env],
+        "loader_env": env, "loaders": dict(loaders),
         "train_images_per_s": fastest.images_per_s, "train_case": _label(fastest),
     }
 
 
 def end_to_end(rows: Iterable[Row]) -> dict[str, Any]:
-    """Per framework: each pipeline's seconds, the speedups of ours over the published
-    approach, and the ceiling any input pipeline could reach (published time over the time
-    spent inside train and eval steps, which no loader can remove)."""
-    by_fw: dict[str, dict[str, Row]] = {}
-    for row in rows:
-        if row.kind == "end_to_end":
-            by_fw.setdefault(row.framework, {})[row.info["pipeline"]] = row
+    """Per framework: each pipeline's median seconds, the speedups of ours over the published
+    approach (median of the per-round ratios: the pipelines ran in turn within each round), and
+    two checks on them. `ceiling`: published time over its time inside train and eval steps,
+    the most any input pipeline could gain. `speedup_same_compute`: the speedup with every
+    pipeline's step time set to their mean, i.e. what the input pipelines alone change; a
+    measured speedup far from it means the machine's load changed between pipelines."""
     out: dict[str, Any] = {}
-    for framework, pipes in sorted(by_fw.items()):
-        if "published" not in pipes or "cached" not in pipes:
+    for row in rows:
+        pipes = row.info.get("pipelines") if row.kind == "end_to_end" else None
+        if not pipes or "published" not in pipes or "cached" not in pipes:
             continue
         published, cached = pipes["published"], pipes["cached"]
-        entry = {name: _e2e_entry(row) for name, row in pipes.items()}
-        entry["speedup"] = published.median_s / cached.median_s
+        entry: dict[str, Any] = {name: {"seconds": p["total_s"], **p} for name, p in pipes.items()}
+        entry["speedup"] = paired_ratio(published["rounds_s"], cached["rounds_s"])
         if "cached_prefetch" in pipes:
-            entry["speedup_prefetch"] = published.median_s / pipes["cached_prefetch"].median_s
-        entry["ceiling"] = published.median_s / published.info["compute_s"]
-        out[framework] = entry
+            entry["speedup_prefetch"] = paired_ratio(published["rounds_s"],
+                                                     pipes["cached_prefetch"]["rounds_s"])
+        entry["ceiling"] = published["total_s"] / published["compute_s"]
+        compute = sum(p["compute_s"] for p in pipes.values()) / len(pipes)
+        entry["speedup_same_compute"] = (
+            (compute + published["total_s"] - published["compute_s"])
+            / (compute + cached["total_s"] - cached["compute_s"]))
+        out[row.framework] = entry
     if out:
         published_s = sum(out[fw]["published"]["seconds"] for fw in out)
         cached_s = sum(out[fw]["cached"]["seconds"] for fw in out)
@@ -185,10 +204,11 @@ def end_to_end(rows: Iterable[Row]) -> dict[str, Any]:
     return out
 
 
-def _e2e_entry(row: Row) -> dict[str, Any]:
-    keys = ("images", "epochs", "steps", "load_s", "train_s", "eval_s", "wait_s", "compute_s",
-            "data_wait_fraction")
-    return {"seconds": row.median_s, **{k: row.info.get(k) for k in keys}}
+def paired_ratio(slow: list[float], fast: list[float]) -> float:
+    """Median over rounds of slow/fast, each ratio from one round."""
+    ratios = sorted(a / b for a, b in zip(slow, fast, strict=True))
+    middle = len(ratios) // 2
+    return ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
 
 
 def parse_time(text: str) -> datetime:
@@ -209,7 +229,9 @@ def matrix_records(matrix: Mapping[str, Any], records: Iterable[Mapping[str, Any
     ]
 
 
-def harness_overhead(matrix: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+def harness_overhead(
+    matrix: Mapping[str, Any], records: Iterable[Mapping[str, Any]]
+) -> dict[str, Any] | None:
     """From a matrix summary (results/matrix.json) and the run records; None when the matrix
     ran no cell (every cell was already done, so its wall time timed nothing)."""
     wall = float(matrix["wall_s"])
@@ -217,9 +239,14 @@ def harness_overhead(matrix: Mapping[str, Any], records: Iterable[Mapping[str, A
     if not ran or wall <= 0:
         return None
     run_s = sum(float(r["timing"]["train_s"]) + float(r["timing"]["eval_s"]) for r in ran)
+    subprocess_s = matrix.get("subprocess_s")
     return {
         "fraction": (wall - run_s) / wall, "wall_s": wall, "run_s": run_s, "runs": len(ran),
         "per_run_overhead_s": (wall - run_s) / len(ran),
+        # split of the overhead: the harness process itself vs inside the runner processes
+        # (interpreter start, framework import, data load, build, writing the record)
+        "outside_runners_s": wall - subprocess_s if subprocess_s is not None else None,
+        "inside_runners_s": subprocess_s - run_s if subprocess_s is not None else None,
         "profile": profile_of(str(matrix.get("command", ""))),
         "command": matrix.get("command"),
     }

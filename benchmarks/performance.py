@@ -34,6 +34,7 @@ SUITES = {"torch": "pytorch_impl/bench.py", "tf": "tf_impl/bench.py"}
 DATA_SUITE = "benchmarks/bench_data.py"
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
 SUITE_TIMEOUT_S = 3600
+OUTCOMES = ("PASSED", "SKIPPED", "FAILED", "ERROR")
 MATRIX_SEEDS = [0]  # overhead is per run, so one seed of each cell measures it
 
 
@@ -146,7 +147,7 @@ def _stream(command: list[str], name: str, out_dir: Path, extra_env: dict[str, s
         try:
             for line in proc.stdout:
                 log.write(line)
-                if "::" in line and any(s in line for s in ("PASSED", "SKIPPED", "FAILED", "ERROR")):
+                if "::" in line and any(s in line for s in OUTCOMES):
                     print(f"  {name}: {line.split('::', 1)[1].strip()}", file=sys.stderr,
                           flush=True)
             return proc.wait(timeout=SUITE_TIMEOUT_S)
@@ -212,7 +213,7 @@ def assemble(profile: workload.Profile, suites: list[Suite], data_suite: dict[st
             machine_infos.append(raw.get("machine_info", {}))
     peaks = pf.matmul_peaks(rows)
     best = pf.best_peak_fraction(rows, peaks, profile.batch_size)
-    loader = pf.loader_over_train(rows)
+    loader = pf.loader_over_train(pf.loader_rates(rows, data_suite), rows)
     e2e = pf.end_to_end(rows)
     matrix, records = read_matrix(matrix_dir)
     ran = pf.matrix_records(matrix, records) if matrix else []
@@ -243,11 +244,19 @@ def assemble(profile: workload.Profile, suites: list[Suite], data_suite: dict[st
         "data_suite": data_suite,
         "workload": asdict(profile),
     }
-    figures["targets"] = [
-        {**pf.judge(t, pf.lookup(figures, t.key)), "why": explain(t.key, figures)}
-        for t in pf.TARGETS
-    ]
+    figures["targets"] = [judge(t, figures) for t in pf.TARGETS]
     return figures
+
+
+def judge(target: pf.Target, figures: dict[str, Any]) -> dict[str, Any]:
+    """The harness-overhead target is about the paper profile: a figure from another profile
+    is reported beside it, never counted as meeting or missing it."""
+    judged = pf.judge(target, pf.lookup(figures, target.key))
+    judged["why"] = explain(target.key, figures)
+    profile = figures["harness_overhead_profile"]
+    if target.key == "harness_overhead_fraction" and profile not in (None, "paper"):
+        judged["status"] = f"not measured on paper ({judged['status']} on {profile})"
+    return judged
 
 
 def paper_projection(overhead: dict[str, Any], rows: list[pf.Row],

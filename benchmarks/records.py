@@ -33,8 +33,10 @@ class Setting:
     @property
     def title(self) -> str:
         fold = f" fold {self.fold}" if self.split == "loso" else ""
-        return (f"{self.dataset}: {self.split} split{fold}, HUD {self.hud}, "
-                f"{self.image_size}x{self.image_size}")
+        return (
+            f"{self.dataset}: {self.split} split{fold}, HUD {self.hud}, "
+            f"{self.image_size}x{self.image_size}"
+        )
 
     @property
     def slug(self) -> str:
@@ -71,8 +73,13 @@ def dataset_label(record: dict[str, Any]) -> str:
 def setting_of(record: dict[str, Any]) -> Setting:
     data = record["data"]
     fold = data.get("fold")
-    return Setting(dataset_label(record), data["split"], -1 if fold is None else int(fold),
-                   data["hud"], int(data["image_size"]))
+    return Setting(
+        dataset_label(record),
+        data["split"],
+        -1 if fold is None else int(fold),
+        data["hud"],
+        int(data["image_size"]),
+    )
 
 
 def protocol_of(record: dict[str, Any]) -> str:
@@ -98,12 +105,18 @@ def load_records(runs_dir: Path) -> list[dict[str, Any]]:
 def group_rows(records: list[dict[str, Any]]) -> list[Row]:
     rows: dict[tuple, Row] = {}
     for record in records:
-        key = (setting_of(record), record["framework"], record["config"]["variant"],
-               protocol_of(record))
+        key = (
+            setting_of(record),
+            record["framework"],
+            record["config"]["variant"],
+            protocol_of(record),
+        )
         rows.setdefault(key, Row(*key)).records.append(record)
     order = {"baseline": 0, "augmented": 1}
-    return sorted(rows.values(), key=lambda r: (r.setting.title, order.get(r.variant, 9),
-                                                r.framework, r.protocol))
+    return sorted(
+        rows.values(),
+        key=lambda r: (r.setting.title, order.get(r.variant, 9), r.framework, r.protocol),
+    )
 
 
 def rows_by_setting(rows: list[Row]) -> dict[Setting, list[Row]]:

@@ -30,8 +30,12 @@ from common_data.stats import mcnemar, mean_ci, paired_t_test
 
 PUBLISHED = Path(__file__).resolve().parent / "published.toml"
 PAPER_PROTOCOL = {"image_size": 128, "batch_size": 32, "baseline_epochs": 20}
-_METRICS = (("accuracy", "accuracy"), ("macro_f1", "macro F1"), ("weighted_f1", "weighted F1"),
-            ("roc_auc_ovr_macro", "ROC AUC"))
+_METRICS = (
+    ("accuracy", "accuracy"),
+    ("macro_f1", "macro F1"),
+    ("weighted_f1", "weighted F1"),
+    ("roc_auc_ovr_macro", "ROC AUC"),
+)
 
 
 def _pct(value: float) -> str:
@@ -61,27 +65,48 @@ def _memory_text(records: list[dict[str, Any]]) -> str:
 
 
 def results_table(rows: list[Row]) -> list[str]:
-    head = ["framework", "variant", "seeds", *(label for _, label in _METRICS), "params",
-            "epochs run", "train s", "ms/step", "images/s", "data wait", "warm-up s", "peak memory",
-            "device"]
+    head = [
+        "framework",
+        "variant",
+        "seeds",
+        *(label for _, label in _METRICS),
+        "params",
+        "epochs run",
+        "train s",
+        "ms/step",
+        "images/s",
+        "data wait",
+        "warm-up s",
+        "peak memory",
+        "device",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         ok = row.ok
         diverged = len(row.records) - len(ok)
         seeds = f"{len(ok)}" + (f" (+{diverged} not ok)" if diverged else "")
         if not ok:
-            lines.append(f"| {FRAMEWORK_NAMES[row.framework]} | {row.variant} | {seeds} |"
-                         + " n/a |" * (len(head) - 3))
+            lines.append(
+                f"| {FRAMEWORK_NAMES[row.framework]} | {row.variant} | {seeds} |"
+                + " n/a |" * (len(head) - 3)
+            )
             continue
         epochs_run = np.mean([len(r["history"]) for r in ok])
-        cells = [FRAMEWORK_NAMES[row.framework], row.variant, seeds,
-                 *(_mean_ci_text(row.values(key)) for key, _ in _METRICS),
-                 f"{ok[0]['model']['params_total']:,}", f"{epochs_run:.1f}",
-                 f"{_avg(ok, 'timing', 'train_s'):.1f}", f"{_avg(ok, 'timing', 'step_ms_median'):.1f}",
-                 f"{_avg(ok, 'timing', 'images_per_s'):.0f}",
-                 f"{100 * _avg(ok, 'timing', 'data_wait_fraction'):.1f} %",
-                 f"{_avg(ok, 'timing', 'warmup_s'):.2f}", _memory_text(ok),
-                 ok[0]["environment"]["device"]]
+        cells = [
+            FRAMEWORK_NAMES[row.framework],
+            row.variant,
+            seeds,
+            *(_mean_ci_text(row.values(key)) for key, _ in _METRICS),
+            f"{ok[0]['model']['params_total']:,}",
+            f"{epochs_run:.1f}",
+            f"{_avg(ok, 'timing', 'train_s'):.1f}",
+            f"{_avg(ok, 'timing', 'step_ms_median'):.1f}",
+            f"{_avg(ok, 'timing', 'images_per_s'):.0f}",
+            f"{100 * _avg(ok, 'timing', 'data_wait_fraction'):.1f} %",
+            f"{_avg(ok, 'timing', 'warmup_s'):.2f}",
+            _memory_text(ok),
+            ok[0]["environment"]["device"],
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -99,22 +124,29 @@ def _ensemble(row: Row) -> tuple[dict[str, Any], np.ndarray, np.ndarray] | None:
 
 
 def ensemble_table(rows: list[Row]) -> list[str]:
-    lines = ["| framework | variant | models | accuracy | macro F1 | weighted F1 | ROC AUC |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| framework | variant | models | accuracy | macro F1 | weighted F1 | ROC AUC |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         result = _ensemble(row)
         if result is None:
             continue
         metrics = result[0]
-        lines.append(f"| {FRAMEWORK_NAMES[row.framework]} | {row.variant} | {len(row.ok)}-seed "
-                     f"ensemble | " + " | ".join(_pct(metrics[k]) for k, _ in _METRICS) + " |")
+        lines.append(
+            f"| {FRAMEWORK_NAMES[row.framework]} | {row.variant} | {len(row.ok)}-seed "
+            f"ensemble | " + " | ".join(_pct(metrics[k]) for k, _ in _METRICS) + " |"
+        )
     return lines if len(lines) > 2 else []
 
 
 def delta_table(rows: list[Row]) -> list[str]:
     """PyTorch − TensorFlow per variant: paired by seed (same data order and initial weights)."""
-    lines = ["| variant | seeds paired | Δ accuracy (pp) mean [95 % CI] | paired t p | "
-             "McNemar on ensembles (b01/b10, p) |", "|---|---|---|---|---|"]
+    lines = [
+        "| variant | seeds paired | Δ accuracy (pp) mean [95 % CI] | paired t p | "
+        "McNemar on ensembles (b01/b10, p) |",
+        "|---|---|---|---|---|",
+    ]
     by_variant: dict[str, dict[str, Row]] = {}
     for row in rows:
         by_variant.setdefault(row.variant, {})[row.framework] = row
@@ -148,22 +180,29 @@ def published_table(rows: list[Row]) -> list[str]:
     for row in rows:
         if row.setting.split == "random" and row.setting.hud == "full" and row.ok:
             ours.setdefault((row.framework, row.variant), row)
-    lines = [f"Published values are from the {published['source']}, labelled **published**; "
-             "ours are this project's records on the random split with the full frame "
-             "(dataset and input size in the last column).", "",
-             "| framework | model | published accuracy | published params | ours: accuracy "
-             "(mean over seeds) | ours: params | ours: data, input |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Published values are from the {published['source']}, labelled **published**; "
+        "ours are this project's records on the random split with the full frame "
+        "(dataset and input size in the last column).",
+        "",
+        "| framework | model | published accuracy | published params | ours: accuracy "
+        "(mean over seeds) | ours: params | ours: data, input |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for item in published["row"]:
         row = ours.get((item["framework"], item["variant"]))
         mine = ("not run", "", "")
         if row is not None:
-            mine = (_pct(float(np.mean(row.values("accuracy")))),
-                    f"{row.ok[0]['model']['params_total']:,}",
-                    f"{row.setting.dataset}, {row.setting.image_size}px")
+            mine = (
+                _pct(float(np.mean(row.values("accuracy")))),
+                f"{row.ok[0]['model']['params_total']:,}",
+                f"{row.setting.dataset}, {row.setting.image_size}px",
+            )
         params = item.get("params_note") or (f"{item['params']:,}" if "params" in item else "")
-        lines.append(f"| {FRAMEWORK_NAMES[item['framework']]} | {item['model']} | "
-                     f"{_pct(item['accuracy'])} (published) | {params} | " + " | ".join(mine) + " |")
+        lines.append(
+            f"| {FRAMEWORK_NAMES[item['framework']]} | {item['model']} | "
+            f"{_pct(item['accuracy'])} (published) | {params} | " + " | ".join(mine) + " |"
+        )
     return lines
 
 
@@ -177,17 +216,24 @@ def protocol_notes(rows: list[Row]) -> list[str]:
         if row.variant == "baseline" and config["epochs"] != PAPER_PROTOCOL["baseline_epochs"]:
             notes.append(f"baseline trained {config['epochs']} epochs instead of 20")
         if len(row.records) < 5:
-            notes.append(f"{len(row.records)} seeds per cell (the published ensemble used 5 models)")
+            notes.append(
+                f"{len(row.records)} seeds per cell (the published ensemble used 5 models)"
+            )
     unique = sorted(set(notes))
     if not unique:
         return ["Protocol: the published one (128x128, batch 32, Adam 1e-3, baseline 20 epochs)."]
-    return ["**Reduced protocol** — these runs differ from the published protocol: "
-            + "; ".join(unique) + "."]
+    return [
+        "**Reduced protocol** — these runs differ from the published protocol: "
+        + "; ".join(unique)
+        + "."
+    ]
 
 
 def environment_block(records: list[dict[str, Any]]) -> list[str]:
-    lines = ["| framework | version | Python | OS | CPU | GPU | device | threads (intra/inter) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| framework | version | Python | OS | CPU | GPU | device | threads (intra/inter) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     seen = set()
     for record in records:
         env = record["environment"]
@@ -196,11 +242,16 @@ def environment_block(records: list[dict[str, Any]]) -> list[str]:
             continue
         seen.add(key)
         threads = env["threads"]
-        lines.append(f"| {FRAMEWORK_NAMES[record['framework']]} | {env['framework_version']} | "
-                     f"{env['python']} | {env['os']} | {env['cpu']} | {env['gpu'] or 'none'} | "
-                     f"{env['device']} | {threads['intra_op']}/{threads['inter_op']} |")
-    lines += ["", "| data | dataset hash | cache key | split | split hash | train / val |",
-              "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {FRAMEWORK_NAMES[record['framework']]} | {env['framework_version']} | "
+            f"{env['python']} | {env['os']} | {env['cpu']} | {env['gpu'] or 'none'} | "
+            f"{env['device']} | {threads['intra_op']}/{threads['inter_op']} |"
+        )
+    lines += [
+        "",
+        "| data | dataset hash | cache key | split | split hash | train / val |",
+        "|---|---|---|---|---|---|",
+    ]
     seen = set()
     for record in records:
         data = record["data"]
@@ -208,9 +259,11 @@ def environment_block(records: list[dict[str, Any]]) -> list[str]:
         if key in seen:
             continue
         seen.add(key)
-        lines.append(f"| {Path(str(data['dataset'])).name} | `{data['dataset_hash'][:12]}` | "
-                     f"`{data['cache_key'][:12]}` | {data['split']} | `{data['split_hash'][:12]}` "
-                     f"| {data['n_train']} / {data['n_val']} |")
+        lines.append(
+            f"| {Path(str(data['dataset'])).name} | `{data['dataset_hash'][:12]}` | "
+            f"`{data['cache_key'][:12]}` | {data['split']} | `{data['split_hash'][:12]}` "
+            f"| {data['n_train']} / {data['n_val']} |"
+        )
     return lines
 
 
@@ -218,15 +271,20 @@ def failures_block(results_dir: Path, records: list[dict[str, Any]]) -> list[str
     lines = []
     for record in records:
         if record["status"] != "ok":
-            where = (f" at epoch {record['diverged_at_epoch']}"
-                     if record.get("diverged_at_epoch") else "")
+            where = (
+                f" at epoch {record['diverged_at_epoch']}"
+                if record.get("diverged_at_epoch")
+                else ""
+            )
             error = (record.get("error") or "").strip().splitlines()[-1:] or [""]
             lines.append(f"- `{record['run_id']}`: {record['status']}{where} {error[0]}".rstrip())
     for path in sorted((results_dir / "failures").glob("*.json")):
         failure = json.loads(path.read_text(encoding="utf-8"))
         tail = [line for line in failure.get("error_tail", []) if line.strip()]
-        lines.append(f"- `{failure['run_id']}`: process failed (exit {failure['returncode']}): "
-                     f"{tail[-1] if tail else 'no output'}")
+        lines.append(
+            f"- `{failure['run_id']}`: process failed (exit {failure['returncode']}): "
+            f"{tail[-1] if tail else 'no output'}"
+        )
     return ["## Runs that did not finish normally", "", *lines, ""] if lines else []
 
 
@@ -243,15 +301,21 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
             continue
         chart = figures.finding_chart(result, fig_dir / f"finding-{result['finding']}.png")
         data = result.get("data") or {}
-        lines += [f"### Finding: {result['finding']}", "", f"> {result['claim']}", "",
-                  f"Published: {result['source']}. Re-tested with `{result['command']}` "
-                  f"(profile `{result['profile']}`: {json.dumps(result['protocol'])}) on "
-                  f"{Path(str(data.get('dataset', '?'))).name}. A direction is called when the "
-                  f"mean change reaches {100 * result['min_effect']:.0f} pp and its 95 % CI "
-                  "excludes zero.", "",
-                  "| framework | split | HUD | seeds | baseline acc | augmented acc | Δ (pp) "
-                  "[95 % CI] | paired t p | McNemar p (ensembles) | verdict | recorded |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"### Finding: {result['finding']}",
+            "",
+            f"> {result['claim']}",
+            "",
+            f"Published: {result['source']}. Re-tested with `{result['command']}` "
+            f"(profile `{result['profile']}`: {json.dumps(result['protocol'])}) on "
+            f"{Path(str(data.get('dataset', '?'))).name}. A direction is called when the "
+            f"mean change reaches {100 * result['min_effect']:.0f} pp and its 95 % CI "
+            "excludes zero.",
+            "",
+            "| framework | split | HUD | seeds | baseline acc | augmented acc | Δ (pp) "
+            "[95 % CI] | paired t p | McNemar p (ensembles) | verdict | recorded |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for row in result["verdicts"]:
             test = row.get("mcnemar_ensembles") or {}
             p_seed = row.get("p_value_seeds")
@@ -262,32 +326,54 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
                 f"{100 * row['delta_accuracy']:+.1f} {_fmt_ci(row['delta_ci95'])} | "
                 f"{'n/a' if p_seed is None else f'{p_seed:.3g}'} | "
                 f"{test.get('p_value', float('nan')):.3g} | **{row['verdict']}** | "
-                f"{row.get('expected') or '—'} |")
+                f"{row.get('expected') or '—'} |"
+            )
         probe = result.get("hud_only_probe") or {}
         if probe:
-            lines += ["", "HUD-only probe (face blanked, random split): " + ", ".join(
-                f"{FRAMEWORK_NAMES[fw]} {_pct(p['accuracy']['mean'])} % over {p['n_seeds']} seeds"
-                for fw, p in probe.items())
-                + f" (majority class {_pct(next(iter(probe.values()))['majority_class_rate'])} %)."]
-        lines += ["", *result["summary"], "",
-                  f"![finding]({chart.relative_to(out_dir).as_posix()})", ""]
+            majority = _pct(next(iter(probe.values()))["majority_class_rate"])
+            lines += [
+                "",
+                "HUD-only probe (face blanked, random split): "
+                + ", ".join(
+                    f"{FRAMEWORK_NAMES[fw]} {_pct(p['accuracy']['mean'])} % "
+                    f"over {p['n_seeds']} seeds"
+                    for fw, p in probe.items()
+                )
+                + f" (majority class {majority} %).",
+            ]
+        lines += [
+            "",
+            *result["summary"],
+            "",
+            f"![finding]({chart.relative_to(out_dir).as_posix()})",
+            "",
+        ]
     return ["## Findings", "", *lines] if lines else []
 
 
 def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: Path) -> list[str]:
     curves = figures.learning_curves(rows, setting.title, fig_dir / f"curves-{setting.slug}.png")
-    confusion = figures.confusion_matrices(rows, setting.title,
-                                           fig_dir / f"confusion-{setting.slug}.png")
+    confusion = figures.confusion_matrices(
+        rows, setting.title, fig_dir / f"confusion-{setting.slug}.png"
+    )
     lines = [f"### {setting.title}", "", *results_table(rows), ""]
     deltas = delta_table(rows)
     if deltas:
         lines += ["Framework delta (PyTorch − TensorFlow), paired by seed:", "", *deltas, ""]
     ensembles = ensemble_table(rows)
     if ensembles:
-        lines += ["Ensembles (softmax average of the seeds' stored validation probabilities):", "",
-                  *ensembles, ""]
-    lines += [f"![learning curves]({curves.relative_to(out_dir).as_posix()})", "",
-              f"![confusion matrices]({confusion.relative_to(out_dir).as_posix()})", ""]
+        lines += [
+            "Ensembles (softmax average of the seeds' stored validation probabilities):",
+            "",
+            *ensembles,
+            "",
+        ]
+    lines += [
+        f"![learning curves]({curves.relative_to(out_dir).as_posix()})",
+        "",
+        f"![confusion matrices]({confusion.relative_to(out_dir).as_posix()})",
+        "",
+    ]
     return lines
 
 
@@ -298,29 +384,55 @@ def render(results_dir: Path, out_dir: Path) -> Path:
     fig_dir = out_dir / "figures"
     matrix_path = results_dir / "matrix.json"
     matrix = json.loads(matrix_path.read_text(encoding="utf-8")) if matrix_path.is_file() else {}
-    lines = ["# Framework comparison: thermal facial emotion recognition", "",
-             f"Generated by `python -m benchmarks report` on "
-             f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} from {len(records)} run records "
-             f"in `{results_dir.name}/runs/`."]
+    lines = [
+        "# Framework comparison: thermal facial emotion recognition",
+        "",
+        f"Generated by `python -m benchmarks report` on "
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} from {len(records)} run records "
+        f"in `{results_dir.name}/runs/`.",
+    ]
     if matrix.get("command"):
-        lines += ["", f"Last matrix command: `{matrix['command']}` ({matrix.get('profile', '')}); "
-                      f"wall time {matrix.get('wall_s', 0):.0f} s."]
-    lines += ["", "Accuracy and F1 are percentages on the validation frames, computed in "
-              "`common_data.metrics` from each run's stored predictions; cells read "
-              "`mean ± std [95 % t-interval over seeds]`. Times exclude the first (warm-up/compile) "
-              "step, which is reported apart.", ""]
+        lines += [
+            "",
+            f"Last matrix command: `{matrix['command']}` ({matrix.get('profile', '')}); "
+            f"wall time {matrix.get('wall_s', 0):.0f} s.",
+        ]
+    lines += [
+        "",
+        "Accuracy and F1 are percentages on the validation frames, computed in "
+        "`common_data.metrics` from each run's stored predictions; cells read "
+        "`mean ± std [95 % t-interval over seeds]`. Times exclude the first (warm-up/compile) "
+        "step, which is reported apart.",
+        "",
+    ]
     if not records:
         lines += ["No run records yet: run `tox -m compare` first.", ""]
     else:
-        lines += [*protocol_notes(rows), "", *findings_section(results_dir, fig_dir, out_dir),
-                  "## Results", ""]
+        lines += [
+            *protocol_notes(rows),
+            "",
+            *findings_section(results_dir, fig_dir, out_dir),
+            "## Results",
+            "",
+        ]
         for setting, setting_rows in rows_by_setting(rows).items():
             lines += _setting_section(setting, setting_rows, fig_dir, out_dir)
         speed = figures.speed_chart(rows, fig_dir / "speed.png")
-        lines += ["## Speed", "", f"![speed]({speed.relative_to(out_dir).as_posix()})", "",
-                  "## Published figures beside ours", "", *published_table(rows), "",
-                  *failures_block(results_dir, records),
-                  "## Environment", "", *environment_block(records), ""]
+        lines += [
+            "## Speed",
+            "",
+            f"![speed]({speed.relative_to(out_dir).as_posix()})",
+            "",
+            "## Published figures beside ours",
+            "",
+            *published_table(rows),
+            "",
+            *failures_block(results_dir, records),
+            "## Environment",
+            "",
+            *environment_block(records),
+            "",
+        ]
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "COMPARISON.md"
     tmp = path.with_suffix(".md.tmp")
@@ -330,14 +442,24 @@ def render(results_dir: Path, out_dir: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks report",
-                                     description="Render COMPARISON.md from stored run records.")
-    parser.add_argument("--results", type=Path, default=Path("results"),
-                        help="results folder holding runs/ (default: results)")
-    parser.add_argument("--out", type=Path, help="where to write COMPARISON.md (default: --results)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks report",
+        description="Render COMPARISON.md from stored run records.",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=Path("results"),
+        help="results folder holding runs/ (default: results)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="where to write COMPARISON.md (default: --results)"
+    )
     args = parser.parse_args(argv)
     if not (args.results / "runs").is_dir():
-        raise ConfigError(f"--results {args.results}: no runs/ folder with records inside "
-                          "(run `python -m benchmarks compare` first)")
+        raise ConfigError(
+            f"--results {args.results}: no runs/ folder with records inside "
+            "(run `python -m benchmarks compare` first)"
+        )
     print(render(args.results, args.out or args.results))
     return 0

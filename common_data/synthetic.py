@@ -23,7 +23,7 @@ import shutil
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -146,11 +146,13 @@ AMBIENT_SPREAD_C = 1.0  # burst-to-burst room temperature spread, about the days
 
 @dataclass(frozen=True)
 class Expression:
-    """Temperature changes (degrees C) and mouth shape an emotion adds to the neutral face.
+    """What an emotion changes on the neutral face: temperatures in degrees C, mouth and brow
+    geometry in head units (+v points to the chin).
 
     Directions follow the facial-thermography literature (nose-tip cooling under stress and
-    sadness, periorbital and forehead warming in anger, cheek warming in joy, an open warm
-    mouth in surprise); the magnitudes are kept small against per-subject variation.
+    sadness, periorbital and forehead warming in anger, cheek warming in joy, a warm open
+    mouth in surprise) and the facial action units (smile, frown, raised or knitted brows);
+    magnitudes stay within per-subject variation, so no single cue gives the label away.
     """
 
     forehead: float = 0.0
@@ -158,29 +160,34 @@ class Expression:
     glabella: float = 0.0
     nose: float = 0.0
     cheeks: float = 0.0
-    mouth_width: float = 0.26
-    mouth_height: float = 0.06
+    mouth_width: float = 0.0
+    mouth_height: float = 0.0
     mouth_curve: float = 0.0
     mouth_open: float = 0.0
-    brow_shift: float = 0.0
+    brow_inner: float = 0.0
+    brow_outer: float = 0.0
 
+
+NEUTRAL_MOUTH = {"width": 0.3, "height": 0.06, "v": 0.55}
+NEUTRAL_BROW_V = -0.28
 
 EXPRESSIONS: dict[str, Expression] = {
     "natural": Expression(),
     "happy": Expression(
-        cheeks=0.7, nose=-0.4, periorbital=0.2, mouth_width=0.36, mouth_curve=0.1
+        cheeks=0.8, nose=-0.4, periorbital=0.2, mouth_width=0.14, mouth_height=0.03,
+        mouth_curve=0.16,
     ),
     "sad": Expression(
-        nose=-1.0, forehead=-0.3, periorbital=0.4, cheeks=-0.2, mouth_width=0.22,
-        mouth_curve=-0.08, brow_shift=-0.02,
+        nose=-1.2, forehead=-0.3, periorbital=0.4, cheeks=-0.2, mouth_width=-0.04,
+        mouth_curve=-0.12, brow_inner=-0.05, brow_outer=0.02,
     ),
     "surprise": Expression(
-        forehead=-0.2, periorbital=0.3, nose=-0.5, mouth_width=0.16, mouth_open=2.0,
-        brow_shift=-0.06,
+        forehead=-0.2, periorbital=0.3, nose=-0.5, mouth_width=-0.1, mouth_open=2.5,
+        brow_inner=-0.08, brow_outer=-0.08,
     ),
     "angry": Expression(
-        forehead=0.9, periorbital=0.5, glabella=0.6, nose=0.5, cheeks=0.4, mouth_width=0.22,
-        mouth_height=0.04, brow_shift=0.05,
+        forehead=0.9, periorbital=0.5, glabella=0.7, nose=0.5, cheeks=0.4, mouth_width=-0.06,
+        mouth_height=-0.025, brow_inner=0.07, brow_outer=-0.01,
     ),
 }
 EXPRESSION_GAIN = 1.0  # one knob for how learnable the faces are (calibrated in the tests)
@@ -304,9 +311,12 @@ def _gauss(u: np.ndarray, v: np.ndarray, cu: float, cv: float, su: float, sv: fl
     return np.exp(-0.5 * (((u - cu) / su) ** 2 + ((v - cv) / sv) ** 2))
 
 
-def _soft_ellipse(u: np.ndarray, v: np.ndarray, edge: float = 0.08) -> np.ndarray:
-    """Coverage of the unit disc with a soft rim: optics blur edges, a hard mask would alias."""
-    return np.clip((1.0 - np.sqrt(u * u + v * v)) / edge + 0.5, 0.0, 1.0)
+def _soft_ellipse(u: np.ndarray, v: np.ndarray, edge: float = 0.08,
+                  power: float = 2.0) -> np.ndarray:
+    """Coverage of the unit disc (power 2) or a rounded box (power 4) with a soft rim: optics
+    blur edges, and a hard mask would alias."""
+    radius = (np.abs(u) ** power + np.abs(v) ** power) ** (1.0 / power)
+    return np.clip((1.0 - radius) / edge + 0.5, 0.0, 1.0)
 
 
 def _texture(r: np.random.Generator, sigma: float) -> np.ndarray:
@@ -348,7 +358,7 @@ def _pose(subject: Subject, r: np.random.Generator) -> Pose:
     yaw = r.normal(0.0, 0.08)
     if r.random() < PROFILE_PROB:
         yaw = float(r.choice([-1.0, 1.0]) * r.uniform(0.6, 0.85))
-    rx = subject.half_width * distance
+    rx = subject.half_width * distance * (1.0 + 0.15 * min(1.0, abs(yaw) / 0.6))  # skull depth
     return Pose(
         cx=SENSOR_W / 2 + r.normal(0.0, 3.0),
         cy=SENSOR_H * 0.46 + r.normal(0.0, 3.0),
@@ -391,16 +401,16 @@ class _Face:
         return self.spot(-a, depth, cv, su, sv) + self.spot(a, depth, cv, su, sv)
 
 
-def _mouth(face: _Face, e: Expression, width: float, r: np.random.Generator) -> np.ndarray:
+def _mouth(face: _Face, e: Expression, scale: float, r: np.random.Generator) -> np.ndarray:
     """Lips as a curved cool band (smile up, frown down) plus the warm inside of an open mouth."""
     centre = face.sin * 0.95
+    width = max(0.08, NEUTRAL_MOUTH["width"] + e.mouth_width) * scale
+    height = max(0.015, NEUTRAL_MOUTH["height"] + e.mouth_height)
     rel = (face.u - centre) / (width * face.squash)
-    line = 0.55 - e.mouth_curve * rel**2
-    band = np.exp(-(((face.v - line) / e.mouth_height) ** 2)) * np.clip(
-        (1.0 - np.abs(rel)) / 0.25, 0.0, 1.0
-    )
-    opening = _gauss(face.u, face.v, centre, 0.57, 0.09 * face.squash, 0.08) * e.mouth_open
-    return r.uniform(-2.4, -1.4) * band + opening
+    line = NEUTRAL_MOUTH["v"] - e.mouth_curve * rel**2
+    band = np.exp(-(((face.v - line) / height) ** 2)) * np.clip((1.0 - np.abs(rel)) / 0.25, 0, 1)
+    inside = _gauss(face.u, face.v, centre, NEUTRAL_MOUTH["v"] + 0.02, 0.12 * face.squash, 0.11)
+    return r.uniform(-2.4, -1.4) * band + e.mouth_open * inside
 
 
 def _skin(subject: Subject, e: Expression, face: _Face, amb: float,
@@ -413,12 +423,12 @@ def _skin(subject: Subject, e: Expression, face: _Face, amb: float,
     t = t + (subject.canthus_c + 0.5 * e.periorbital) * face.pair(0.15, 0.85, -0.12, 0.06, 0.05)
     t = t + e.periorbital * face.pair(0.34, 0.8, -0.12, 0.16, 0.1)
     t = t - 2.5 * face.pair(0.36, 0.8, -0.11, 0.12, 0.06)
-    brow = -0.28 + e.brow_shift
-    t = t - 1.5 * face.pair(0.33, 0.8, brow, 0.16, 0.04)
+    t = t - 1.5 * face.pair(0.22, 0.85, NEUTRAL_BROW_V + e.brow_inner, 0.09, 0.04)
+    t = t - 1.5 * face.pair(0.44, 0.75, NEUTRAL_BROW_V + e.brow_outer, 0.09, 0.04)
     t = t + e.glabella * face.spot(0.0, 0.95, -0.22, 0.1, 0.08)
     t = t + (subject.nose_c + e.nose) * face.spot(0.0, 1.1, 0.16, 0.14, 0.19)
     t = t + (subject.cheek_c + e.cheeks) * face.pair(0.45, 0.75, 0.25, 0.15, 0.14)
-    t = t + _mouth(face, e, e.mouth_width * subject.mouth_scale, r)
+    t = t + _mouth(face, e, subject.mouth_scale, r)
     if subject.beard:
         chin = np.clip((v - 0.3) / 0.15, 0.0, 1.0)
         t = t - subject.beard * chin * (1.5 + 0.6 * _texture(r, 1.0))
@@ -432,19 +442,7 @@ def _expression(label: str, r: np.random.Generator) -> Expression:
     """The emotion's cues scaled by how strongly this person shows them in this burst."""
     e = EXPRESSIONS[label]
     k = EXPRESSION_GAIN * r.uniform(*EXPRESSION_STRENGTH)
-    neutral = EXPRESSIONS["natural"]
-    return replace(
-        e,
-        forehead=k * e.forehead,
-        periorbital=k * e.periorbital,
-        glabella=k * e.glabella,
-        nose=k * e.nose,
-        cheeks=k * e.cheeks,
-        mouth_open=k * e.mouth_open,
-        mouth_curve=k * e.mouth_curve,
-        brow_shift=k * e.brow_shift,
-        mouth_width=neutral.mouth_width + k * (e.mouth_width - neutral.mouth_width),
-    )
+    return replace(e, **{f.name: k * getattr(e, f.name) for f in fields(e)})
 
 
 def scene(seed: int, shot: Shot) -> np.ndarray:
@@ -458,27 +456,29 @@ def scene(seed: int, shot: Shot) -> np.ndarray:
     u, v = _face_coords(pose)
 
     cloth = amb + r.uniform(4.0, 8.0) + 0.6 * _texture(r, 2.0)
-    field = _paint(field, _soft_ellipse(u / 2.5, (v - 2.55) / 1.35, 0.05), cloth)
-    neck = _soft_ellipse((u + 0.15 * pose.yaw) / 0.58, (v - 1.0) / 0.45, 0.2)
+    field = _paint(field, _soft_ellipse(u / 2.3, (v - 2.3) / 1.0, 0.05, 3.0), cloth)
+    neck = _soft_ellipse((u + 0.15 * pose.yaw) / 0.5, (v - 1.0) / 0.45, 0.15, 4.0)
     field = _paint(field, neck, subject.skin_c - 1.0)
 
     hair_c = amb + (subject.skin_c - amb) * 0.45 + 0.8 * _texture(r, 1.2)
     puff = 1.0 + 0.25 * subject.hair_volume
-    field = _paint(field, _soft_ellipse(u / puff, (v + 0.25) / puff, 0.1) * 0.95, hair_c)
+    skull = _soft_ellipse(u / puff, (v + 0.25) / puff, 0.1)
+    field = _paint(field, skull * 0.95, hair_c)
 
     face = _Face(u, v, pose.yaw)
     head = np.maximum(_soft_ellipse(u, v), face.spot(0.0, 1.18, 0.15, 0.1, 0.13) * 1.4)
     skin = _skin(subject, _expression(shot.label, r), face, amb, r)
+    skin = skin - 0.8 * face.pair(0.97, 0.05, 0.02, 0.07, 0.14)  # ears run cool
     field = _paint(field, np.clip(head, 0.0, 1.0), skin)
 
     # Hair over the skin: a hairline that dips at the temples and, on a turned head, the back
-    # of the skull, which stays hair down to the ear while the face keeps the front part.
+    # of the skull behind the ear.
     cover = np.clip((subject.hairline + 0.3 * u * u - v) / 0.1, 0.0, 1.0)
-    turn = min(1.0, abs(pose.yaw) / 0.6)
-    front = _soft_ellipse((u - math.copysign(0.4, pose.yaw) * turn) / (1.0 - 0.3 * turn),
-                          (v - 0.25) / 0.85, 0.15)
-    cover = np.maximum(cover, (1.0 - front) * turn * np.clip((0.35 - v) / 0.15, 0.0, 1.0))
-    field = _paint(field, cover * _soft_ellipse(u / puff, (v + 0.25) / puff, 0.1), hair_c)
+    away = -math.copysign(1.0, pose.yaw) * u
+    line = 0.45 + 0.7 * (v + 0.1) + 0.3 * (v + 0.1) ** 2  # from the crown down behind the ear
+    back = np.clip((away - line) / 0.12, 0.0, 1.0) * np.clip((0.4 - v) / 0.2, 0.0, 1.0)
+    cover = np.maximum(cover, back * min(1.0, abs(pose.yaw) / 0.6))
+    field = _paint(field, cover * skull, hair_c)
     return cv2.GaussianBlur(field.astype(np.float32), (0, 0), 0.7)
 
 

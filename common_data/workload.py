@@ -45,6 +45,7 @@ KINDS = ("matmul", "loader", "train", "eval", "end_to_end")
 # published notebooks did); cached: our decode cache + the shared batch iterator, as runs use
 # it; cached_prefetch: the same batches produced one step ahead by common_data.prefetch.
 PIPELINES = ("published", "cached", "cached_prefetch")
+Batch = tuple[np.ndarray, np.ndarray]
 
 
 class Unavailable(Exception):
@@ -113,15 +114,12 @@ class Case:
     kind: str
     mode: str = "default"
     batch_size: int = 0
-    pipeline: str = ""
 
     def __str__(self) -> str:
         if self.kind in ("train", "eval"):
             return f"{self.kind}-{self.mode}-b{self.batch_size}"
-        if self.kind == "end_to_end":
-            return f"end_to_end-{self.pipeline}-b{self.batch_size}"
-        if self.kind == "loader":
-            return f"loader-b{self.batch_size}"
+        if self.kind in ("loader", "end_to_end"):
+            return f"{self.kind}-b{self.batch_size}"
         return self.kind
 
 
@@ -187,7 +185,7 @@ def cases(framework: str, profile: Profile, threads: int) -> list[Case]:
         for batch in batches:
             out += [Case("train", mode, batch), Case("eval", mode, batch)]
     if primary:
-        out += [Case("end_to_end", batch_size=profile.batch_size, pipeline=p) for p in PIPELINES]
+        out.append(Case("end_to_end", batch_size=profile.batch_size))
     return out
 
 
@@ -294,7 +292,7 @@ def run_case(
     environment = twin.environment()
     info.update(environment=environment, device=environment["device"])
     if case.kind == "end_to_end":
-        _run_end_to_end(benchmark, bench, twin, case, profile, info)
+        _run_end_to_end(benchmark, bench, twin, case.batch_size, profile, info)
         return
     x, y = bench.batch(case.batch_size)
     training = case.kind == "train"
@@ -330,26 +328,45 @@ class EndToEnd:
     steps: int = 0
 
 
-def _run_end_to_end(benchmark: Any, bench: BenchData, twin: Twin, case: Case, profile: Profile,
-                    info: dict[str, Any]) -> None:
+def _run_end_to_end(benchmark: Any, bench: BenchData, twin: Twin, batch_size: int,
+                    profile: Profile, info: dict[str, Any]) -> None:
     """Same twin, images, epochs and batches for every pipeline; only how pixels arrive
-    differs. The twin is warmed up first so no pipeline pays for tracing."""
-    x, y = bench.batch(case.batch_size)
+    differs. The pipelines take turns within each round, first place rotating, so a load
+    change on a shared machine hits all of them alike instead of whichever ran last; the
+    speedup is then taken round by round. The twin is warmed up first, so no pipeline pays
+    for tracing. pytest-benchmark times whole rounds; the per-pipeline figures are in
+    extra_info["pipelines"]."""
+    x, y = bench.batch(batch_size)
     twin.train_step(x, y)
     twin.predict_logits(x)
-    rounds: list[EndToEnd] = []
-    benchmark.pedantic(lambda: rounds.append(end_to_end(twin, bench, case.pipeline, profile)),
-                       rounds=profile.e2e_rounds, warmup_rounds=0, iterations=1)
-    train_s = sum(r.train_s for r in rounds)
+    results: dict[str, list[EndToEnd]] = {p: [] for p in PIPELINES}
+    order = list(PIPELINES)
+
+    def round_robin() -> None:
+        for pipeline in order:
+            results[pipeline].append(end_to_end(twin, bench, pipeline, profile))
+        order.append(order.pop(0))
+
+    benchmark.pedantic(round_robin, rounds=profile.e2e_rounds, warmup_rounds=0, iterations=1)
     info.update(
-        pipeline=case.pipeline, epochs=profile.e2e_epochs,
+        epochs=profile.e2e_epochs,
         images=profile.e2e_epochs * (profile.e2e_train_images + profile.e2e_val_images),
-        load_s=_mean(r.load_s for r in rounds), train_s=_mean(r.train_s for r in rounds),
-        eval_s=_mean(r.eval_s for r in rounds), compute_s=_mean(r.compute_s for r in rounds),
-        wait_s=_mean(r.wait_s for r in rounds), steps=rounds[0].steps,
-        data_wait_fraction=sum(r.wait_s for r in rounds) / train_s if train_s else None,
+        pipelines={p: _summary(rounds) for p, rounds in results.items()},
     )
     benchmark.extra_info.update(info)
+
+
+def _summary(rounds: list[EndToEnd]) -> dict[str, Any]:
+    """Medians over rounds, every round's wall time (for paired ratios), and the data-wait
+    fraction as protocol.Timing computes it."""
+    train_s = sum(r.train_s for r in rounds)
+    summary: dict[str, Any] = {
+        key: float(np.median([getattr(r, key) for r in rounds]))
+        for key in ("total_s", "load_s", "train_s", "eval_s", "wait_s", "compute_s")
+    }
+    summary.update(rounds_s=[r.total_s for r in rounds], steps=rounds[0].steps,
+                   data_wait_fraction=sum(r.wait_s for r in rounds) / train_s if train_s else None)
+    return summary
 
 
 def end_to_end(twin: Twin, bench: BenchData, pipeline: str, profile: Profile) -> EndToEnd:
@@ -364,7 +381,7 @@ def end_to_end(twin: Twin, bench: BenchData, pipeline: str, profile: Profile) ->
     images = None if pipeline == "published" else image_cache.load(bench.dataset, bench.preprocess)
     out.load_s = perf_counter() - started
 
-    def batches(indices: np.ndarray, epoch: int, train: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def batches(indices: np.ndarray, epoch: int, train: bool) -> Iterator[Batch]:
         kwargs = dict(batch_size=profile.batch_size, seed=seed, epoch=epoch, shuffle=train,
                       augment=train)
         if images is None:
@@ -413,8 +430,3 @@ def published_batches(
             frame = preprocess.apply(image_cache.decode_rgb(records[i].path.read_bytes())[0])
             frames.append(augment_image(frame, seed, epoch, int(i)) if augment else frame)
         yield np.stack(frames).astype(np.float32) / np.float32(255), labels[chunk].astype(np.int64)
-
-
-def _mean(values: Any) -> float:
-    items = list(values)
-    return sum(items) / len(items)

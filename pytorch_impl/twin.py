@@ -28,10 +28,7 @@ WEIGHTS_FILE = "model.safetensors"
 class TorchTwin(Twin):
     framework = "torch"
 
-    def build(
-        self, spec: Spec, weights: Mapping[str, np.ndarray], config: RunConfig,
-        float64: bool = False,
-    ) -> None:
+    def build(self, spec: Spec, weights: Mapping[str, np.ndarray], config: RunConfig) -> None:
         configure_runtime(config)
         self.device = pick_device(config.device)
         self.channels_last = config.mode.channels_last
@@ -41,9 +38,8 @@ class TorchTwin(Twin):
         torch.manual_seed(config.seed)
         self.model = build_model(spec)
         load_weights(self.model, weights)
-        self.dtype = torch.float64 if float64 else torch.float32
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-        self.model.to(self.device, self.dtype, memory_format=memory_format)
+        self.model.to(self.device, memory_format=memory_format)
         self.forward = torch.compile(self.model) if config.mode.compile else self.model
         opt = config.optimizer
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=opt.lr,
@@ -63,19 +59,19 @@ class TorchTwin(Twin):
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             logits = self.forward(images)
-        loss = F.cross_entropy(logits.to(self.dtype), labels)
+        loss = F.cross_entropy(logits.float(), labels)
         loss.backward()
         self._align_epsilon()
         self.optimizer.step()
         self._synchronize()
-        return float(loss.item()), logits.detach().to(self.dtype).cpu().numpy()
+        return float(loss.item()), logits.detach().float().cpu().numpy()
 
     def predict_logits(self, x: np.ndarray) -> np.ndarray:
         self.model.eval()
         try:
             with torch.no_grad(), self._autocast():
                 logits = self.forward(self._inputs(x))
-            result = logits.to(self.dtype).cpu().numpy()
+            result = logits.float().cpu().numpy()
         finally:
             self.model.train(self.training)
         return result
@@ -118,7 +114,7 @@ class TorchTwin(Twin):
     def _inputs(self, x: np.ndarray) -> torch.Tensor:
         """NHWC float32 from the shared batches -> NCHW on the device. The permuted view of
         NHWC memory already has channels_last strides, so that mode costs no copy."""
-        images = torch.from_numpy(x).to(self.device, self.dtype).permute(0, 3, 1, 2)
+        images = torch.from_numpy(x).to(self.device).permute(0, 3, 1, 2)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         return images.contiguous(memory_format=fmt)
 

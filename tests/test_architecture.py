@@ -6,8 +6,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FRAMEWORK_HOME = {"torch": "pytorch_impl", "safetensors": "pytorch_impl",
-                  "tensorflow": "tf_impl", "keras": "tf_impl"}
+FRAMEWORK_HOME = {
+    "torch": "pytorch_impl",
+    "safetensors": "pytorch_impl",
+    "tensorflow": "tf_impl",
+    "keras": "tf_impl",
+}
 PACKAGES = ("common_data", "pytorch_impl", "tf_impl", "benchmarks")
 
 
@@ -41,11 +45,16 @@ def test_twins_mirror_each_other_file_for_file() -> None:
 
 def test_twins_define_the_same_public_functions() -> None:
     for name in sorted(p.name for p in (ROOT / "pytorch_impl").glob("*.py")):
+
         def public(package: str, file: str = name) -> set[str]:
             tree = ast.parse((ROOT / package / file).read_text(encoding="utf-8"))
-            return {node.name for node in tree.body
-                    if isinstance(node, ast.FunctionDef | ast.ClassDef)
-                    and not node.name.startswith("_")}
+            return {
+                node.name
+                for node in tree.body
+                if isinstance(node, ast.FunctionDef | ast.ClassDef)
+                and not node.name.startswith("_")
+            }
+
         torch_names = {n.replace("Torch", "X") for n in public("pytorch_impl")}
         tf_names = {n.replace("TF", "X").replace("Tf", "X") for n in public("tf_impl")}
         assert torch_names == tf_names, f"{name}: {sorted(torch_names ^ tf_names)}"

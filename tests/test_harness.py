@@ -18,10 +18,17 @@ pytestmark = pytest.mark.cross_env
 TINY = ["--variants", "baseline", "--epochs", "1", "--image-size", "32", "--no-report"]
 
 
-def _harness(*args: str, env: dict[str, str] | None = None,
-             **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, env=env or os.environ.copy(), **kwargs)
+def _harness(
+    *args: str, env: dict[str, str] | None = None, **kwargs
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env=env or os.environ.copy(),
+        **kwargs,
+    )
 
 
 def _needs_envs() -> None:
@@ -39,10 +46,22 @@ def _records(results: Path) -> list[dict]:
 def test_killed_matrix_resumes_without_lost_or_duplicated_records(tmp_path: Path) -> None:
     _needs_envs()
     results = tmp_path / "results"
-    args = ["compare", "--frameworks", "torch,tf", "--seeds", "0,1", *TINY,
-            "--results", str(results)]
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks", *args], cwd=PROJECT_ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [
+        "compare",
+        "--frameworks",
+        "torch,tf",
+        "--seeds",
+        "0,1",
+        *TINY,
+        "--results",
+        str(results),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks", *args],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while time.time() < deadline and not list((results / "runs").glob("*.json")):
         time.sleep(0.5)
@@ -68,9 +87,21 @@ def test_killed_matrix_resumes_without_lost_or_duplicated_records(tmp_path: Path
 def test_report_regenerates_from_stored_records(tmp_path: Path) -> None:
     _needs_envs()
     results = tmp_path / "results"
-    run = _harness("compare", "--frameworks", "torch,tf", "--seeds", "0,1", "--variants",
-                   "baseline,augmented", "--epochs", "2", "--image-size", "32",
-                   "--results", str(results))
+    run = _harness(
+        "compare",
+        "--frameworks",
+        "torch,tf",
+        "--seeds",
+        "0,1",
+        "--variants",
+        "baseline,augmented",
+        "--epochs",
+        "2",
+        "--image-size",
+        "32",
+        "--results",
+        str(results),
+    )
     assert run.returncode == 0, run.stderr
     report = (results / "COMPARISON.md").read_text()
     assert "| PyTorch | baseline | 2 |" in report
@@ -136,8 +167,9 @@ def test_stale_lock_from_a_dead_harness_is_taken_over(tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     (results / ".harness.lock").write_text(str(dead.pid))
-    result = _harness("compare", "--frameworks", "torch", "--seeds", "0", *TINY,
-                      "--results", str(results))
+    result = _harness(
+        "compare", "--frameworks", "torch", "--seeds", "0", *TINY, "--results", str(results)
+    )
     assert result.returncode == 0, result.stderr
     assert not (results / ".harness.lock").exists()
     assert len(_records(results)) == 1

@@ -27,19 +27,14 @@ WEIGHTS_FILE = "model.weights.h5"
 class TFTwin(Twin):
     framework = "tf"
 
-    def build(
-        self, spec: Spec, weights: Mapping[str, np.ndarray], config: RunConfig,
-        float64: bool = False,
-    ) -> None:
+    def build(self, spec: Spec, weights: Mapping[str, np.ndarray], config: RunConfig) -> None:
         configure_runtime(config)
         self.device = pick_device(config.device)
         self.mixed_precision = config.mode.mixed_precision
         if self.mixed_precision and self.device == "/CPU:0":
             raise RuntimeError("mode.mixed_precision needs a GPU, but TensorFlow found no GPU")
-        self.dtype = tf.float64 if float64 else tf.float32
-        policy = "mixed_bfloat16" if self.mixed_precision else self.dtype.name
+        policy = "mixed_bfloat16" if self.mixed_precision else "float32"
         keras.mixed_precision.set_global_policy(policy)
-        keras.config.set_floatx(self.dtype.name)
         keras.utils.set_random_seed(config.seed)
         with tf.device(self.device):
             self.model = build_model(spec, dropout_seed=config.seed)
@@ -109,7 +104,7 @@ class TFTwin(Twin):
         """One Adam step on the mean softmax cross-entropy of the logits. `training` stays a
         Python bool because Keras layers branch on it in Python; each value is one trace."""
         with tf.GradientTape() as tape:
-            logits = tf.cast(self.model(x, training=training), self.dtype)
+            logits = tf.cast(self.model(x, training=training), tf.float32)
             losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
             loss = tf.reduce_mean(losses)
         variables = self.model.trainable_variables
@@ -117,7 +112,7 @@ class TFTwin(Twin):
         return loss, logits
 
     def _predict_graph(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.cast(self.model(x, training=False), self.dtype)
+        return tf.cast(self.model(x, training=False), tf.float32)
 
 
 def configure_runtime(config: RunConfig) -> None:

@@ -1,0 +1,31 @@
+"""`python -m benchmarks parity` from the harness side: both twins are the published model."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks.envs import PROJECT_ROOT, framework_python
+from common_data.errors import ConfigError
+
+pytestmark = pytest.mark.cross_env
+
+
+def test_parity_passes_with_the_published_parameter_count() -> None:
+    try:
+        for framework in ("torch", "tf"):
+            framework_python(framework)
+    except ConfigError as exc:
+        pytest.skip(f"parity needs both framework envs: {exc}")
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "parity", "--json"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, env=os.environ.copy(), timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["passed"] is True
+    assert report["params"] == {"torch": 3_305_285, "tf": 3_305_285, "spec": 3_305_285}
+    assert report["forward_max_abs_diff"]["max"] <= report["thresholds"]["forward_max_abs_diff"]
+    assert len(report["train_loss"]["torch"]) == len(report["train_loss"]["tf"]) == 10

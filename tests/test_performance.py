@@ -1,0 +1,196 @@
+"""`python -m benchmarks performance`: its figures on synthetic inputs, and a smoke run that
+drives both framework suites. No test here asserts a timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import perf_figures as pf
+from benchmarks.envs import PROJECT_ROOT, framework_python
+from benchmarks.performance import Suite, assemble
+from common_data import workload
+from common_data.errors import ConfigError
+
+pytestmark = pytest.mark.cross_env
+
+T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+N = 2048
+
+
+def _bench(kind: str, median: float, best: float | None = None, **info: Any) -> dict[str, Any]:
+    info = {"framework": "torch", "kind": kind, "mode": "default", "threads": 2, **info}
+    return {"name": f"test_case[{kind}]", "extra_info": info,
+            "stats": {"median": median, "min": best if best is not None else median, "rounds": 3}}
+
+
+def _e2e(framework: str, pipeline: str, seconds: float, compute_s: float, wait: float) -> dict:
+    return _bench("end_to_end", seconds, framework=framework, pipeline=pipeline, batch_size=32,
+                  images=192, compute_s=compute_s, data_wait_fraction=wait)
+
+
+def _suite(framework: str, peak_s: float, train_s: float, loader_s: float) -> dict[str, Any]:
+    """A suite whose figures are known: sgemm of N at `peak_s`, a batch-32 step at `train_s`
+    with 1e9 FLOPs per training image, a 256-image loader epoch at `loader_s`."""
+    fw = {"framework": framework}
+    return {"machine_info": {"python_version": "3.11.7"}, "benchmarks": [
+        _bench("matmul", 1.0, peak_s, size=N, flops=2 * N**3, mode="sgemm", **fw),
+        _bench("loader", loader_s, images=256, batch_size=32, **fw),
+        _bench("train", train_s, images=32, batch_size=32, flops_per_image=1e9,
+               n_train=559, n_val=140, **fw),
+        _bench("train", train_s / 2, images=128, batch_size=128, flops_per_image=1e9, **fw),
+        _bench("eval", train_s / 3, images=32, batch_size=32, flops_per_image=1e9 / 3, **fw),
+        _e2e(framework, "published", 12.0, 10.0, 0.2),
+        _e2e(framework, "cached", 10.5, 10.0, 0.01),
+        _e2e(framework, "cached_prefetch", 10.2, 10.0, 0.001),
+    ]}
+
+
+def _record(started: datetime, seconds: float, train_s: float, eval_s: float) -> dict:
+    return {"run_id": f"r{started.timestamp():.0f}", "started_at": started.isoformat(),
+            "finished_at": (started + timedelta(seconds=seconds)).isoformat(),
+            "timing": {"train_s": train_s, "eval_s": eval_s, "data_wait_fraction": 0.02}}
+
+
+def _matrix(folder: Path, command: str = "python -m benchmarks compare") -> Path:
+    """A 100 s matrix that ran two cells (train+eval 40 s and 30 s), beside a record from an
+    earlier matrix that this one skipped."""
+    (folder / "runs").mkdir(parents=True)
+    records = [_record(T0 + timedelta(seconds=5), 45, 35.0, 5.0),
+               _record(T0 + timedelta(seconds=55), 40, 25.0, 5.0),
+               _record(T0 - timedelta(hours=1), 60, 50.0, 5.0)]
+    for record in records:
+        (folder / "runs" / f"{record['run_id']}.json").write_text(json.dumps(record))
+    summary = {"command": command, "wall_s": 100.0, "subprocess_s": 95.0,
+               "finished_at": (T0 + timedelta(seconds=100)).isoformat()}
+    (folder / "matrix.json").write_text(json.dumps(summary))
+    return folder
+
+
+def test_roofline_fraction_is_achieved_flops_over_the_same_threads_peak() -> None:
+    rows = pf.rows_from_suite(_suite("torch", peak_s=0.2, train_s=0.5, loader_s=0.1))
+    peaks = pf.matmul_peaks(rows)
+    assert peaks["torch"][2] == pytest.approx(2 * N**3 / 0.2 / 1e9)  # best round, not median
+    train = next(r for r in rows if r.kind == "train" and r.batch_size == 32)
+    assert train.images_per_s == pytest.approx(64.0)
+    assert train.gflops == pytest.approx(64.0)
+    best = pf.best_peak_fraction(rows, peaks, batch_size=32)["torch"]
+    assert best["fraction"] == pytest.approx(64.0 / peaks["torch"][2])
+    assert best["eval_fraction"] == pytest.approx(32 / (0.5 / 3) / 3 / peaks["torch"][2])
+    assert pf.peak_fraction(train, {"torch": {1: 5.0}}) is None  # no peak at its 2 threads
+
+
+def test_loader_over_train_takes_the_slowest_loader_and_the_fastest_training() -> None:
+    rows = (pf.rows_from_suite(_suite("torch", 0.2, train_s=0.5, loader_s=0.1))
+            + pf.rows_from_suite(_suite("tf", 0.2, train_s=0.4, loader_s=0.2)))
+    data_suite = {"benchmarks": [{"name": pf.DATA_SUITE_LOADER, "median_s": 0.5,
+                                  "extra_info": {"frames": 2000}}]}
+    rates = pf.loader_rates(rows, data_suite)
+    assert rates == pytest.approx({"torch env": 2560.0, "tf env": 1280.0,
+                                   "harness env (bench_data.py)": 4000.0})
+    figure = pf.loader_over_train(rates, rows)
+    assert figure["loader_env"] == "tf env"
+    assert figure["train_images_per_s"] == pytest.approx(128 / 0.2)  # tf at batch 128
+    assert figure["value"] == pytest.approx(1280.0 / 640.0)
+
+
+def test_end_to_end_speedup_overall_and_ceiling() -> None:
+    rows = (pf.rows_from_suite(_suite("torch", 0.2, 0.5, 0.1))
+            + pf.rows_from_suite(_suite("tf", 0.2, 0.5, 0.1)))
+    e2e = pf.end_to_end(rows)
+    assert e2e["torch"]["speedup"] == pytest.approx(12.0 / 10.5)
+    assert e2e["torch"]["speedup_prefetch"] == pytest.approx(12.0 / 10.2)
+    assert e2e["torch"]["ceiling"] == pytest.approx(12.0 / 10.0)
+    assert e2e["torch"]["speedup_same_compute"] == pytest.approx(12.0 / 10.5)
+    assert e2e["overall"]["speedup"] == pytest.approx(24.0 / 21.0)
+
+
+def test_harness_overhead_counts_only_the_runs_the_matrix_ran(tmp_path: Path) -> None:
+    from benchmarks.performance import read_matrix
+
+    matrix, records = read_matrix(_matrix(tmp_path, "python -m benchmarks compare --seeds 0"))
+    assert matrix is not None
+    figure = pf.harness_overhead(matrix, pf.matrix_records(matrix, records))
+    assert figure["runs"] == 2
+    assert figure["fraction"] == pytest.approx((100 - 70) / 100)
+    assert figure["per_run_overhead_s"] == pytest.approx(15.0)
+    assert figure["outside_runners_s"] == pytest.approx(5.0)
+    assert figure["inside_runners_s"] == pytest.approx(25.0)
+    assert figure["profile"] == "quick"
+    assert pf.profile_of("python -m benchmarks compare --profile paper") == "paper"
+    assert pf.profile_of("python -m benchmarks compare --profile=paper") == "paper"
+
+
+def test_projected_overhead_and_judging() -> None:
+    # 10 s fixed cost; 20 epochs x (18 steps x 1 s + 5 evals x 0.2 s) = 380 s of work
+    assert pf.projected_overhead(10.0, 1.0, 0.2, 559, 140, 32, 20) == pytest.approx(10 / 390)
+    loader, wait = pf.TARGETS[0], pf.TARGETS[1]
+    assert pf.judge(loader, 40.0)["status"] == "met"
+    assert pf.judge(loader, 10.0)["ratio"] == pytest.approx(0.5)
+    assert pf.judge(wait, 0.05)["status"] == "missed"
+    assert pf.judge(wait, None)["status"] == "not measured"
+    assert pf.lookup({"a": {"b": 2}}, "a.b") == 2.0
+    assert pf.lookup({"a": {}}, "a.b") is None
+
+
+def test_assemble_writes_every_headline_figure(tmp_path: Path) -> None:
+    suites = []
+    for framework, train_s in (("torch", 0.5), ("tf", 0.4)):
+        path = tmp_path / f"{framework}-t2.json"
+        path.write_text(json.dumps(_suite(framework, 0.2, train_s, 0.1)))
+        suites.append(Suite(f"{framework}-t2", 0, path))
+    figures = assemble(workload.load_profile("quick"), suites, None, _matrix(tmp_path / "m"),
+                       "test")
+    assert set(figures["peak_fraction"]) == {"torch", "tf"}
+    assert set(figures["speedup_vs_published_pipeline"]) == {"torch", "tf", "overall"}
+    assert figures["harness_overhead_fraction"] == pytest.approx(0.3)
+    assert figures["harness_overhead_profile"] == "quick"
+    assert figures["data_wait_fraction"] == pytest.approx(0.02)  # the records' worst
+    assert figures["matmul_peak_gflops"]["tf"]["2"] == pytest.approx(2 * N**3 / 0.2 / 1e9)
+    overhead = next(t for t in figures["targets"] if t["key"] == "harness_overhead_fraction")
+    assert overhead["status"].startswith("not measured on paper")
+    assert figures["details"]["harness_overhead"]["paper_projection"]["epochs"] == 20
+
+
+def test_workload_profiles_parse_and_list_cases() -> None:
+    quick = workload.load_profile("quick")
+    torch_cases = [str(c) for c in workload.cases("torch", quick, quick.threads[0])]
+    assert "train-compile-b32" in torch_cases and "train-default-b128" in torch_cases
+    assert "train-xla-b32" not in torch_cases
+    single = [str(c) for c in workload.cases("tf", quick, 1)]
+    assert single == ["matmul", "train-default-b32", "eval-default-b32"]
+    with pytest.raises(ConfigError, match="benchmark profile 'nope'"):
+        workload.load_profile("nope")
+
+
+def test_smoke_run_of_both_suites_writes_the_json_fields(tmp_path: Path) -> None:
+    try:
+        framework_python("torch")
+        framework_python("tf")
+    except ConfigError as exc:
+        pytest.skip(f"framework envs missing: {exc}")
+    results = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "performance", "--profile", "smoke",
+         "--no-data-suite", "--results", str(results)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, env=os.environ.copy(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads((results / "performance.json").read_text())
+    for key in ("loader_over_train", "data_wait_fraction"):
+        assert isinstance(figures[key], float), key
+    assert set(figures["peak_fraction"]) == {"torch", "tf"}
+    assert set(figures["speedup_vs_published_pipeline"]) == {"torch", "tf", "overall"}
+    assert set(figures["matmul_peak_gflops"]) == {"torch", "tf"}
+    assert figures["harness_overhead_fraction"] is None  # no matrix in a fresh results folder
+    assert figures["machine"]["cores"] == os.cpu_count()
+    kinds = {(r["framework"], r["kind"]) for r in figures["modes"]}
+    assert {("torch", "train"), ("tf", "eval"), ("tf", "end_to_end")} <= kinds
+    assert len(figures["targets"]) == len(pf.TARGETS)
+    assert "## Targets" in (results / "PERFORMANCE.md").read_text()

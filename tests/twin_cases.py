@@ -1,0 +1,158 @@
+"""The contract both twins must meet, written once; each framework's test file subclasses it.
+
+`TwinContract` is not collected itself (its name does not start with Test). Subclasses set
+`framework` and `package`; the in-process checks import the framework, the runner checks
+start `python -m <package>.run` exactly as the harness does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from common_data.init_weights import init_weights
+from common_data.protocol import PROGRESS_PREFIX, Twin
+from common_data.reference import forward
+from common_data.run_config import load_run_config
+from common_data.schema import read_record
+from common_data.spec import load_spec
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PUBLISHED_PARAMS = 3_305_285
+TINY_RUN = {"image_size": 32, "epochs": 2, "batch_size": 8}
+
+
+def runner(package: str, config: dict[str, Any], tmp_path: Path, **popen: Any) -> Any:
+    """Write the config and start the runner; `popen` switches to a running Popen."""
+    config_path = tmp_path / "run.json"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    command = [sys.executable, "-m", f"{package}.run", "--config", str(config_path),
+               "--out", str(tmp_path / "result.json")]
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    if popen:
+        return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, text=True, **popen)
+    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+class TwinContract:
+    framework: str
+    package: str
+
+    def make_twin(self) -> Twin:
+        return importlib.import_module(f"{self.package}.run").make_twin()
+
+    def build(self, image_size: int = 128) -> tuple[Twin, Any, dict[str, np.ndarray]]:
+        spec = load_spec("baseline_cnn", image_size=image_size)
+        weights = init_weights(spec, 0)
+        twin = self.make_twin()
+        twin.build(spec, weights, load_run_config({"framework": self.framework, "device": "cpu"}))
+        return twin, spec, weights
+
+    def test_parameters_are_the_published_ones_at_128(self) -> None:
+        twin, spec, _ = self.build()
+        shapes = twin.parameter_shapes()
+        assert shapes == dict(spec.param_shapes())
+        assert sum(math.prod(s) for s in shapes.values()) == PUBLISHED_PARAMS
+        assert twin.trainable_params() == PUBLISHED_PARAMS
+
+    def test_forward_matches_the_float64_reference(self) -> None:
+        twin, spec, weights = self.build()
+        x = np.random.default_rng(7).uniform(0, 1, (4, *spec.input_shape)).astype(np.float32)
+        logits = twin.predict_logits(x)
+        assert logits.shape == (4, spec.num_classes)
+        assert np.abs(logits - forward(spec, weights, x)).max() < 1e-5
+
+    def test_tiny_run_writes_a_valid_record(
+        self, make_dataset: Callable[..., Path], tmp_cache: Path, tmp_path: Path
+    ) -> None:
+        data = make_dataset(per_folder=6)
+        config = {"framework": self.framework, "data": str(data), **TINY_RUN}
+        result = runner(self.package, config, tmp_path)
+        assert result.returncode == 0, result.stderr
+        out = tmp_path / "result.json"
+        record = read_record(out)
+        assert record["status"] == "ok"
+        assert record["run_id"] == "result"
+        assert record["environment"]["device"] == "cpu"
+        assert record["environment"]["threads"] == {"intra_op": 2, "inter_op": 1}
+        assert record["model"]["params_total"] == load_spec("baseline_cnn", 32).total_params()
+        assert [h["epoch"] for h in record["history"]] == [1, 2]
+        progress = [json.loads(line[len(PROGRESS_PREFIX):])
+                    for line in result.stderr.splitlines() if line.startswith(PROGRESS_PREFIX)]
+        assert [(p["epoch"], p["epochs"]) for p in progress] == [(1, 2), (2, 2)]
+        with np.load(out.parent / record["predictions_file"]) as stored:
+            proba, y_true = stored["proba"], stored["y_true"]
+            assert len(stored["val_indices"]) == record["data"]["n_val"] == len(y_true)
+        assert proba.shape == (len(y_true), 5)
+        assert np.allclose(proba.sum(axis=1), 1.0)
+        assert record["metrics"]["n"] == len(y_true)
+        assert (out.parent / record["weights_file"]).is_file()
+        assert record["timing"]["warmup_s"] > 0 and record["timing"]["step_ms_median"] > 0
+
+    @pytest.mark.parametrize("override, expected", [
+        ({"epochz": 2}, "unknown key 'epochz'"),
+        ({"epochs": "two"}, "'epochs' must be"),
+        ({"variant": "fancy"}, "'variant' must be"),
+    ])
+    def test_invalid_config_exits_2_with_one_line(
+        self, override: dict[str, Any], expected: str, tmp_path: Path
+    ) -> None:
+        self.expect_config_error({"framework": self.framework, **override}, expected, tmp_path)
+
+    def test_config_of_the_other_framework_exits_2(self, tmp_path: Path) -> None:
+        other = {"torch": "tf", "tf": "torch"}[self.framework]
+        self.expect_config_error({"framework": other}, f"trains {self.framework!r}", tmp_path)
+
+    def expect_config_error(self, config: dict[str, Any], expected: str, tmp_path: Path) -> None:
+        result = runner(self.package, config, tmp_path)
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], lines
+        assert not (tmp_path / "result.json").exists()
+
+    def test_nan_loss_ends_the_run_as_diverged(
+        self, make_dataset: Callable[..., Path], tmp_cache: Path, tmp_path: Path
+    ) -> None:
+        data = make_dataset(per_folder=6)
+        config = {"framework": self.framework, "data": str(data), **TINY_RUN, "epochs": 3,
+                  "optimizer": {"lr": 1e10}}
+        result = runner(self.package, config, tmp_path)
+        assert result.returncode == 0, result.stderr
+        record = read_record(tmp_path / "result.json")
+        assert record["status"] == "diverged"
+        assert record["diverged_at_epoch"] == len(record["history"]) == 1
+        assert record["history"][-1]["loss"] is None
+        assert record["metrics"] is None
+
+    def test_killed_runner_leaves_no_partial_record(
+        self, make_dataset: Callable[..., Path], tmp_cache: Path, tmp_path: Path
+    ) -> None:
+        data = make_dataset(per_folder=6)
+        config = {"framework": self.framework, "data": str(data), **TINY_RUN, "epochs": 500}
+        proc = runner(self.package, config, tmp_path, stderr=subprocess.PIPE)
+        try:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                if line.startswith(PROGRESS_PREFIX):
+                    break
+            else:
+                pytest.fail("the runner ended before its first epoch")
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.kill()
+            proc.wait()
+        out = tmp_path / "result.json"
+        if out.exists():
+            read_record(out)
