@@ -247,6 +247,7 @@ class MatrixRunner:
                 assert proc.stderr is not None
                 for line in proc.stderr:
                     log.write(line)
+                    log.flush()
                     if line.startswith(PROGRESS_PREFIX):
                         self._show_epoch(line, progress, task)
                     else:

@@ -8,6 +8,7 @@ HUD mode from the stored records, and writes `results/findings/augmentation.json
 
 import argparse
 import tomllib
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,24 +19,57 @@ from benchmarks.compare import DEFAULT_RESULTS, run_matrix
 from benchmarks.matrix import Cell, expand
 from benchmarks.records import FRAMEWORK_NAMES, load_predictions, load_records
 from common_data.errors import ConfigError
+from common_data.faults import FAULTS
 from common_data.metrics import ensemble_proba
 from common_data.schema import write_json_atomic
 from common_data.stats import mcnemar, mean_ci, paired_t_test
 
 FINDING_PATH = Path(__file__).resolve().parent / "findings" / "augmentation.toml"
-VERDICTS = ("reproduced", "not reproduced", "reversed")
 
 
 def load_finding(path: Path = FINDING_PATH) -> dict[str, Any]:
     return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
-def _matrix_profile(
-    finding: dict[str, Any], profile: str, data: str, seeds: list[int], frameworks: list[str]
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Selection:
+    """Which part of the finding's matrix to run (the regression suite runs slices of it)."""
+
+    profile: str
+    data: str
+    frameworks: list[str]
+    seeds: list[int]
+    regimes: list[str]
+    probe: bool = True
+    fault: str = "none"
+
+
+def selection_from(finding: dict[str, Any], profile: str, data: str, **overrides: Any) -> Selection:
+    """The finding's own matrix under `profile`, with any field overridden."""
     if profile not in finding["profile"]:
         raise ConfigError(f"--profile {profile!r}: expected one of {', '.join(finding['profile'])}")
-    protocol = finding["profile"][profile]
+    matrix = finding["matrix"]
+    regimes = finding["profile"][profile].get("regimes", matrix["regimes"])
+    chosen = {k: v for k, v in overrides.items() if v is not None}
+    for regime in chosen.get("regimes", []):
+        if regime not in matrix["regimes"]:
+            raise ConfigError(
+                f"--regimes: unknown regime {regime!r} (expected: {', '.join(matrix['regimes'])})"
+            )
+    return Selection(
+        **{
+            "profile": profile,
+            "data": data,
+            "frameworks": matrix["frameworks"],
+            "seeds": matrix["seeds"],
+            "regimes": regimes,
+            **chosen,
+        }
+    )
+
+
+def _matrix_profile(finding: dict[str, Any], selection: Selection) -> dict[str, Any]:
+    protocol = finding["profile"][selection.profile]
     augmented: dict[str, Any] = {"epochs": protocol["augmented_epochs"]}
     if protocol["early_stopping"]:
         augmented["early_stopping"] = {"enabled": True, "patience": 5, "restore_best": True}
@@ -45,37 +79,34 @@ def _matrix_profile(
             "patience": 3,
             "min_lr": 1e-6,
         }
-    matrix = finding["matrix"]
     return {
-        "frameworks": frameworks,
+        "frameworks": selection.frameworks,
         "variants": ["baseline", "augmented"],
-        "seeds": seeds,
-        "splits": matrix["splits"],
-        "hud": matrix["hud"],
-        "run": {"data": data, "image_size": protocol["image_size"], "epochs": protocol["epochs"]},
+        "seeds": selection.seeds,
+        "run": {
+            "data": selection.data,
+            "image_size": protocol["image_size"],
+            "epochs": protocol["epochs"],
+            "fault": selection.fault,
+            "threads": protocol.get("threads", 2),
+        },
         "variant": {"augmented": augmented},
     }
 
 
-def finding_cells(
-    finding: dict[str, Any],
-    profile: str,
-    data: str,
-    seeds: list[int] | None = None,
-    frameworks: list[str] | None = None,
-) -> tuple[list[Cell], list[Cell]]:
-    """The grid (framework x variant x seed x split x HUD) and the HUD-only probe cells."""
-    matrix = finding["matrix"]
-    base = _matrix_profile(
-        finding, profile, data, seeds or matrix["seeds"], frameworks or matrix["frameworks"]
+def finding_cells(finding: dict[str, Any], selection: Selection) -> tuple[list[Cell], list[Cell]]:
+    """The grid (framework x variant x seed x regime) and the HUD-only probe cells."""
+    base = _matrix_profile(finding, selection)
+    grid = []
+    for regime in selection.regimes:
+        split, hud = regime.split(".")
+        grid += expand(dict(base, splits=[split], hud=[hud]))
+    if not selection.probe:
+        return grid, []
+    probe = finding["matrix"]["probe"]
+    return grid, expand(
+        dict(base, variants=[probe["variant"]], splits=[probe["split"]], hud=[probe["hud"]])
     )
-    probe = dict(
-        base,
-        variants=[matrix["probe"]["variant"]],
-        splits=[matrix["probe"]["split"]],
-        hud=[matrix["probe"]["hud"]],
-    )
-    return expand(base), expand(probe)
 
 
 def _verdict(delta: float, low: float, high: float, min_effect: float) -> str:
@@ -145,6 +176,9 @@ def verdict_rows(
                 "p_value_seeds": paired_t_test(aug, base) if len(seeds) > 1 else None,
                 "mcnemar_ensembles": test,
                 "verdict": _verdict(delta, low, high, finding["min_effect"]),
+                "split_hashes": sorted(
+                    {pairs[s][v]["data"]["split_hash"] for s in seeds for v in pairs[s]}
+                ),
             }
         )
     return rows
@@ -207,62 +241,130 @@ def sentences(rows: list[dict[str, Any]], probe: dict[str, Any]) -> list[str]:
     return text
 
 
+def clean_split_hashes(data: str, image_size: int, kinds: set[str]) -> dict[str, str]:
+    """The hash of each split as common_data makes it: a record with another hash ran on an
+    altered split (the `burst_leak` fault, or a bug in the pipeline)."""
+    from common_data.datasets import load_for_run
+    from common_data.splits import make_split
+
+    images = load_for_run(data, image_size=image_size)
+    return {kind: make_split(images, kind).hash for kind in kinds}
+
+
+def dataset_label(data: str) -> str:
+    return "synthetic" if data == "synthetic" else Path(data).name
+
+
 def evaluate_finding(
     finding: dict[str, Any],
+    selection: Selection,
     grid: list[Cell],
     probe: list[Cell],
     results: Path,
-    profile: str,
     command: str,
 ) -> dict[str, Any]:
     records = {r["run_id"]: r for r in load_records(results / "runs")}
     rows = verdict_rows(finding, grid, records)
-    expected = finding.get("expected", {}).get(profile, {})
+    protocol = finding["profile"][selection.profile]
+    clean = clean_split_hashes(selection.data, protocol["image_size"], {r["split"] for r in rows})
+    label = dataset_label(selection.data)
+    expected = finding.get("expected", {}).get(selection.profile, {}).get(label, {})
     for row in rows:
+        row["split_intact"] = row.pop("split_hashes") == [clean[row["split"]]]
         row["expected"] = expected.get(f"{row['framework']}.{row['split']}.{row['hud']}")
     probes = probe_rows(probe, records)
     first = next((records[c.run_id] for c in grid if c.run_id in records), None)
-    return {
+    result = {
         "finding": finding["id"],
         "claim": " ".join(finding["claim"].split()),
         "published": finding["published"],
         "source": finding["source"],
         "min_effect": finding["min_effect"],
-        "profile": profile,
-        "protocol": finding["profile"][profile],
+        "profile": selection.profile,
+        "protocol": protocol,
+        "selection": asdict(selection),
         "command": command,
-        "data": None
-        if first is None
-        else {"dataset": first["data"]["dataset"], "dataset_hash": first["data"]["dataset_hash"]},
+        "data": {
+            "label": label,
+            "dataset": selection.data,
+            "dataset_hash": None if first is None else first["data"]["dataset_hash"],
+        },
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "verdicts": rows,
         "hud_only_probe": probes,
         "summary": sentences(rows, probes),
+        "expected_recorded": bool(expected),
     }
+    result["regression_failures"] = regression_failures(result, finding["baseline_tolerance"])
+    return result
 
 
-def flipped(result: dict[str, Any]) -> list[str]:
-    """Regimes whose verdict differs from the one recorded in the finding (none recorded: none)."""
-    return [
-        f"{r['framework']} {r['split']} split, HUD {r['hud']}: expected {r['expected']!r}, "
-        f"got {r['verdict']!r} (delta {100 * r['delta_accuracy']:+.1f} pp)"
-        for r in result["verdicts"]
-        if r["expected"] and r["expected"] != r["verdict"]
-    ]
+def regression_failures(result: dict[str, Any], tolerance: float) -> list[str]:
+    """What the regression suite fails on: an altered split, a flipped verdict, or a baseline
+    accuracy that moved more than `tolerance` from the recorded one."""
+    failures = []
+    for row in result["verdicts"]:
+        where = f"{row['framework']} {row['split']} split, HUD {row['hud']}"
+        if not row["split_intact"]:
+            failures.append(f"{where}: split altered (records' split hash is not common_data's)")
+        recorded = row["expected"]
+        if not recorded:
+            continue
+        if recorded["verdict"] != row["verdict"]:
+            failures.append(
+                f"{where}: verdict flipped: recorded {recorded['verdict']!r}, got "
+                f"{row['verdict']!r} (delta {100 * row['delta_accuracy']:+.1f} pp)"
+            )
+        moved = row["baseline_accuracy"]["mean"] - recorded["baseline_accuracy"]
+        if abs(moved) > tolerance:
+            failures.append(
+                f"{where}: baseline accuracy moved {100 * moved:+.1f} pp from the recorded "
+                f"{100 * recorded['baseline_accuracy']:.1f} % (tolerance {100 * tolerance:.0f} pp)"
+            )
+    return failures
+
+
+def expected_toml(result: dict[str, Any]) -> str:
+    """The observed verdicts as the TOML table to paste into the finding file."""
+    lines = [f'[expected.{result["profile"]}."{result["data"]["label"]}"]']
+    for row in result["verdicts"]:
+        lines.append(
+            f'"{row["framework"]}.{row["split"]}.{row["hud"]}" = {{ verdict = "{row["verdict"]}", '
+            f"baseline_accuracy = {row['baseline_accuracy']['mean']:.4f} }}"
+        )
+    return "\n".join(lines)
+
+
+def _csv(text: str | None) -> list[str] | None:
+    return [item.strip() for item in text.split(",") if item.strip()] if text else None
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks finding",
-        description="Re-test the published augmentation finding.",
+        description="Re-test the published augmentation finding; exit 1 when a recorded "
+        "verdict flips.",
     )
     parser.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
     parser.add_argument("--profile", default="reduced", help="paper, reduced (default) or ci")
     parser.add_argument("--seeds", help="comma-separated seeds (default: the finding's)")
     parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
+    parser.add_argument("--regimes", help="comma-separated split.hud regimes, e.g. random.full")
+    parser.add_argument("--no-probe", action="store_true", help="skip the HUD-only probe")
+    parser.add_argument(
+        "--fault",
+        default="none",
+        choices=FAULTS,
+        help="inject a deliberate pipeline fault (regression-suite self-test)",
+    )
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--force", action="store_true", help="rerun cells that have records")
     parser.add_argument("--no-report", action="store_true", help="skip rendering COMPARISON.md")
+    parser.add_argument(
+        "--print-expected",
+        action="store_true",
+        help="print the observed verdicts as a TOML table to record",
+    )
     args = parser.parse_args(argv)
     data = args.data
     if data != "synthetic":
@@ -272,26 +374,46 @@ def main(argv: list[str]) -> int:
             )
         data = str(Path(data).resolve())
     try:
-        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+        seeds = [int(s) for s in _csv(args.seeds)] if args.seeds else None
     except ValueError:
         raise ConfigError(f"--seeds {args.seeds!r}: expected integers like 0,1,2") from None
-    frameworks = args.frameworks.split(",") if args.frameworks else None
     finding = load_finding()
-    grid, probe = finding_cells(finding, args.profile, data, seeds, frameworks)
+    selection = selection_from(
+        finding,
+        args.profile,
+        data,
+        frameworks=_csv(args.frameworks),
+        seeds=seeds,
+        regimes=_csv(args.regimes),
+        probe=not args.no_probe,
+        fault=args.fault,
+    )
+    grid, probe = finding_cells(finding, selection)
     command = " ".join(["python -m benchmarks finding", *argv])
     run_matrix(grid + probe, args.results, args.force, command)
-    result = evaluate_finding(finding, grid, probe, args.results, args.profile, command)
-    out = args.results / "findings" / f"{finding['id']}.json"
+    result = evaluate_finding(finding, selection, grid, probe, args.results, command)
+    name = finding["id"] if args.fault == "none" else f"{finding['id']}-fault-{args.fault}"
+    out = args.results / "findings" / f"{name}.json"
     write_json_atomic(out, result)
     for row in result["verdicts"]:
         print(
             f"{row['framework']:>5} {row['split']:>7} hud {row['hud']:<6} "
-            f"delta {100 * row['delta_accuracy']:+6.1f} pp  -> {row['verdict']}"
+            f"baseline {100 * row['baseline_accuracy']['mean']:5.1f} % "
+            f"delta {100 * row['delta_accuracy']:+6.1f} pp -> {row['verdict']}"
         )
     print("\n".join(result["summary"]))
+    if args.print_expected:
+        print(expected_toml(result))
+    if not result["expected_recorded"]:
+        print(
+            f"note: no verdicts recorded for profile {args.profile!r} on "
+            f"{result['data']['label']!r}; only split integrity was checked"
+        )
+    for failure in result["regression_failures"]:
+        print(f"REGRESSION: {failure}")
     print(f"finding: {out}")
     if not args.no_report:
         from benchmarks.report import render
 
         print(f"report: {render(args.results, args.results)}")
-    return 1 if flipped(result) else 0
+    return 1 if result["regression_failures"] else 0

@@ -6,7 +6,9 @@ Each framework suite (`pytorch_impl/bench.py`, `tf_impl/bench.py`) runs as `pyte
 data-layer suite `benchmarks/bench_data.py` runs here, in the framework-free env, when present.
 Harness overhead and the runners' data wait come from a matrix summary and its records: the
 one under `--results`, or a fresh quick-profile matrix with `--run-matrix`. Everything lands in
-`<results>/performance.json` (written atomically) and `<results>/PERFORMANCE.md`.
+`<results>/performance.json` (written atomically) and `<results>/PERFORMANCE.md`; the raw
+suite JSON, JUnit XML and logs stay under `<results>/performance/`, and `--reuse` recomputes
+the figures from them without running anything.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from common_data.schema import write_json_atomic
 SUITES = {"torch": "pytorch_impl/bench.py", "tf": "tf_impl/bench.py"}
 DATA_SUITE = "benchmarks/bench_data.py"
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
-SUITE_TIMEOUT_S = 3600
 OUTCOMES = ("PASSED", "SKIPPED", "FAILED", "ERROR")
 MATRIX_SEEDS = [0]  # overhead is per run, so one seed of each cell measures it
 
@@ -43,7 +44,7 @@ class Suite:
     """One pytest process: where its JSON went and what did not pass."""
 
     name: str
-    returncode: int
+    returncode: int | None
     json_path: Path | None
     not_run: list[dict[str, str]] = field(default_factory=list)
 
@@ -57,11 +58,17 @@ def main(argv: list[str]) -> int:
     out_dir = args.results / "performance"
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    suites = [run_suite(fw, threads, profile, args.data, out_dir)
-              for fw in frameworks for threads in profile.threads]
-    data_suite = None if args.no_data_suite else run_data_suite(out_dir)
+    if args.reuse:
+        suites = [stored_suite(f"{fw}-t{threads}", out_dir)
+                  for fw in frameworks for threads in profile.threads]
+    else:
+        suites = [run_suite(fw, threads, profile, args.data, out_dir)
+                  for fw in frameworks for threads in profile.threads]
+    data_suite = None
+    if not args.no_data_suite:
+        data_suite = read_data_suite(out_dir, None) if args.reuse else run_data_suite(out_dir)
     matrix_dir = out_dir / "matrix" if args.run_matrix else args.results
-    if args.run_matrix:
+    if args.run_matrix and not args.reuse:
         run_quick_matrix(matrix_dir, args.data)
 
     figures = assemble(profile, suites, data_suite, matrix_dir, " ".join(
@@ -94,6 +101,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                              "harness overhead and the runners' data wait")
     parser.add_argument("--no-data-suite", action="store_true",
                         help=f"skip {DATA_SUITE} (the data-layer suite)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="run nothing: recompute the figures from the suites' JSON under "
+                             "<results>/performance (and, with --run-matrix, its matrix)")
     args = parser.parse_args(argv)
     for framework in args.frameworks.split(","):
         if framework.strip() not in FRAMEWORKS:
@@ -113,8 +123,14 @@ def run_suite(framework: str, threads: int, profile: workload.Profile, data: str
                "-p", "no:cacheprovider", "--benchmark-json", str(json_path),
                "--junitxml", str(junit)]
     returncode = _stream(command, name, out_dir, selection.to_env())
+    return stored_suite(name, out_dir, returncode)
+
+
+def stored_suite(name: str, out_dir: Path, returncode: int | None = None) -> Suite:
+    """A suite's outputs as the last run left them (returncode None: not run now)."""
+    json_path = out_dir / f"{name}.json"
     return Suite(name, returncode, json_path if json_path.is_file() else None,
-                 read_junit(junit, name))
+                 read_junit(out_dir / f"{name}.junit.xml", name))
 
 
 def run_data_suite(out_dir: Path) -> dict[str, Any] | None:
@@ -125,9 +141,13 @@ def run_data_suite(out_dir: Path) -> dict[str, Any] | None:
     json_path.unlink(missing_ok=True)
     command = [sys.executable, "-m", "pytest", DATA_SUITE, "-v", "-p", "no:cacheprovider",
                "--benchmark-json", str(json_path)]
-    returncode = _stream(command, "data", out_dir, {})
+    return read_data_suite(out_dir, _stream(command, "data", out_dir, {}))
+
+
+def read_data_suite(out_dir: Path, returncode: int | None) -> dict[str, Any] | None:
+    json_path = out_dir / "data.json"
     if not json_path.is_file():
-        return {"returncode": returncode, "benchmarks": []}
+        return None if returncode is None else {"returncode": returncode, "benchmarks": []}
     suite = json.loads(json_path.read_text(encoding="utf-8"))
     return {"returncode": returncode, "json": str(json_path), "benchmarks": [
         {"name": b["name"], "median_s": b["stats"]["median"], "ops": b["stats"]["ops"],
@@ -150,7 +170,7 @@ def _stream(command: list[str], name: str, out_dir: Path, extra_env: dict[str, s
                 if "::" in line and any(s in line for s in OUTCOMES):
                     print(f"  {name}: {line.split('::', 1)[1].strip()}", file=sys.stderr,
                           flush=True)
-            return proc.wait(timeout=SUITE_TIMEOUT_S)
+            return proc.wait()
         except BaseException:
             proc.kill()
             proc.wait()
@@ -182,7 +202,8 @@ def run_quick_matrix(matrix_dir: Path, data: str) -> None:
 
     profile = load_profile("quick")
     profile["seeds"] = MATRIX_SEEDS
-    profile.setdefault("run", {})["data"] = data
+    # weights are not part of the protocol and nothing here reads them back
+    profile.setdefault("run", {}).update(data=data, save_weights=False)
     command = (f"python -m benchmarks compare --profile quick --seeds 0 --data {data} --force "
                "(run by benchmarks performance --run-matrix)")
     run_matrix(build_cells(profile), matrix_dir, force=True, command=command)
@@ -205,14 +226,16 @@ def read_matrix(matrix_dir: Path) -> tuple[dict[str, Any] | None, list[dict[str,
 def assemble(profile: workload.Profile, suites: list[Suite], data_suite: dict[str, Any] | None,
              matrix_dir: Path, command: str) -> dict[str, Any]:
     """Everything performance.json holds, from the suites' JSON and the matrix."""
-    rows, machine_infos = [], []
+    rows, machine_infos, measured_at = [], [], []
     for suite in suites:
         if suite.json_path is not None:
             raw = json.loads(suite.json_path.read_text(encoding="utf-8"))
             rows += pf.rows_from_suite(raw)
             machine_infos.append(raw.get("machine_info", {}))
+            measured_at.append(raw.get("datetime", ""))
     peaks = pf.matmul_peaks(rows)
-    best = pf.best_peak_fraction(rows, peaks, profile.batch_size)
+    machine_peaks = pf.machine_peaks(peaks)
+    best = pf.best_peak_fraction(rows, machine_peaks, profile.batch_size)
     loader = pf.loader_over_train(pf.loader_rates(rows, data_suite), rows)
     e2e = pf.end_to_end(rows)
     matrix, records = read_matrix(matrix_dir)
@@ -226,6 +249,7 @@ def assemble(profile: workload.Profile, suites: list[Suite], data_suite: dict[st
     figures: dict[str, Any] = {
         "profile": profile.name, "command": command,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "measured_at": max(measured_at, default=None),
         "machine": machine(rows, machine_infos, profile),
         "loader_over_train": loader["value"] if loader else None,
         "peak_fraction": {fw: entry["fraction"] for fw, entry in best.items()},
@@ -237,7 +261,8 @@ def assemble(profile: workload.Profile, suites: list[Suite], data_suite: dict[st
                                for fw, by_t in peaks.items()},
         "details": {"loader": loader, "peak": best, "end_to_end": e2e,
                     "harness_overhead": overhead, "data_wait": data_wait},
-        "modes": [mode_row(row, peaks) for row in rows],
+        "machine_peak_gflops": {str(t): g for t, g in sorted(machine_peaks.items(), reverse=True)},
+        "modes": [mode_row(row, machine_peaks) for row in rows],
         "not_run": [item for suite in suites for item in suite.not_run],
         "suites": {s.name: {"returncode": s.returncode,
                             "json": str(s.json_path) if s.json_path else None} for s in suites},
@@ -300,7 +325,7 @@ def data_wait_figures(e2e: dict[str, Any], runs: dict[str, Any] | None,
             "with_prefetch": prefetched}
 
 
-def mode_row(row: pf.Row, peaks: dict[str, dict[int, float]]) -> dict[str, Any]:
+def mode_row(row: pf.Row, peaks: dict[int, float]) -> dict[str, Any]:
     fraction = pf.peak_fraction(row, peaks) if row.kind in ("train", "eval") else None
     return {"framework": row.framework, "kind": row.kind, "mode": row.mode,
             "pipeline": row.info.get("pipeline"), "threads": row.threads,

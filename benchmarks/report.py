@@ -297,7 +297,7 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
     lines = []
     for path in sorted((results_dir / "findings").glob("*.json")):
         result = json.loads(path.read_text(encoding="utf-8"))
-        if not result["verdicts"]:
+        if not result["verdicts"] or result.get("selection", {}).get("fault", "none") != "none":
             continue
         chart = figures.finding_chart(result, fig_dir / f"finding-{result['finding']}.png")
         data = result.get("data") or {}

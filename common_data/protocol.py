@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from common_data import cache, discovery, splits
+from common_data import cache, discovery, faults, splits
 from common_data.batches import iterate_batches
 from common_data.datasets import resolve_data
 from common_data.errors import ConfigError
@@ -301,6 +301,7 @@ def load_data(config: RunConfig, record: dict[str, Any]) -> tuple[cache.Images, 
                         skip_bad=config.skip_bad)
     fold = config.fold if config.split == "loso" else None
     split = splits.make_split(images, config.split, fold=fold, seed=config.split_seed)
+    images, split = faults.inject(config.fault, images, split, config.seed)
     record["data"] = {
         "dataset": str(root), "dataset_hash": images.dataset_hash, "cache_key": images.cache_key,
         "split": config.split, "fold": fold, "split_hash": split.hash,
@@ -424,11 +425,12 @@ def train_epoch(
 def predict(
     twin: Twin, images: cache.Images, indices: np.ndarray, config: RunConfig, timing: Timing
 ) -> np.ndarray:
-    """Logits (float64) for `indices` in order; validation is never shuffled or augmented."""
+    """Logits (float64) for `indices` in order; validation is never shuffled or augmented
+    (unless the `augment_val` fault is injected on purpose)."""
     started = perf_counter()
     parts = [twin.predict_logits(x) for x, _ in iterate_batches(
         images.images, images.labels, indices, batch_size=config.batch_size, seed=config.seed,
-        epoch=0, shuffle=False, augment=False,
+        epoch=0, shuffle=False, augment=faults.augments_validation(config.fault),
     )]
     timing.eval_s += perf_counter() - started
     return np.concatenate(parts).astype(np.float64)

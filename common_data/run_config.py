@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from common_data.errors import ConfigError
+from common_data.faults import FAULTS
 
 DEFAULTS_PATH = Path(__file__).resolve().parent / "defaults" / "run.toml"
 
@@ -143,6 +144,7 @@ class RunConfig:
     device: str = _key(_Enum("auto", "cpu", "gpu"))
     threads: int = _key(_Int(1))
     inter_op_threads: int = _key(_Int(1))
+    fault: str = _key(_Enum(*FAULTS))
     optimizer: Optimizer = field(metadata={"section": Optimizer})
     early_stopping: EarlyStopping = field(metadata={"section": EarlyStopping})
     reduce_on_plateau: ReduceOnPlateau = field(metadata={"section": ReduceOnPlateau})

@@ -1,0 +1,76 @@
+"""Regression checks on the augmentation finding, and proof that they can fail.
+
+CI runs the finding's reduced `ci` profile on the real dataset when `../shared` is present,
+otherwise on the synthetic default, and fails when a recorded verdict flips, a baseline
+accuracy moves beyond the recorded tolerance, or a split is altered. Each deliberately broken
+pipeline below must trip it.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.envs import PROJECT_ROOT, framework_python
+from common_data.errors import ConfigError
+
+pytestmark = pytest.mark.finding_ci
+
+REAL = PROJECT_ROOT.parent / "shared" / "datasets" / "facial-emotion"
+DATA = str(REAL) if REAL.is_dir() else "synthetic"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    try:
+        framework_python("torch")
+        framework_python("tf")
+    except ConfigError as exc:
+        pytest.skip(f"framework envs missing: {exc}")
+    return tmp_path_factory.mktemp("finding")
+
+
+def _finding(results: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "finding", "--profile", "ci", "--data", DATA,
+         "--results", str(results), "--no-report", *args],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1500,
+    )
+    outputs = sorted((results / "findings").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    assert outputs, run.stdout + run.stderr
+    return run, json.loads(outputs[-1].read_text())
+
+
+def test_recorded_verdicts_hold(results: Path) -> None:
+    run, result = _finding(results)
+    assert result["expected_recorded"], (
+        f"no verdicts recorded for profile 'ci' on {result['data']['label']!r}: run the finding "
+        "with --print-expected and record them in benchmarks/findings/augmentation.toml"
+    )
+    assert result["regression_failures"] == [], run.stdout
+    assert run.returncode == 0, run.stdout + run.stderr
+    frameworks = {row["framework"] for row in result["verdicts"]}
+    assert frameworks == {"torch", "tf"}
+    assert all(row["n_seeds"] == 3 and row["split_intact"] for row in result["verdicts"])
+    assert set(result["hud_only_probe"]) == {"torch", "tf"}
+
+
+@pytest.mark.parametrize(
+    ("fault", "regime", "trips"),
+    [
+        ("shuffle_labels", "random.full", "baseline accuracy moved"),
+        ("augment_val", "random.full", "baseline accuracy moved"),
+        ("burst_leak", "session.masked", "split altered"),
+    ],
+)
+def test_broken_pipeline_trips_the_suite(results: Path, fault: str, regime: str,
+                                         trips: str) -> None:
+    run, result = _finding(results, "--fault", fault, "--regimes", regime, "--frameworks",
+                           "torch", "--seeds", "0,1", "--no-probe")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert any(trips in failure for failure in result["regression_failures"]), (
+        result["regression_failures"]
+    )
+    assert f"REGRESSION: torch {regime.split('.')[0]} split" in run.stdout
