@@ -327,7 +327,8 @@ def run_matrix(cells: list[Cell], results: Path, force: bool, command: str) -> d
             "subprocess_s": round(runner.run_seconds, 3),
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        write_json_atomic(results / "matrix.json", summary)
+        if runner.counts["ran"]:  # a rerun that only skipped keeps the last real timing
+            write_json_atomic(results / "matrix.json", summary)
     done = runner.counts["ran"] + runner.counts["skipped"]
     console.print(
         f"matrix: {done}/{len(cells)} cells have records "

@@ -25,6 +25,7 @@ from common_data.schema import write_json_atomic
 from common_data.stats import mcnemar, mean_ci, paired_t_test
 
 FINDING_PATH = Path(__file__).resolve().parent / "findings" / "augmentation.toml"
+DEFAULT_PROFILE = "reduced"
 
 
 def load_finding(path: Path = FINDING_PATH) -> dict[str, Any]:
@@ -176,9 +177,7 @@ def verdict_rows(
                 "p_value_seeds": paired_t_test(aug, base) if len(seeds) > 1 else None,
                 "mcnemar_ensembles": test,
                 "verdict": _verdict(delta, low, high, finding["min_effect"]),
-                "split_hashes": sorted(
-                    {pairs[s][v]["data"]["split_hash"] for s in seeds for v in pairs[s]}
-                ),
+                "_records": [pairs[s][v] for s in seeds for v in pairs[s]],
             }
         )
     return rows
@@ -241,14 +240,41 @@ def sentences(rows: list[dict[str, Any]], probe: dict[str, Any]) -> list[str]:
     return text
 
 
-def clean_split_hashes(data: str, image_size: int, kinds: set[str]) -> dict[str, str]:
-    """The hash of each split as common_data makes it: a record with another hash ran on an
-    altered split (the `burst_leak` fault, or a bug in the pipeline)."""
-    from common_data.datasets import load_for_run
-    from common_data.splits import make_split
+class CleanPipeline:
+    """What common_data itself makes of the data: the reference for the integrity checks.
 
-    images = load_for_run(data, image_size=image_size)
-    return {kind: make_split(images, kind).hash for kind in kinds}
+    A record whose split hash or validation-input digest differs from these ran on an altered
+    split (the `burst_leak` fault) or was scored on altered frames (`augment_val`), or the
+    pipeline has a bug; either way its verdict cannot be trusted.
+    """
+
+    def __init__(self, data: str) -> None:
+        self.data = data
+        self._images: dict[tuple[int, str], Any] = {}
+
+    def _load(self, image_size: int, hud: str) -> Any:
+        from common_data.datasets import load_for_run
+
+        key = (image_size, hud)
+        if key not in self._images:
+            self._images[key] = load_for_run(self.data, image_size=image_size, hud=hud)
+        return self._images[key]
+
+    def check(self, record: dict[str, Any]) -> tuple[bool, bool | None]:
+        """(split intact, validation inputs intact — None where the record has no digest)."""
+        from common_data.protocol import validation_digest
+        from common_data.run_config import load_run_config
+        from common_data.splits import make_split
+
+        config = load_run_config({**record["config"], "fault": "none"})
+        images = self._load(config.image_size, config.hud)
+        fold = config.fold if config.split == "loso" else None
+        split = make_split(images, config.split, fold=fold, seed=config.split_seed)
+        split_ok = record["data"]["split_hash"] == split.hash
+        digest = record["data"].get("val_digest")
+        if digest is None:
+            return split_ok, None
+        return split_ok, digest == validation_digest(images, split.val, config)
 
 
 def dataset_label(data: str) -> str:
@@ -266,11 +292,14 @@ def evaluate_finding(
     records = {r["run_id"]: r for r in load_records(results / "runs")}
     rows = verdict_rows(finding, grid, records)
     protocol = finding["profile"][selection.profile]
-    clean = clean_split_hashes(selection.data, protocol["image_size"], {r["split"] for r in rows})
+    clean = CleanPipeline(selection.data)
     label = dataset_label(selection.data)
     expected = finding.get("expected", {}).get(selection.profile, {}).get(label, {})
     for row in rows:
-        row["split_intact"] = row.pop("split_hashes") == [clean[row["split"]]]
+        checks = [clean.check(record) for record in row.pop("_records")]
+        row["split_intact"] = all(split_ok for split_ok, _ in checks)
+        digests = [val_ok for _, val_ok in checks if val_ok is not None]
+        row["validation_intact"] = all(digests) if digests else None
         row["expected"] = expected.get(f"{row['framework']}.{row['split']}.{row['hud']}")
     probes = probe_rows(probe, records)
     first = next((records[c.run_id] for c in grid if c.run_id in records), None)
@@ -300,13 +329,17 @@ def evaluate_finding(
 
 
 def regression_failures(result: dict[str, Any], tolerance: float) -> list[str]:
-    """What the regression suite fails on: an altered split, a flipped verdict, or a baseline
-    accuracy that moved more than `tolerance` from the recorded one."""
+    """What the regression suite fails on: an altered split or validation input, a flipped
+    verdict, or a baseline accuracy that moved more than `tolerance` from the recorded one."""
     failures = []
     for row in result["verdicts"]:
         where = f"{row['framework']} {row['split']} split, HUD {row['hud']}"
         if not row["split_intact"]:
             failures.append(f"{where}: split altered (records' split hash is not common_data's)")
+        if row["validation_intact"] is False:
+            failures.append(
+                f"{where}: validation inputs altered (digest differs from the clean pipeline's)"
+            )
         recorded = row["expected"]
         if not recorded:
             continue
@@ -346,7 +379,7 @@ def main(argv: list[str]) -> int:
         "verdict flips.",
     )
     parser.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
-    parser.add_argument("--profile", default="reduced", help="paper, reduced (default) or ci")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help="paper, reduced (default) or ci")
     parser.add_argument("--seeds", help="comma-separated seeds (default: the finding's)")
     parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
     parser.add_argument("--regimes", help="comma-separated split.hud regimes, e.g. random.full")
@@ -392,7 +425,9 @@ def main(argv: list[str]) -> int:
     command = " ".join(["python -m benchmarks finding", *argv])
     run_matrix(grid + probe, args.results, args.force, command)
     result = evaluate_finding(finding, selection, grid, probe, args.results, command)
-    name = finding["id"] if args.fault == "none" else f"{finding['id']}-fault-{args.fault}"
+    name = finding["id"] if args.profile == DEFAULT_PROFILE else f"{finding['id']}-{args.profile}"
+    if args.fault != "none":
+        name += f"-fault-{args.fault}"
     out = args.results / "findings" / f"{name}.json"
     write_json_atomic(out, result)
     for row in result["verdicts"]:

@@ -394,8 +394,9 @@ def render(results_dir: Path, out_dir: Path) -> Path:
     if matrix.get("command"):
         lines += [
             "",
-            f"Last matrix command: `{matrix['command']}` ({matrix.get('profile', '')}); "
-            f"wall time {matrix.get('wall_s', 0):.0f} s.",
+            f"Last matrix that trained: `{matrix['command']}`: {matrix['ran']} runs in "
+            f"{matrix['wall_s']:.0f} s wall time, of which {matrix['subprocess_s']:.0f} s inside "
+            "the run processes.",
         ]
     lines += [
         "",

@@ -21,6 +21,7 @@ Timing conventions (the record's `timing` section):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,7 @@ from common_data.datasets import resolve_data
 from common_data.errors import ConfigError
 from common_data.init_weights import INIT_SCHEME, init_weights, weights_digest
 from common_data.metrics import classification_metrics, softmax
+from common_data.prefetch import prefetch
 from common_data.preprocess import Preprocess
 from common_data.reference import softmax_cross_entropy
 from common_data.run_config import RunConfig, load_run_config
@@ -307,6 +309,7 @@ def load_data(config: RunConfig, record: dict[str, Any]) -> tuple[cache.Images, 
         "split": config.split, "fold": fold, "split_hash": split.hash,
         "n_train": len(split.train), "n_val": len(split.val),
         "image_size": config.image_size, "hud": config.hud,
+        "val_digest": validation_digest(images, split.val, config),
     }
     return images, split
 
@@ -395,8 +398,10 @@ def train_epoch(
     timing: Timing,
 ) -> tuple[float | None, float | None]:
     """(mean loss, accuracy) over the epoch's samples, or (None, None) at the first
-    non-finite loss: the run has diverged and further steps would only spread NaN."""
-    batches = iter(iterate_batches(
+    non-finite loss: the run has diverged and further steps would only spread NaN. The next
+    batch is prepared in a background thread while the current one trains (same bytes, same
+    order), so augmentation does not show up as data wait."""
+    batches = prefetch(iterate_batches(
         images.images, images.labels, indices, batch_size=config.batch_size, seed=config.seed,
         epoch=epoch - 1, shuffle=True, augment=config.variant == "augmented",
     ))
@@ -418,6 +423,7 @@ def train_epoch(
             correct += int(np.sum(np.argmax(logits, axis=1) == y))
             seen += len(y)
     finally:
+        batches.close()
         timing.train_s += perf_counter() - started
     return loss_sum / seen, correct / seen
 
@@ -428,12 +434,29 @@ def predict(
     """Logits (float64) for `indices` in order; validation is never shuffled or augmented
     (unless the `augment_val` fault is injected on purpose)."""
     started = perf_counter()
-    parts = [twin.predict_logits(x) for x, _ in iterate_batches(
-        images.images, images.labels, indices, batch_size=config.batch_size, seed=config.seed,
-        epoch=0, shuffle=False, augment=faults.augments_validation(config.fault),
-    )]
+    parts = [twin.predict_logits(x) for x, _ in validation_batches(images, indices, config)]
     timing.eval_s += perf_counter() - started
     return np.concatenate(parts).astype(np.float64)
+
+
+def validation_batches(
+    images: cache.Images, indices: np.ndarray, config: RunConfig
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The validation inputs exactly as `predict` feeds them to a twin."""
+    return iterate_batches(
+        images.images, images.labels, indices, batch_size=config.batch_size, seed=config.seed,
+        epoch=0, shuffle=False, augment=faults.augments_validation(config.fault),
+    )
+
+
+def validation_digest(images: cache.Images, indices: np.ndarray, config: RunConfig) -> str:
+    """sha256 over the validation inputs and labels a run is scored on. The finding's checks
+    compare it with the clean pipeline's, so a leak into validation cannot pass unnoticed."""
+    digest = hashlib.sha256()
+    for x, y in validation_batches(images, indices, config):
+        digest.update(x.tobytes())
+        digest.update(y.tobytes())
+    return digest.hexdigest()
 
 
 def report_progress(entry: Mapping[str, Any], epochs: int) -> None:

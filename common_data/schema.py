@@ -19,7 +19,8 @@ Record, version 1 (every key is required; "|None" marks where null is allowed):
                           params_per_layer: [{layer: str, params: int, shapes: {str: [int]}}]}
     data                 {dataset, dataset_hash, cache_key: str, split: 'random'|'session'|'loso',
                           fold: int|None, split_hash: str, n_train, n_val, image_size: int,
-                          hud: 'full'|'masked'|'hud_only'}
+                          hud: 'full'|'masked'|'hud_only',
+                          val_digest: str (optional: sha256 of the validation inputs)}
     history              [{epoch: int, loss, accuracy, val_loss, val_accuracy: float|None,
                            lr, seconds: float}]   (None where a value was not finite)
     diverged_at_epoch    int|None (an int exactly when status is 'diverged')
@@ -150,11 +151,15 @@ def _map(inner: Check) -> Check:
     return check
 
 
-def _obj(fields: dict[str, Check]) -> Check:
+def _obj(fields: dict[str, Check], optional: tuple[str, ...] = ()) -> Check:
+    """An object with exactly `fields`; keys in `optional` may be absent (added in a later
+    revision of the same schema version, so older records stay valid)."""
     def check(value: Any, path: str) -> list[str]:
         if not isinstance(value, dict):
             return [f"{path} must be an object, got {_short(value)}"]
-        errors = [f"{_join(path, k)} is missing" for k in fields if k not in value]
+        errors = [
+            f"{_join(path, k)} is missing" for k in fields if k not in value and k not in optional
+        ]
         errors += [
             f"{_join(path, k)} is not a field of the schema" for k in value if k not in fields
         ]
@@ -227,7 +232,8 @@ FIELDS: dict[str, Check] = {
         "n_val": _INT,
         "image_size": _INT,
         "hud": _enum("full", "masked", "hud_only"),
-    }),
+        "val_digest": _HEX64,
+    }, optional=("val_digest",)),
     "history": _list(_obj({
         "epoch": _INT,
         "loss": _nullable(_NUM),
@@ -316,12 +322,14 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     """
     target = Path(path)
     text = json.dumps(obj, indent=2, allow_nan=False, default=_to_json) + "\n"
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp's 0600 would hide results from other users
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

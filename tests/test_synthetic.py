@@ -7,6 +7,7 @@ discovery.py, so a bug shared by the generator and the loader cannot hide itself
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections import Counter, defaultdict
@@ -82,7 +83,7 @@ def _decode(img: np.ndarray, palette: str) -> np.ndarray:
 
 @dataclass
 class Loaded:
-    frames: list[Frame]
+    formats: Counter[tuple[tuple[int, ...], str]]  # (shape, dtype) -> frames, as decoded
     labels: np.ndarray
     days: np.ndarray
     scale_pos: np.ndarray  # N x 64 x 64 decoded scale position, HUD masked
@@ -95,6 +96,12 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smallest dataset that keeps every day, class, palette and burst."""
+    return syn.generate(tmp_path_factory.mktemp("small") / "set", seed=5, scale=0.1)
+
+
+@pytest.fixture(scope="module")
 def frames(root: Path) -> list[Frame]:
     return _frames(root)
 
@@ -102,10 +109,11 @@ def frames(root: Path) -> list[Frame]:
 @pytest.fixture(scope="module")
 def loaded(root: Path, frames: list[Frame]) -> Loaded:
     hud = _hud_mask()
+    formats: Counter[tuple[tuple[int, ...], str]] = Counter()
     scale_pos, thumbs = [], []
     for f in frames:
         img = cv2.imread(str(root / f.rel), cv2.IMREAD_UNCHANGED)
-        assert img is not None and img.shape == (320, 240, 3) and img.dtype == np.uint8, f.rel
+        formats[img.shape, str(img.dtype)] += 1
         pos = _decode(img, f.palette)
         pos[hud] = 0
         scale_pos.append(cv2.resize(pos, (64, 64), interpolation=cv2.INTER_AREA))
@@ -113,7 +121,7 @@ def loaded(root: Path, frames: list[Frame]) -> Loaded:
         gray[hud] = 0
         t = cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
         thumbs.append((t - t.mean()) / (t.std() + 1e-9))
-    return Loaded(frames, np.array([CLASSES.index(f.label) for f in frames]),
+    return Loaded(formats, np.array([CLASSES.index(f.label) for f in frames]),
                   np.array([f.day for f in frames]), np.stack(scale_pos), np.stack(thumbs))
 
 
@@ -133,6 +141,10 @@ def test_layout_matches_the_real_set(root: Path, frames: list[Frame]) -> None:
     assert "angry" not in {f.label for f in frames if f.palette == "IRON"}
 
 
+def test_frames_are_portrait_8bit_colour(loaded: Loaded, frames: list[Frame]) -> None:
+    assert loaded.formats == {((320, 240, 3), "uint8"): len(frames)}
+
+
 def test_default_size_and_manifest(root: Path, frames: list[Frame]) -> None:
     assert 600 <= len(frames) <= 800
     per_class = Counter(f.label for f in frames)
@@ -145,23 +157,26 @@ def test_default_size_and_manifest(root: Path, frames: list[Frame]) -> None:
     assert root.name == f"synthetic-v{syn.GENERATOR_VERSION}-s0"
 
 
-def test_bursts_are_seconds_apart_and_sessions_minutes_apart(frames: list[Frame]) -> None:
+def test_bursts_are_seconds_apart_and_sessions_minutes_apart(root: Path,
+                                                              frames: list[Frame]) -> None:
     by_folder: dict[str, list[datetime]] = defaultdict(list)
     for f in frames:
         by_folder[f"{f.label}/{f.palette}"].append(f.time)
-    all_gaps: list[float] = []
+    burst_sizes = []
     for times in by_folder.values():
         times.sort()
         assert len(set(times)) == len(times)
-        all_gaps += [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
-    gaps = np.array(all_gaps)
-    assert not np.any((gaps > 6) & (gaps < 60)), "a gap neither inside a burst nor between"
-    within = gaps[gaps <= 6]
-    assert within.size and within.min() >= 2
-    bursts = 1 + (gaps > 60).sum() + 0  # per folder: counted below
-    n_bursts = sum(1 + sum((b - a).total_seconds() > 60 for a, b in zip(t, t[1:], strict=False))
-                   for t in by_folder.values())
-    assert bursts > 0 and 2 <= len(frames) / n_bursts <= 5
+        size = 1
+        for a, b in itertools.pairwise(times):
+            gap = (b - a).total_seconds()
+            assert 2 <= gap <= 6 or gap >= 60, f"gap of {gap} s is neither burst nor session"
+            if gap >= 60:
+                burst_sizes.append(size)
+                size = 0
+            size += 1
+        burst_sizes.append(size)
+    assert min(burst_sizes) >= 2 and max(burst_sizes) <= 4
+    assert len(burst_sizes) == syn.read_manifest(root)["counts"]["bursts"]
 
 
 def test_day_confound_mirrors_the_real_set(frames: list[Frame]) -> None:
@@ -191,7 +206,8 @@ def test_palettes_are_distinct_false_colour_maps() -> None:
     for name, lut in luts.items():
         assert lut.shape == (256, 3) and lut.dtype == np.uint8, name
         brightness = lut.astype(float) @ [0.299, 0.587, 0.114]
-        assert brightness[-1] > brightness[0] + 100, name
+        assert brightness[-1] > brightness[0] + 50, name  # cold is dark, even under Red Hot
+        assert len({tuple(c) for c in lut}) > 150, name  # fine enough to read back
     names = list(luts)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
@@ -208,29 +224,45 @@ def test_frames_use_their_palette_outside_the_hud(root: Path, frames: list[Frame
         assert scene <= colours, f.rel
 
 
-def test_hud_stays_inside_its_boxes_and_prints_the_date(tmp_path: Path) -> None:
-    with_hud = syn.generate(tmp_path / "hud", seed=5, scale=0.1)
-    without = syn.generate(tmp_path / "bare", seed=5, scale=0.1, hud=False)
+def test_same_seed_gives_identical_bytes(small: Path, tmp_path: Path) -> None:
+    again = syn.generate(tmp_path / "again", seed=5, scale=0.1)
+    assert _tree_digest(again) == _tree_digest(small)
+    assert syn.read_manifest(again)["digest"] == syn.read_manifest(small)["digest"]
+    shot = syn.plan(5, 0.1)[0]
+    assert (next(syn.render_burst(5, shot)) != next(syn.render_burst(6, shot))).any()
+
+
+def test_cli_without_hud_differs_only_inside_the_hud_boxes(
+    small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bare = tmp_path / "bare"
+    assert syn.main(["--out", str(bare), "--scale", "0.1", "--seed", "5", "--no-hud"]) == 0
+    names = sorted(p.relative_to(bare).as_posix() for p in bare.glob("*/*/*.png"))
+    assert json.loads(capsys.readouterr().out)["frames"] == len(names)
+    assert names == sorted(p.relative_to(small).as_posix() for p in small.glob("*/*/*.png"))
     hud = _hud_mask()
-    names = sorted(p.relative_to(with_hud).as_posix() for p in with_hud.glob("*/*/*.png"))
-    assert names == sorted(p.relative_to(without).as_posix() for p in without.glob("*/*/*.png"))
-    top_bands = {}
     for name in names:
-        a, b = cv2.imread(str(with_hud / name)), cv2.imread(str(without / name))
+        a, b = cv2.imread(str(small / name)), cv2.imread(str(bare / name))
         changed = (a != b).any(axis=2)
         assert changed.any() and not changed[~hud].any(), name
-        top_bands.setdefault(name.split("img")[1][:8], a[:42].astype(int))
-    bands = list(top_bands.values())
-    assert len(bands) == 5 and np.abs(bands[0] - bands[-1]).sum() > 0
 
 
-def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
-    a = syn.generate(tmp_path / "a", seed=7, scale=0.1)
-    b = syn.generate(tmp_path / "b", seed=7, scale=0.1)
-    c = syn.generate(tmp_path / "c", seed=8, scale=0.1)
-    assert _tree_digest(a) == _tree_digest(b)
-    assert _tree_digest(a) != _tree_digest(c)
-    assert syn.read_manifest(a)["digest"] == syn.read_manifest(b)["digest"]
+def test_hud_prints_the_capture_date_and_time() -> None:
+    """The printed date is the shortcut the real set offers, so it must really be there."""
+    lut = syn.palette_lut("IRON")[:, ::-1]
+
+    def band(t: datetime) -> np.ndarray:
+        img = np.zeros((syn.FRAME_H, syn.FRAME_W, 3), np.uint8)
+        syn.draw_hud(img, lut, 30.0, 20.0, 35.0, t)
+        return img
+
+    first = band(datetime(2023, 11, 26, 20, 54, 10))
+    second = band(datetime(2023, 11, 26, 20, 54, 40))
+    assert (first == second).all()  # seconds are not printed, as on the camera
+    changed = (first != band(datetime(2024, 3, 3, 1, 55))).any(axis=2)
+    rows, cols = np.nonzero(changed)
+    assert changed.any() and rows.max() < syn.HUD_TOP_ROWS
+    assert cols.min() >= 100 and cols.max() < 200  # the date/time block, nothing else
 
 
 # ---------------------------------------------------------------- learnability and leakage
@@ -268,18 +300,25 @@ def _ridge_accuracy(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.nda
 
 
 def test_faces_carry_a_learnable_but_imperfect_emotion_signal(loaded: Loaded) -> None:
+    """HUD masked, trained on the four confounded days, scored on the all-emotion day: the
+    probe must beat chance (0.2) clearly but stay far from perfect; on a random split the
+    near-duplicates lift it well above that (measured at seed 0: 0.57 and 0.88)."""
     x = _conv_features(loaded.scale_pos).astype(np.float64)
-    train, val = _day_split(loaded.days)
-    held_out_day = _ridge_accuracy(x, loaded.labels, train, val)
-    assert 0.3 <= held_out_day <= 0.9, held_out_day
+    held_out_day = _ridge_accuracy(x, loaded.labels, *_day_split(loaded.days))
+    random_split = _ridge_accuracy(x, loaded.labels, *_random_split(len(loaded.labels)))
+    assert 0.35 <= held_out_day <= 0.8, held_out_day
+    assert random_split >= held_out_day + 0.15, (random_split, held_out_day)
 
 
 def test_random_split_leaks_near_duplicates_the_day_split_does_not(loaded: Loaded) -> None:
+    """Share of validation frames with a near copy in training (16x16 grayscale, HUD masked,
+    RMS distance of mean-normalised pixels < 0.2; measured at seed 0: 0.93 random, 0.02 day)."""
+
     def near_copy_share(train: np.ndarray, val: np.ndarray) -> float:
         t, v = loaded.thumbs[train], loaded.thumbs[val]
         d2 = (v**2).sum(1)[:, None] + (t**2).sum(1)[None] - 2 * v @ t.T
         nearest = np.sqrt(np.maximum(d2.min(axis=1), 0.0) / t.shape[1])
-        return float((nearest < 0.15).mean())
+        return float((nearest < 0.2).mean())
 
     random_share = near_copy_share(*_random_split(len(loaded.labels)))
     day_share = near_copy_share(*_day_split(loaded.days))
@@ -298,12 +337,26 @@ def test_ensure_reuses_and_repairs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     victim = next(root.glob("*/*/*.png"))
     victim.unlink()
     assert not syn.is_intact(root, scale=0.1)
+    (root / "angry" / "stray.png").write_bytes(b"")
+    manifest.unlink()
     syn.ensure_synthetic(tmp_path)
-    assert victim.is_file() and syn.is_intact(root, scale=0.1)
-
+    assert victim.is_file() and not (root / "angry" / "stray.png").exists()
+    assert syn.is_intact(root, scale=0.1)
     manifest.write_text(json.dumps({"generator_version": -1}))
-    syn.ensure_synthetic(tmp_path)
-    assert syn.read_manifest(root)["generator_version"] == syn.GENERATOR_VERSION
+    assert not syn.is_intact(root, scale=0.1)
+
+
+def test_ensure_tolerates_a_concurrent_builder(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(syn, "DEFAULT_SCALE", 0.1)
+    build = syn._build_and_swap
+
+    def lose_the_race(root: Path, *args: object) -> None:
+        build(root, *args)  # the other process installs its copy first...
+        raise OSError("rename: directory not empty")  # ...so ours cannot be renamed in
+
+    monkeypatch.setattr(syn, "_build_and_swap", lose_the_race)
+    assert syn.is_intact(syn.ensure_synthetic(tmp_path), scale=0.1)
 
 
 def test_env_var_picks_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -324,9 +377,3 @@ def test_generate_never_overwrites_foreign_folders(tmp_path: Path) -> None:
 def test_scale_out_of_range_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="out of range"):
         syn.generate(tmp_path / "x", scale=50.0)
-
-
-def test_cli_writes_a_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert syn.main(["--out", str(tmp_path / "cli"), "--scale", "0.1", "--seed", "3"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["frames"] == len(list((tmp_path / "cli").glob("*/*/*.png")))
