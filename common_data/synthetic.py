@@ -36,7 +36,7 @@ from common_data.errors import DataError
 
 # Bump whenever a change alters any output byte: the cache folder name carries it, so stale
 # datasets are never reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST_NAME = "SYNTHETIC.json"
 DEFAULT_SEED = 0
 DEFAULT_SCALE = 1.0  # about 700 frames: the default comparison stays within minutes on 2 cores
@@ -629,6 +629,18 @@ def _counts(shots: Sequence[Shot]) -> dict[str, object]:
     }
 
 
+def _recipe() -> str:
+    """Fingerprint of every generation parameter: a tuned constant invalidates cached copies
+    even when GENERATOR_VERSION was not bumped (code changes still need the bump)."""
+    params = (
+        FRAME_H, FRAME_W, SENSOR_H, SENSOR_W, PNG_PARAMS, EMOTION_FOLDERS, PALETTES_BY_CLASS,
+        PALETTES, DAYS, SUBJECT_POOL, BURST_FRAMES, FRAME_GAP_S, BURST_GAP_S, BLOCK_GAP_S,
+        PROFILE_PROB, AMBIENT_SPREAD_C, NEUTRAL_MOUTH, NEUTRAL_BROW_V, EXPRESSIONS,
+        EXPRESSION_GAIN, EXPRESSION_STRENGTH, HUD_TOP_ROWS, HUD_BAR_BOX, HUD_CROSS_BOX,
+    )
+    return hashlib.sha256(repr(params).encode()).hexdigest()
+
+
 def _manifest(seed: int, scale: float, hud: bool, shots: Sequence[Shot],
               files: dict[str, dict[str, object]]) -> dict[str, object]:
     digest = hashlib.sha256()
@@ -637,6 +649,7 @@ def _manifest(seed: int, scale: float, hud: bool, shots: Sequence[Shot],
     return {
         "generator": "common_data.synthetic",
         "generator_version": GENERATOR_VERSION,
+        "recipe": _recipe(),
         "seed": seed,
         "scale": scale,
         "hud": hud,
@@ -727,13 +740,15 @@ def read_manifest(root: Path) -> dict[str, object] | None:
 
 def is_intact(root: Path, *, seed: int = DEFAULT_SEED, scale: float = 1.0,
               hud: bool = True) -> bool:
-    """Manifest matches these parameters and every listed file is there with its size.
+    """Manifest matches this generator and these parameters, and every listed file is there
+    with its size.
 
     Sizes, not hashes: this runs before every default run, and discovery hashes the bytes anyway.
     """
     root = Path(root)
     m = read_manifest(root)
-    expected = {"generator_version": GENERATOR_VERSION, "seed": seed, "scale": scale, "hud": hud}
+    expected = {"generator_version": GENERATOR_VERSION, "recipe": _recipe(), "seed": seed,
+                "scale": scale, "hud": hud}
     if m is None or any(m.get(k) != v for k, v in expected.items()):
         return False
     files = m.get("files")

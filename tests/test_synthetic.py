@@ -342,6 +342,9 @@ def test_ensure_reuses_and_repairs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     syn.ensure_synthetic(tmp_path)
     assert victim.is_file() and not (root / "angry" / "stray.png").exists()
     assert syn.is_intact(root, scale=0.1)
+    monkeypatch.setattr(syn, "EXPRESSION_GAIN", syn.EXPRESSION_GAIN + 0.5)
+    assert not syn.is_intact(root, scale=0.1)  # a retuned generator does not reuse old frames
+    monkeypatch.undo()
     manifest.write_text(json.dumps({"generator_version": -1}))
     assert not syn.is_intact(root, scale=0.1)
 
