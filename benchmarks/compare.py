@@ -75,7 +75,8 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
     )
 
 
-def _csv(flag: str, value: str, allowed: tuple[str, ...] | None = None) -> list[str]:
+def parse_csv(flag: str, value: str, allowed: tuple[str, ...] | None = None) -> list[str]:
+    """A comma-separated flag value, each item checked against `allowed` when given."""
     items = [item.strip() for item in value.split(",") if item.strip()]
     if not items:
         raise ConfigError(f"{flag} {value!r}: expected a comma-separated list")
@@ -97,32 +98,40 @@ def _bool(text: str, flag: str) -> bool:
     raise ConfigError(f"{flag} {text!r}: expected true or false")
 
 
+def parse_seeds(value: str) -> list[int]:
+    try:
+        return [int(s) for s in parse_csv("--seeds", value)]
+    except ValueError:
+        raise ConfigError(f"--seeds {value!r}: expected integers like 0,1,2") from None
+
+
+def resolve_data_flag(value: str) -> str:
+    """`--data`: 'synthetic', or an existing folder made absolute (it enters the config hash)."""
+    if value == "synthetic":
+        return value
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise ConfigError(
+            f"--data {value!r}: no such folder (expected 'synthetic' or a dataset folder)"
+        )
+    return str(path.resolve())
+
+
 def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """Fold command-line flags into the profile; flags win."""
     run = profile.setdefault("run", {})
     if args.frameworks:
-        profile["frameworks"] = _csv("--frameworks", args.frameworks, FRAMEWORKS)
+        profile["frameworks"] = parse_csv("--frameworks", args.frameworks, FRAMEWORKS)
     if args.variants:
-        profile["variants"] = _csv("--variants", args.variants, ("baseline", "augmented"))
+        profile["variants"] = parse_csv("--variants", args.variants, ("baseline", "augmented"))
     if args.splits:
-        profile["splits"] = _csv("--splits", args.splits, ("random", "session", "loso"))
+        profile["splits"] = parse_csv("--splits", args.splits, ("random", "session", "loso"))
     if args.hud:
-        profile["hud"] = _csv("--hud", args.hud, ("full", "masked", "hud_only"))
+        profile["hud"] = parse_csv("--hud", args.hud, ("full", "masked", "hud_only"))
     if args.seeds:
-        try:
-            profile["seeds"] = [int(s) for s in _csv("--seeds", args.seeds)]
-        except ValueError:
-            raise ConfigError(f"--seeds {args.seeds!r}: expected integers like 0,1,2") from None
+        profile["seeds"] = parse_seeds(args.seeds)
     if args.data:
-        data = args.data
-        if data != "synthetic":
-            path = Path(data).expanduser()
-            if not path.is_dir():
-                raise ConfigError(
-                    f"--data {data!r}: no such folder (expected 'synthetic' or a dataset folder)"
-                )
-            data = str(path.resolve())
-        run["data"] = data
+        run["data"] = resolve_data_flag(args.data)
     if args.epochs is not None:
         run["epochs"] = args.epochs
     if args.image_size is not None:

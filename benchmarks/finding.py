@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.compare import DEFAULT_RESULTS, run_matrix
+from benchmarks.compare import (
+    DEFAULT_RESULTS,
+    parse_csv,
+    parse_seeds,
+    resolve_data_flag,
+    run_matrix,
+)
+from benchmarks.envs import FRAMEWORKS
 from benchmarks.matrix import Cell, expand
 from benchmarks.records import FRAMEWORK_NAMES, load_predictions, load_records
 from common_data.errors import ConfigError
@@ -368,10 +375,6 @@ def expected_toml(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _csv(text: str | None) -> list[str] | None:
-    return [item.strip() for item in text.split(",") if item.strip()] if text else None
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks finding",
@@ -399,25 +402,14 @@ def main(argv: list[str]) -> int:
         help="print the observed verdicts as a TOML table to record",
     )
     args = parser.parse_args(argv)
-    data = args.data
-    if data != "synthetic":
-        if not Path(data).is_dir():
-            raise ConfigError(
-                f"--data {data!r}: no such folder (expected 'synthetic' or a dataset folder)"
-            )
-        data = str(Path(data).resolve())
-    try:
-        seeds = [int(s) for s in _csv(args.seeds)] if args.seeds else None
-    except ValueError:
-        raise ConfigError(f"--seeds {args.seeds!r}: expected integers like 0,1,2") from None
     finding = load_finding()
     selection = selection_from(
         finding,
         args.profile,
-        data,
-        frameworks=_csv(args.frameworks),
-        seeds=seeds,
-        regimes=_csv(args.regimes),
+        resolve_data_flag(args.data),
+        frameworks=args.frameworks and parse_csv("--frameworks", args.frameworks, FRAMEWORKS),
+        seeds=args.seeds and parse_seeds(args.seeds),
+        regimes=args.regimes and parse_csv("--regimes", args.regimes),
         probe=not args.no_probe,
         fault=args.fault,
     )

@@ -127,6 +127,9 @@ def test_report_regenerates_from_stored_records(tmp_path: Path) -> None:
         (["compare", "--mode", "compile"], "--mode 'compile': expected KEY=true|false"),
         (["report", "--results", "/no/such/results"], "no runs/ folder"),
         (["frobnicate"], "unknown command 'frobnicate'"),
+        (["finding", "--frameworks", "jax"], "--frameworks: unknown value 'jax'"),
+        (["finding", "--data", "/no/such/folder"], "--data '/no/such/folder': no such folder"),
+        (["finding", "--regimes", "random.blurred"], "unknown regime 'random.blurred'"),
     ],
 )
 def test_bad_input_gives_one_clear_line(args: list[str], expected: str) -> None:
