@@ -5,11 +5,12 @@ synthetic inputs. Conventions:
 
 * a step's throughput uses the median round (robust to a noisy shared machine); the matmul
   peak uses the best round, as peaks are reported;
-* achieved FLOP/s = images/s x FLOPs per image (common_data.spec: a multiply-add is 2 FLOPs,
-  training counts 3x the forward pass); its fraction of peak is taken against the machine's
-  peak at the same thread count: the best sgemm either framework reached with that many
-  threads (the target is the machine's limit, and one framework's sgemm measured during a
-  load spike on a shared machine must not lower the bar);
+* achieved FLOP/s = images/s x FLOPs per image (common_data.spec: a multiply-add is 2 FLOPs;
+  training counts the forward pass, the weight gradients and the input gradients but the
+  image's); its fraction of peak is taken against the machine's peak at the same thread
+  count: the best sgemm either framework reached with that many threads (the target is the
+  machine's limit, and one framework's sgemm measured during a load spike on a shared
+  machine must not lower the bar);
 * harness overhead = (matrix wall time - sum of the runs' train_s + eval_s) / wall time, over
   the records that the matrix itself ran (their start and end lie inside its wall interval).
 """
@@ -21,6 +22,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 CLOCK_SLACK_S = 2.0  # records carry whole-second timestamps
@@ -267,6 +269,9 @@ def harness_overhead(
         "inside_runners_s": subprocess_s - run_s if subprocess_s is not None else None,
         "profile": profile_of(str(matrix.get("command", ""))),
         "command": matrix.get("command"),
+        # what the runs trained on: the overhead fraction shrinks as runs get longer
+        "datasets": sorted({Path(str(r.get("data", {}).get("dataset", "?"))).name for r in ran}),
+        "epochs_run": sum(len(r.get("history", [])) for r in ran),
     }
 
 

@@ -100,8 +100,9 @@ def _overhead(f: Mapping[str, Any]) -> str:
     d = f["details"]["harness_overhead"]
     if not d:
         return ("not measured: no results/matrix.json whose records it ran "
-                "(run `python -m benchmarks performance --run-matrix`)")
-    text = (f"measured on the {d['profile']} profile ({d['runs']} runs): wall "
+                "(run `python -m benchmarks performance --matrix paper`)")
+    text = (f"measured on the {d['profile']} profile ({d['runs']} runs, "
+            f"{d['epochs_run']} epochs in all, data: {', '.join(d['datasets'])}): wall "
             f"{_num(d['wall_s'])} s, train+eval {_num(d['run_s'])} s, "
             f"{_num(d['per_run_overhead_s'])} s fixed cost per run; in total "
             f"{_num(d['inside_runners_s'])} s inside the runner processes (interpreter start, "
@@ -261,8 +262,10 @@ def _method(f: Mapping[str, Any]) -> list[str]:
         "process per thread count, cases from `common_data/workload.toml`; each twin is built "
         "by its own `make_twin` + `Twin.build`, and every timed call returns only after the "
         "framework finished (the loss fetched as a float, logits as NumPy, one matmul element).",
-        "* Roofline: FLOPs per training image from `common_data.spec` (3x the forward pass, "
-        "multiply-add = 2); achieved = images/s x FLOPs per image; peak = the machine's: the "
+        "* Roofline: FLOPs per training image from `common_data.spec` (multiply-add = 2; the "
+        "forward pass, every weight gradient, and every input gradient but the image's: 3x "
+        "the forward pass less the first conv's forward); achieved = images/s x FLOPs per "
+        "image; peak = the machine's: the "
         "best-round float32 sgemm of either framework at the same thread count "
         "(mixed-precision rows, GPU only, are also divided by the float32 peak).",
         "* first call s: the untimed first call of a case, where tf.function traces, XLA "

@@ -5,7 +5,8 @@ Each framework suite (`pytorch_impl/bench.py`, `tf_impl/bench.py`) runs as `pyte
 (TF fixes its thread pools when its runtime starts, so a thread count is a process). The
 data-layer suite `benchmarks/bench_data.py` runs here, in the framework-free env, when present.
 Harness overhead and the runners' data wait come from a matrix summary and its records: the
-one under `--results`, or a fresh quick-profile matrix with `--run-matrix`. Everything lands in
+one under `--results`, or a fresh matrix of a comparison profile with `--matrix quick|paper`
+(seed 0 of every cell; the overhead target is judged on `paper`). Everything lands in
 `<results>/performance.json` (written atomically) and `<results>/PERFORMANCE.md`; the raw
 suite JSON, JUnit XML and logs stay under `<results>/performance/`, and `--reuse` recomputes
 the figures from them without running anything.
@@ -37,6 +38,7 @@ DATA_SUITE = "benchmarks/bench_data.py"
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
 OUTCOMES = ("PASSED", "SKIPPED", "FAILED", "ERROR")
 MATRIX_SEEDS = [0]  # overhead is per run, so one seed of each cell measures it
+MATRIX_PROFILES = ("quick", "paper")
 
 
 @dataclass
@@ -67,9 +69,9 @@ def main(argv: list[str]) -> int:
     data_suite = None
     if not args.no_data_suite:
         data_suite = read_data_suite(out_dir, None) if args.reuse else run_data_suite(out_dir)
-    matrix_dir = out_dir / "matrix" if args.run_matrix else args.results
-    if args.run_matrix and not args.reuse:
-        run_quick_matrix(matrix_dir, args.data)
+    matrix_dir = out_dir / f"matrix-{args.matrix}" if args.matrix else args.results
+    if args.matrix and not args.reuse:
+        run_overhead_matrix(args.matrix, matrix_dir, args.data)
 
     figures = assemble(profile, suites, data_suite, matrix_dir, " ".join(
         ["python -m benchmarks performance", *argv]))
@@ -96,14 +98,16 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help="results folder (matrix.json and runs/ are read from here)")
-    parser.add_argument("--run-matrix", action="store_true",
-                        help="first run the quick comparison matrix (seed 0) to measure the "
-                             "harness overhead and the runners' data wait")
+    parser.add_argument("--matrix", choices=MATRIX_PROFILES,
+                        help="first run this comparison profile's matrix (seed 0, every cell) "
+                             "on --data to measure the harness overhead and the runners' data "
+                             "wait: 'paper' (the profile the overhead target is about; ~45 min "
+                             "on two cores with the synthetic data) or 'quick' (a few minutes)")
     parser.add_argument("--no-data-suite", action="store_true",
                         help=f"skip {DATA_SUITE} (the data-layer suite)")
     parser.add_argument("--reuse", action="store_true",
                         help="run nothing: recompute the figures from the suites' JSON under "
-                             "<results>/performance (and, with --run-matrix, its matrix)")
+                             "<results>/performance (and, with --matrix, that matrix)")
     args = parser.parse_args(argv)
     for framework in args.frameworks.split(","):
         if framework.strip() not in FRAMEWORKS:
@@ -194,18 +198,19 @@ def read_junit(path: Path, suite: str) -> list[dict[str, str]]:
     return out
 
 
-def run_quick_matrix(matrix_dir: Path, data: str) -> None:
-    """The quick comparison profile, seed 0, forced, so every cell runs inside the timed
-    matrix and the overhead is measured rather than read from skipped cells."""
+def run_overhead_matrix(name: str, matrix_dir: Path, data: str) -> None:
+    """A comparison profile's matrix, seed 0, forced, so every cell runs inside the timed
+    matrix and the overhead is measured rather than read from skipped cells. The profile's run
+    settings stay as they are: only the seeds are cut (the overhead is per run)."""
     from benchmarks.compare import build_cells, run_matrix
     from benchmarks.matrix import load_profile
 
-    profile = load_profile("quick")
+    profile = load_profile(name)
     profile["seeds"] = MATRIX_SEEDS
     # weights are not part of the protocol and nothing here reads them back
     profile.setdefault("run", {}).update(data=data, save_weights=False)
-    command = (f"python -m benchmarks compare --profile quick --seeds 0 --data {data} --force "
-               "(run by benchmarks performance --run-matrix)")
+    command = (f"python -m benchmarks compare --profile {name} --seeds 0 --data {data} --force "
+               f"(run by benchmarks performance --matrix {name})")
     run_matrix(build_cells(profile), matrix_dir, force=True, command=command)
 
 
@@ -243,7 +248,8 @@ def assemble(profile: workload.Profile, suites: list[Suite], data_suite: dict[st
     overhead = pf.harness_overhead(matrix, ran) if matrix else None
     if overhead:
         overhead["matrix"] = str(matrix_dir / "matrix.json")
-        overhead["paper_projection"] = paper_projection(overhead, rows, profile)
+        if overhead["profile"] != "paper":
+            overhead["paper_projection"] = paper_projection(overhead, rows, profile)
     data_wait = data_wait_figures(e2e, pf.records_data_wait(ran),
                                   overhead["profile"] if overhead else None)
     figures: dict[str, Any] = {

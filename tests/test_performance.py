@@ -173,13 +173,23 @@ def test_assemble_writes_every_headline_figure(tmp_path: Path) -> None:
     assert figures["details"]["harness_overhead"]["paper_projection"]["epochs"] == 20
 
 
+def test_a_paper_matrix_judges_the_overhead_target(tmp_path: Path) -> None:
+    matrix = _matrix(tmp_path / "m", "python -m benchmarks compare --profile paper --seeds 0")
+    figures = assemble(workload.load_profile("quick"), [], None, matrix, "test")
+    overhead = next(t for t in figures["targets"] if t["key"] == "harness_overhead_fraction")
+    assert figures["harness_overhead_profile"] == "paper"
+    assert overhead["status"] == "missed"  # 30 % of the wall time outside the runs
+    assert "paper_projection" not in figures["details"]["harness_overhead"]
+
+
 def test_workload_profiles_parse_and_list_cases() -> None:
     quick = workload.load_profile("quick")
     torch_cases = [str(c) for c in workload.cases("torch", quick, quick.threads[0])]
     assert "train-compile-b32" in torch_cases and "train-default-b128" in torch_cases
     assert "train-xla-b32" not in torch_cases
-    single = [str(c) for c in workload.cases("tf", quick, 1)]
-    assert single == ["matmul", "train-default-b32", "eval-default-b32"]
+    single = [str(c) for c in workload.cases("tf", quick, 1)]  # no loader, no large batch
+    assert single == ["matmul", "train-default-b32", "eval-default-b32", "train-xla-b32",
+                      "eval-xla-b32"]
     with pytest.raises(ConfigError, match="benchmark profile 'nope'"):
         workload.load_profile("nope")
 
