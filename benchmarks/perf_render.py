@@ -58,7 +58,7 @@ def _peak(framework: str) -> Callable[[Mapping[str, Any]], str]:
         if d["fraction"] < 0.5:
             text += (". The counted FLOPs are 3x3 convolutions over few input channels "
                      "(reduction depth 27, 288 and 576 per output, against 2048 in the sgemm) "
-                     "and their backward passes, which run far below sgemm efficiency; ReLU, "
+                     "and their backward passes, which run below sgemm efficiency; ReLU, "
                      "pooling, dropout, the loss and Adam take time but count no FLOPs")
         return text
     return explain

@@ -225,9 +225,9 @@ def protocol_notes(rows: list[Row]) -> list[str]:
         if row.variant == "baseline" and config["epochs"] != PAPER_PROTOCOL["baseline_epochs"]:
             notes.append(f"baseline trained {config['epochs']} epochs instead of 20")
         if len(row.records) < 5:
-            notes.append(
-                f"{len(row.records)} seeds per cell (the published ensemble used 5 models)"
-            )
+            seeds = len(row.records)
+            notes.append(f"{seeds} seed{'s' if seeds > 1 else ''} per cell "
+                         "(the published ensemble used 5 models)")
     unique = sorted(set(notes))
     if not unique:
         return ["Protocol: the published one (128x128, batch 32, Adam 1e-3, baseline 20 epochs)."]
