@@ -213,7 +213,7 @@ def probe_rows(probe: list[Cell], records: dict[str, dict[str, Any]]) -> dict[st
 
 
 def sentences(rows: list[dict[str, Any]], probe: dict[str, Any]) -> list[str]:
-    """Two or three plain sentences on what the published protocol's accuracy measures."""
+    """Two or three plain sentences on what the published setting's accuracy measures."""
 
     def where(split: str, hud: str) -> str:
         found = [r for r in rows if r["split"] == split and r["hud"] == hud]
@@ -226,7 +226,7 @@ def sentences(rows: list[dict[str, Any]], probe: dict[str, Any]) -> list[str]:
     text = []
     if where("random", "full"):
         text.append(
-            f"On the published protocol (random split, full frame) geometric augmentation "
+            f"In the published setting (random split, full frame) geometric augmentation "
             f"changes validation accuracy by {where('random', 'full')}."
         )
     if where("session", "masked"):

@@ -231,11 +231,8 @@ def protocol_notes(rows: list[Row]) -> list[str]:
     unique = sorted(set(notes))
     if not unique:
         return ["Protocol: the published one (128x128, batch 32, Adam 1e-3, baseline 20 epochs)."]
-    return [
-        "**Reduced protocol** — these runs differ from the published protocol: "
-        + "; ".join(unique)
-        + "."
-    ]
+    return ["**Reduced protocol** — these runs differ from the published protocol: "
+            + "; ".join(unique) + "."]
 
 
 def environment_block(records: list[dict[str, Any]]) -> list[str]:
@@ -365,7 +362,8 @@ def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: 
     confusion = figures.confusion_matrices(
         rows, setting.title, fig_dir / f"confusion-{setting.slug}.png"
     )
-    lines = [f"### {setting.title}", "", *results_table(rows), ""]
+    # per setting: one folder often holds a reduced matrix beside a published-protocol one
+    lines = [f"### {setting.title}", "", *protocol_notes(rows), "", *results_table(rows), ""]
     deltas = delta_table(rows)
     if deltas:
         lines += ["Framework delta (PyTorch − TensorFlow), paired by seed:", "", *deltas, ""]
@@ -419,8 +417,6 @@ def render(results_dir: Path, out_dir: Path) -> Path:
         lines += ["No run records yet: run `tox -m compare` first.", ""]
     else:
         lines += [
-            *protocol_notes(rows),
-            "",
             *findings_section(results_dir, fig_dir, out_dir),
             "## Results",
             "",
