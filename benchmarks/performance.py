@@ -101,7 +101,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--matrix", choices=MATRIX_PROFILES,
                         help="first run this comparison profile's matrix (seed 0, every cell) "
                              "on --data to measure the harness overhead and the runners' data "
-                             "wait: 'paper' (the profile the overhead target is about; ~45 min "
+                             "wait: 'paper' (the profile the overhead target is about; 16 min "
                              "on two cores with the synthetic data) or 'quick' (a few minutes)")
     parser.add_argument("--no-data-suite", action="store_true",
                         help=f"skip {DATA_SUITE} (the data-layer suite)")
