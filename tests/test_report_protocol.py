@@ -1,0 +1,31 @@
+"""The report names, per setting, where a run's protocol departs from the published one."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.records import Row, Setting
+from benchmarks.report import protocol_notes
+
+pytestmark = pytest.mark.cross_env  # benchmarks.report draws figures (harness-only matplotlib)
+
+
+def _row(image_size: int, epochs: int, seeds: int) -> Row:
+    setting = Setting("facial-emotion", "random", -1, "full", image_size)
+    records = [{"config": {"image_size": image_size, "epochs": epochs}, "status": "ok"}
+               for _ in range(seeds)]
+    return Row(setting, "tf", "baseline", "p", records)
+
+
+def test_published_protocol_is_named_as_such() -> None:
+    assert protocol_notes([_row(128, 20, 5)])[0].startswith("Protocol: the published one")
+
+
+def test_each_departure_is_named_with_the_right_count() -> None:
+    single = protocol_notes([_row(128, 20, 1)])[0]
+    assert "1 seed per cell" in single and "input" not in single and "epochs" not in single
+    reduced = protocol_notes([_row(32, 10, 3)])[0]
+    assert reduced.startswith("**Reduced protocol**")
+    for part in ("3 seeds per cell", "input 32x32 instead of 128x128",
+                 "baseline trained 10 epochs instead of 20"):
+        assert part in reduced
