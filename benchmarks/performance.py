@@ -28,6 +28,7 @@ from typing import Any
 
 from benchmarks import perf_figures as pf
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
+from benchmarks.matrix import PROFILES_DIR
 from benchmarks.perf_render import explain, render
 from common_data import workload
 from common_data.protocol import cpu_name
@@ -38,7 +39,6 @@ DATA_SUITE = "benchmarks/bench_data.py"
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
 OUTCOMES = ("PASSED", "SKIPPED", "FAILED", "ERROR")
 MATRIX_SEEDS = [0]  # overhead is per run, so one seed of each cell measures it
-MATRIX_PROFILES = ("quick", "paper")
 
 
 @dataclass
@@ -98,7 +98,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help="results folder (matrix.json and runs/ are read from here)")
-    parser.add_argument("--matrix", choices=MATRIX_PROFILES,
+    parser.add_argument("--matrix", choices=sorted(p.stem for p in PROFILES_DIR.glob("*.toml")),
                         help="first run this comparison profile's matrix (seed 0, every cell) "
                              "on --data to measure the harness overhead and the runners' data "
                              "wait: 'paper' (the profile the overhead target is about; 16 min "
