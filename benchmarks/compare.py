@@ -11,11 +11,14 @@ import contextlib
 import ctypes
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, RUNNER_MODULES, framework_
 from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, expand, load_profile
 from common_data.errors import ConfigError
+from common_data.protocol import CONCURRENT_RUNS_ENV
 from common_data.schema import write_json_atomic
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
@@ -73,6 +77,22 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
     parser.add_argument(
         "--force", action="store_true", help="rerun cells that already have a record"
     )
+    add_jobs_argument(parser)
+
+
+def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--jobs",
+        default="1",
+        help="runs at a time (default 1). More suits runs with fewer threads than cores; "
+        "their timings are then not those of a run alone, and the report says so",
+    )
+
+
+def parse_jobs(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"--jobs {value!r}: expected an integer >= 1")
+    return int(value)
 
 
 def parse_csv(flag: str, value: str, allowed: tuple[str, ...] | None = None) -> list[str]:
@@ -174,9 +194,14 @@ def _die_with_parent() -> None:
 
 
 class MatrixRunner:
-    """Runs cells one at a time, streaming each run's epoch lines into a live progress view."""
+    """Runs cells, `jobs` at a time, streaming each run's epoch lines into a live progress view.
 
-    def __init__(self, results: Path, force: bool, console: Console) -> None:
+    Each run is still its own process; `jobs` > 1 only lets several share the machine, which
+    suits runs that use fewer threads than there are cores. Their records carry the count,
+    because timings taken beside other runs are not the timings of a run alone.
+    """
+
+    def __init__(self, results: Path, force: bool, console: Console, jobs: int = 1) -> None:
         self.runs_dir = results / "runs"
         self.logs_dir = results / "logs"
         self.configs_dir = results / "configs"
@@ -185,8 +210,12 @@ class MatrixRunner:
             folder.mkdir(parents=True, exist_ok=True)
         self.force = force
         self.console = console
+        self.jobs = jobs
         self.counts = {"ran": 0, "skipped": 0, "failed": 0}
         self.run_seconds = 0.0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._live: set[subprocess.Popen] = set()
 
     def run_all(self, cells: list[Cell]) -> None:
         pythons = {fw: framework_python(fw) for fw in sorted({c.framework for c in cells})}
@@ -200,27 +229,49 @@ class MatrixRunner:
         )
         with Progress(*columns, console=self.console, transient=False) as progress:
             matrix = progress.add_task("matrix", total=len(cells))
-            epochs = progress.add_task("", total=1, visible=False)
+            todo = []
             for cell in cells:
-                record_path = self.runs_dir / f"{cell.run_id}.json"
-                if not self.force and is_done(record_path, cell):
+                if not self.force and is_done(self.runs_dir / f"{cell.run_id}.json", cell):
                     self.counts["skipped"] += 1
                     progress.advance(matrix)
-                    continue
-                progress.update(matrix, description=f"matrix: {cell.label}")
-                progress.reset(
-                    epochs,
-                    total=cell.config["epochs"],
-                    visible=True,
-                    description="  starting (loading data, building model)",
-                )
-                self._run_cell(cell, pythons[cell.framework], record_path, progress, epochs)
-                progress.advance(matrix)
-            progress.update(epochs, visible=False)
+                else:
+                    todo.append(cell)
+            lanes: queue.SimpleQueue[Any] = queue.SimpleQueue()
+            for _ in range(self.jobs):
+                lanes.put(progress.add_task("", total=1, visible=False))
 
-    def _run_cell(
-        self, cell: Cell, python: Path, record_path: Path, progress: Progress, task: Any
-    ) -> None:
+            def run_in_a_lane(cell: Cell) -> None:
+                if self._stopping.is_set():
+                    return
+                lane = lanes.get()
+                progress.reset(lane, total=cell.config["epochs"], visible=True,
+                               description=f"  {cell.label}: loading data, building model")
+                try:
+                    self._run_cell(cell, pythons[cell.framework], progress, lane)
+                finally:
+                    progress.update(lane, visible=False)
+                    lanes.put(lane)
+                progress.advance(matrix)
+
+            pool = ThreadPoolExecutor(max_workers=self.jobs)
+            try:
+                for future in [pool.submit(run_in_a_lane, cell) for cell in todo]:
+                    future.result()
+            except BaseException:
+                self._stop()
+                raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _stop(self) -> None:
+        """On Ctrl-C: start nothing more and kill the runs in flight (their cells stay undone)."""
+        self._stopping.set()
+        with self._lock:
+            for proc in self._live:
+                proc.kill()
+
+    def _run_cell(self, cell: Cell, python: Path, progress: Progress, lane: Any) -> None:
+        record_path = self.runs_dir / f"{cell.run_id}.json"
         config_path = self.configs_dir / f"{cell.run_id}.json"
         write_json_atomic(config_path, cell.config)
         failure_path = self.failures_dir / f"{cell.run_id}.json"
@@ -239,6 +290,7 @@ class MatrixRunner:
             PYTHONUNBUFFERED="1",
             PYTHONHASHSEED="0",
             TF_CPP_MIN_LOG_LEVEL="2",
+            **{CONCURRENT_RUNS_ENV: str(self.jobs)},
         )
         tail: deque[str] = deque(maxlen=_ERROR_TAIL_LINES)
         started = time.perf_counter()
@@ -252,27 +304,33 @@ class MatrixRunner:
                 text=True,
                 preexec_fn=_die_with_parent,
             )
+            with self._lock:
+                self._live.add(proc)
+                if self._stopping.is_set():  # Ctrl-C came while this run was starting
+                    proc.kill()
             try:
                 assert proc.stderr is not None
                 for line in proc.stderr:
                     log.write(line)
                     log.flush()
                     if line.startswith(PROGRESS_PREFIX):
-                        self._show_epoch(line, progress, task)
+                        self._show_epoch(line, cell, progress, lane)
                     else:
                         tail.append(line.rstrip())
                 returncode = proc.wait()
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
-        self.run_seconds += time.perf_counter() - started
-        if returncode == 0 and is_done(record_path, cell):
-            self.counts["ran"] += 1
+            finally:
+                with self._lock:
+                    self._live.discard(proc)
+        if self._stopping.is_set() or returncode == -signal.SIGINT:
+            return  # interrupted, not failed: a rerun runs the cell again
+        ok = returncode == 0 and is_done(record_path, cell)
+        with self._lock:
+            self.run_seconds += time.perf_counter() - started
+            self.counts["ran" if ok else "failed"] += 1
+        if ok:
             failure_path.unlink(missing_ok=True)
             self.console.print(self._summary(record_path, cell))
             return
-        self.counts["failed"] += 1
         write_json_atomic(
             failure_path,
             {
@@ -288,11 +346,11 @@ class MatrixRunner:
         self.console.print(f"[red]FAILED[/red] {cell.label}: {last}  (log: {log.name})")
 
     @staticmethod
-    def _show_epoch(line: str, progress: Progress, task: Any) -> None:
+    def _show_epoch(line: str, cell: Cell, progress: Progress, task: Any) -> None:
         try:
             info = json.loads(line[len(PROGRESS_PREFIX) :])
             text = (
-                f"  epoch {info['epoch']}/{info['epochs']}  loss {info['loss']:.4f}  "
+                f"  {cell.label}: epoch {info['epoch']}/{info['epochs']}  loss {info['loss']:.4f}  "
                 f"acc {info['accuracy']:.3f}  val_acc {info['val_accuracy']:.3f}"
             )
             progress.update(task, completed=info["epoch"], total=info["epochs"], description=text)
@@ -309,18 +367,27 @@ class MatrixRunner:
         return f"done {cell.label}: {acc_text} ({seconds:.1f} s)"
 
 
-def run_matrix(cells: list[Cell], results: Path, force: bool, command: str) -> dict:
+def run_matrix(
+    cells: list[Cell], results: Path, force: bool, command: str, jobs: int = 1
+) -> dict:
     """Run the cells under the results lock; returns the matrix summary (also saved as JSON)."""
     for framework in sorted({cell.framework for cell in cells}):
         framework_python(framework)
     console = Console(stderr=True)
+    threads = max((cell.config["threads"] for cell in cells), default=1)
+    cores = os.cpu_count() or 1
+    if jobs * threads > cores:
+        console.print(
+            f"note: --jobs {jobs} x {threads} threads per run asks for more than the "
+            f"{cores} cores here; runs will slow each other down"
+        )
     started = time.perf_counter()
     with results_lock(results):
         if any(cell.config["data"] == "synthetic" for cell in cells):
             from common_data.synthetic import ensure_synthetic
 
             ensure_synthetic()
-        runner = MatrixRunner(results, force, console)
+        runner = MatrixRunner(results, force, console, jobs)
         interrupted = False
         try:
             runner.run_all(cells)
@@ -332,6 +399,7 @@ def run_matrix(cells: list[Cell], results: Path, force: bool, command: str) -> d
             "cells": len(cells),
             **runner.counts,
             "interrupted": interrupted,
+            "jobs": jobs,
             "wall_s": round(wall, 3),
             "subprocess_s": round(runner.run_seconds, 3),
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -360,7 +428,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     profile = apply_overrides(load_profile(args.profile), args)
     command = " ".join(["python -m benchmarks compare", *argv])
-    summary = run_matrix(build_cells(profile), args.results, args.force, command)
+    jobs = parse_jobs(args.jobs)
+    summary = run_matrix(build_cells(profile), args.results, args.force, command, jobs)
     if not args.no_report:
         from benchmarks.report import render
 

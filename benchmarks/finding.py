@@ -17,7 +17,9 @@ import numpy as np
 
 from benchmarks.compare import (
     DEFAULT_RESULTS,
+    add_jobs_argument,
     parse_csv,
+    parse_jobs,
     parse_seeds,
     resolve_data_flag,
     run_matrix,
@@ -395,6 +397,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--force", action="store_true", help="rerun cells that have records")
+    add_jobs_argument(parser)
     parser.add_argument("--no-report", action="store_true", help="skip rendering COMPARISON.md")
     parser.add_argument(
         "--print-expected",
@@ -415,7 +418,7 @@ def main(argv: list[str]) -> int:
     )
     grid, probe = finding_cells(finding, selection)
     command = " ".join(["python -m benchmarks finding", *argv])
-    run_matrix(grid + probe, args.results, args.force, command)
+    run_matrix(grid + probe, args.results, args.force, command, parse_jobs(args.jobs))
     result = evaluate_finding(finding, selection, grid, probe, args.results, command)
     name = finding["id"] if args.profile == DEFAULT_PROFILE else f"{finding['id']}-{args.profile}"
     if args.fault != "none":

@@ -253,10 +253,11 @@ def harness_overhead(
     matrix: Mapping[str, Any], records: Iterable[Mapping[str, Any]]
 ) -> dict[str, Any] | None:
     """From a matrix summary (results/matrix.json) and the run records; None when the matrix
-    ran no cell (every cell was already done, so its wall time timed nothing)."""
+    ran no cell (every cell was already done, so its wall time timed nothing) or ran cells
+    side by side (`--jobs` > 1: their summed times exceed the wall time they shared)."""
     wall = float(matrix["wall_s"])
     ran = matrix_records(matrix, records)
-    if not ran or wall <= 0:
+    if not ran or wall <= 0 or int(matrix.get("jobs", 1)) != 1:
         return None
     run_s = sum(float(r["timing"]["train_s"]) + float(r["timing"]["eval_s"]) for r in ran)
     subprocess_s = matrix.get("subprocess_s")

@@ -99,7 +99,7 @@ def _speedup(f: Mapping[str, Any]) -> str:
 def _overhead(f: Mapping[str, Any]) -> str:
     d = f["details"]["harness_overhead"]
     if not d:
-        return ("not measured: no results/matrix.json whose records it ran "
+        return ("not measured: no results/matrix.json that ran its cells one at a time "
                 "(run `python -m benchmarks performance --matrix paper`)")
     text = (f"measured on the {d['profile']} profile ({d['runs']} runs, "
             f"{d['epochs_run']} epochs in all, data: {', '.join(d['datasets'])}): wall "

@@ -235,10 +235,28 @@ def protocol_notes(rows: list[Row]) -> list[str]:
             + "; ".join(unique) + "."]
 
 
+def _runs_at_once(record: dict[str, Any]) -> int:
+    return (record["environment"] or {}).get("concurrent_runs", 1)
+
+
+def shared_machine_note(rows: list[Row]) -> list[str]:
+    """Runs made with `--jobs` > 1 shared the machine: say so beside their timings."""
+    timed = [r for row in rows for r in row.ok]
+    shared = [r for r in timed if _runs_at_once(r) > 1]
+    if not shared:
+        return []
+    most = max(_runs_at_once(r) for r in shared)
+    return [f"**Shared machine** — {len(shared)} of these {len(timed)} runs were timed while up "
+            f"to {most} runs shared the machine (`--jobs {most}`): their train s, ms/step and "
+            "images/s are not those of a run alone; compare timings only between runs made "
+            "one at a time."]
+
+
 def environment_block(records: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| framework | version | Python | OS | CPU | GPU | device | threads (intra/inter) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| framework | version | Python | OS | CPU | GPU | device | threads (intra/inter) "
+        "| runs at once |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     seen = set()
     for record in records:
@@ -251,7 +269,8 @@ def environment_block(records: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {FRAMEWORK_NAMES[record['framework']]} | {env['framework_version']} | "
             f"{env['python']} | {env['os']} | {env['cpu']} | {env['gpu'] or 'none'} | "
-            f"{env['device']} | {threads['intra_op']}/{threads['inter_op']} |"
+            f"{env['device']} | {threads['intra_op']}/{threads['inter_op']} | "
+            f"{_runs_at_once(record)} |"
         )
     lines += [
         "",
@@ -364,6 +383,9 @@ def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: 
     )
     # per setting: one folder often holds a reduced matrix beside a published-protocol one
     lines = [f"### {setting.title}", "", *protocol_notes(rows), "", *results_table(rows), ""]
+    shared = shared_machine_note(rows)
+    if shared:
+        lines += [*shared, ""]
     deltas = delta_table(rows)
     if deltas:
         lines += ["Framework delta (PyTorch − TensorFlow), paired by seed:", "", *deltas, ""]

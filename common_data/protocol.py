@@ -60,6 +60,7 @@ PARITY_BATCH = 8
 PARITY_BATCH_SEED = 123
 PARITY_LR = 1e-4
 PACKAGES = {"torch": "pytorch_impl", "tf": "tf_impl"}
+CONCURRENT_RUNS_ENV = "THERMAL_BENCH_CONCURRENT_RUNS"  # set by the harness's --jobs
 
 
 class Twin(ABC):
@@ -314,6 +315,15 @@ def load_data(config: RunConfig, record: dict[str, Any]) -> tuple[cache.Images, 
     return images, split
 
 
+def concurrent_runs() -> int:
+    """How many runs (this one included) the harness let share the machine. Timings taken
+    beside other runs are not comparable with timings taken alone, so the record says so."""
+    value = os.environ.get(CONCURRENT_RUNS_ENV, "1")
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{CONCURRENT_RUNS_ENV}={value!r}: expected an integer >= 1")
+    return int(value)
+
+
 def environment(twin: Twin) -> dict[str, Any]:
     """The twin's framework facts plus the host facts, which are the same for both twins."""
     info = twin.environment()
@@ -321,6 +331,7 @@ def environment(twin: Twin) -> dict[str, Any]:
         "framework": twin.framework, "framework_version": info["framework_version"],
         "python": platform.python_version(), "os": platform.platform(), "cpu": cpu_name(),
         "gpu": info["gpu"], "device": info["device"], "threads": info["threads"],
+        "concurrent_runs": concurrent_runs(),
     }
 
 

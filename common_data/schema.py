@@ -13,7 +13,8 @@ Record, version 1 (every key is required; "|None" marks where null is allowed):
     config               dict (RunConfig.to_dict()); its framework, if set, equals framework
     config_hash          sha256 hex of config's canonical JSON (RunConfig.hash())
     environment          {framework, framework_version, python, os, cpu: str,
-                          gpu: str|None, device: str, threads: {intra_op, inter_op: int}}
+                          gpu: str|None, device: str, threads: {intra_op, inter_op: int},
+                          concurrent_runs: int >= 1 (optional: runs sharing the machine)}
     model                {spec, spec_hash, init_scheme, weights_digest: str,
                           params_total, params_trainable: int,
                           params_per_layer: [{layer: str, params: int, shapes: {str: [int]}}]}
@@ -209,7 +210,8 @@ FIELDS: dict[str, Check] = {
         "gpu": _nullable(_STR),
         "device": _STR,
         "threads": _obj({"intra_op": _INT, "inter_op": _INT}),
-    }),
+        "concurrent_runs": _rule("an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    }, optional=("concurrent_runs",)),
     "model": _obj({
         "spec": _STR,
         "spec_hash": _HEX64,

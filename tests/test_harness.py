@@ -84,6 +84,47 @@ def test_killed_matrix_resumes_without_lost_or_duplicated_records(tmp_path: Path
     assert len(_records(results)) == 4
 
 
+def test_jobs_run_cells_side_by_side_with_the_same_results(tmp_path: Path) -> None:
+    """`--jobs 2` changes only when runs happen: same predictions, the count recorded and
+    reported, and Ctrl-C leaves unfinished cells undone rather than failed."""
+    _needs_envs()
+    cells = ["--frameworks", "torch,tf", "--seeds", "0,1", *TINY]
+    alone, shared = tmp_path / "alone", tmp_path / "shared"
+    assert _harness("compare", *cells, "--results", str(alone)).returncode == 0
+
+    args = ["compare", *cells, "--jobs", "2", "--results", str(shared)]
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks", *args], cwd=PROJECT_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((shared / "runs").glob("*.json")):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert len(_records(shared)) < 4, "the interrupt should land mid-matrix"
+    assert not list((shared / "failures").glob("*.json")), "interrupted cells are not failures"
+
+    rerun = _harness(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    by_id = {r["run_id"]: r for r in _records(alone)}
+    for record in _records(shared):
+        assert record["environment"]["concurrent_runs"] == 2
+        twin = by_id[record["run_id"]]
+        assert twin["environment"]["concurrent_runs"] == 1
+        assert record["metrics"] == twin["metrics"]
+    assert len(_records(shared)) == len(by_id) == 4
+
+    assert "**Shared machine** — 4 of these 4 runs were timed while up to 2 runs" in _report(
+        shared
+    )
+    assert "**Shared machine**" not in _report(alone)
+
+
+def _report(results: Path) -> str:
+    run = _harness("report", "--results", str(results))
+    assert run.returncode == 0, run.stderr
+    return (results / "COMPARISON.md").read_text()
+
+
 def test_report_regenerates_from_stored_records(tmp_path: Path) -> None:
     _needs_envs()
     results = tmp_path / "results"
@@ -130,6 +171,8 @@ def test_report_regenerates_from_stored_records(tmp_path: Path) -> None:
         (["finding", "--frameworks", "jax"], "--frameworks: unknown value 'jax'"),
         (["finding", "--data", "/no/such/folder"], "--data '/no/such/folder': no such folder"),
         (["finding", "--regimes", "random.blurred"], "unknown regime 'random.blurred'"),
+        (["compare", "--jobs", "0"], "--jobs '0': expected an integer >= 1"),
+        (["finding", "--jobs", "two"], "--jobs 'two': expected an integer >= 1"),
     ],
 )
 def test_bad_input_gives_one_clear_line(args: list[str], expected: str) -> None:

@@ -139,6 +139,9 @@ def test_harness_overhead_counts_only_the_runs_the_matrix_ran(tmp_path: Path) ->
     assert figure["profile"] == "quick"
     assert pf.profile_of("python -m benchmarks compare --profile paper") == "paper"
     assert pf.profile_of("python -m benchmarks compare --profile=paper") == "paper"
+    # runs side by side overlap in time, so their sum says nothing about the harness's share
+    side_by_side = {**matrix, "jobs": 2}
+    assert pf.harness_overhead(side_by_side, pf.matrix_records(side_by_side, records)) is None
 
 
 def test_projected_overhead_and_judging() -> None:

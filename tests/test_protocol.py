@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from common_data import protocol
+from common_data.errors import ConfigError
 from common_data.protocol import EarlyStopping, ReduceOnPlateau, Twin
 from common_data.run_config import RunConfig, load_run_config
 from common_data.schema import read_record
@@ -161,3 +162,15 @@ def test_run_main_refuses_a_bad_config_before_building_a_twin(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "trains 'torch'" in err[0]
     assert not (tmp_path / "r.json").exists()
+
+
+def test_the_record_says_how_many_runs_shared_the_machine(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(protocol.CONCURRENT_RUNS_ENV, "3")
+    assert protocol.run(FakeTwin(losses=[1.0], qs=[1.0]), config(data, epochs=1),
+                        tmp_path / "r.json") == 0
+    assert read_record(tmp_path / "r.json")["environment"]["concurrent_runs"] == 3
+    monkeypatch.setenv(protocol.CONCURRENT_RUNS_ENV, "0")
+    with pytest.raises(ConfigError, match="THERMAL_BENCH_CONCURRENT_RUNS='0': expected an"):
+        protocol.concurrent_runs()

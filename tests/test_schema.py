@@ -102,6 +102,8 @@ def test_a_diverged_run_names_its_epoch_and_has_no_metrics():
         (("schema_version",), 2, "schema_version must be 1, got 2"),
         (("config_hash",), "xyz", "config_hash must be a sha256 hex digest, got 'xyz'"),
         (("environment", "gpu"), 0, "environment.gpu must be null or a non-empty string, got 0"),
+        (("environment", "concurrent_runs"), 0,
+         "environment.concurrent_runs must be an integer >= 1, got 0"),
         (("data", "split"), "kfold",
          "data.split must be 'random', 'session' or 'loso', got 'kfold'"),
         (("timing", "total_s"), float("nan"),
