@@ -38,6 +38,7 @@ from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, expand, load_profile
 from common_data.errors import ConfigError
 from common_data.protocol import CONCURRENT_RUNS_ENV
+from common_data.run_config import MODE_FRAMEWORK, parse_mode_flags
 from common_data.schema import write_json_atomic
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
@@ -109,15 +110,6 @@ def parse_csv(flag: str, value: str, allowed: tuple[str, ...] | None = None) -> 
     return items
 
 
-def _bool(text: str, flag: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{flag} {text!r}: expected true or false")
-
-
 def parse_seeds(value: str) -> list[int]:
     try:
         return [int(s) for s in parse_csv("--seeds", value)]
@@ -156,11 +148,11 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
         run["epochs"] = args.epochs
     if args.image_size is not None:
         run["image_size"] = args.image_size
-    for item in args.mode:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--mode {item!r}: expected KEY=true|false, e.g. compile=true")
-        run.setdefault("mode", {})[key.strip()] = _bool(value, f"--mode {key.strip()}")
+    for key, value in parse_mode_flags(args.mode).items():
+        # a mode that exists in one framework only goes to that framework's cells
+        owner = MODE_FRAMEWORK.get(key)
+        table = profile.setdefault("framework", {}).setdefault(owner, {}) if owner else run
+        table.setdefault("mode", {})[key] = value
     return profile
 
 

@@ -25,7 +25,7 @@ from benchmarks.compare import (
     run_matrix,
 )
 from benchmarks.envs import FRAMEWORKS
-from benchmarks.matrix import Cell, expand
+from benchmarks.matrix import Cell, expand, load_profile
 from benchmarks.records import FRAMEWORK_NAMES, load_predictions, load_records
 from common_data.errors import ConfigError
 from common_data.faults import FAULTS
@@ -82,13 +82,9 @@ def _matrix_profile(finding: dict[str, Any], selection: Selection) -> dict[str, 
     protocol = finding["profile"][selection.profile]
     augmented: dict[str, Any] = {"epochs": protocol["augmented_epochs"]}
     if protocol["early_stopping"]:
-        augmented["early_stopping"] = {"enabled": True, "patience": 5, "restore_best": True}
-        augmented["reduce_on_plateau"] = {
-            "enabled": True,
-            "factor": 0.5,
-            "patience": 3,
-            "min_lr": 1e-6,
-        }
+        published = load_profile("paper")["variant"]["augmented"]
+        augmented["early_stopping"] = published["early_stopping"]
+        augmented["reduce_on_plateau"] = published["reduce_on_plateau"]
     return {
         "frameworks": selection.frameworks,
         "variants": ["baseline", "augmented"],
@@ -99,8 +95,10 @@ def _matrix_profile(finding: dict[str, Any], selection: Selection) -> dict[str, 
             "epochs": protocol["epochs"],
             "fault": selection.fault,
             "threads": protocol.get("threads", 2),
+            "dropout": protocol.get("dropout", "shared"),
         },
         "variant": {"augmented": augmented},
+        "framework": protocol.get("framework", {}),
     }
 
 

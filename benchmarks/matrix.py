@@ -15,7 +15,10 @@ from common_data.errors import ConfigError
 from common_data.run_config import load_run_config
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
-_MATRIX_KEYS = {"description", "frameworks", "variants", "seeds", "splits", "hud", "run", "variant"}
+_MATRIX_KEYS = {
+    "description", "frameworks", "variants", "seeds", "splits", "hud", "run", "variant",
+    "framework",
+}
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,10 @@ def _cell(
     fold: int,
     hud: str,
 ) -> Cell:
+    # [variant.<name>] and [framework.<key>] refine [run]; per-framework tables carry the
+    # tuned modes that exist in one framework only (e.g. [framework.tf.mode] onednn = true).
     raw = _deep_merge(profile.get("run", {}), profile.get("variant", {}).get(variant, {}))
+    raw = _deep_merge(raw, profile.get("framework", {}).get(framework, {}))
     raw.update(framework=framework, variant=variant, seed=seed, split=split, fold=fold, hud=hud)
     config = load_run_config(raw)
     return Cell(framework, variant, seed, split, fold, hud, config.to_dict(), config.hash())

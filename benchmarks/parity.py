@@ -6,7 +6,10 @@ so that a failure says which side drifted:
 
 1. parameters: per tensor, canonical name and shape identical to the spec on both sides;
 2. forward: each side's float32 logits on the fixed batch vs the NumPy float64 reference;
-3. training: the loss before each of ten Adam steps (same batch, dropout off, lr 1e-4; see
+3. shared dropout: each side's logits with the shared dropout masks (common_data.dropout) vs the
+   reference with the same masks, so a twin that ignores the masks (or scales them
+   differently) fails;
+4. training: the loss before each of ten Adam steps (same batch, dropout off, lr 1e-4; see
    `common_data.protocol.parity_main` for why not 1e-3) agrees between the twins.
 
 The training threshold sits between what identical updates give and what a subtle algorithmic
@@ -33,9 +36,11 @@ from typing import Any
 import numpy as np
 
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
+from common_data.dropout import draw_masks, dropout_layers
 from common_data.init_weights import init_weights, weights_digest
 from common_data.protocol import PARITY_LR
 from common_data.reference import forward, softmax_cross_entropy
+from common_data.run_config import MODE_FRAMEWORK, parse_mode_flags
 from common_data.spec import Spec, load_spec
 
 PROBES = {"torch": "pytorch_impl.parity", "tf": "tf_impl.parity"}
@@ -53,6 +58,9 @@ def run_probe(framework: str, out: Path, args: argparse.Namespace) -> dict[str, 
                "--spec", args.spec, "--image-size", str(args.image_size),
                "--seed", str(args.seed), "--steps", str(args.steps), "--lr", str(args.lr),
                "--device", args.device]
+    for key, value in parse_mode_flags(args.mode).items():
+        if MODE_FRAMEWORK.get(key, framework) == framework:
+            command += ["--mode", f"{key}={str(value).lower()}"]
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), PYTHONHASHSEED="0",
                TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
@@ -93,6 +101,11 @@ def compare(
     forward_diff = {fw: float(np.abs(probes[fw]["logits"] - reference).max()) for fw in FRAMEWORKS}
     forward_diff["torch_vs_tf"] = float(np.abs(torch_side["logits"] - tf_side["logits"]).max())
     forward_diff["max"] = max(forward_diff["torch"], forward_diff["tf"])
+    masks = draw_masks(dropout_layers(spec), seed, 0, 0, len(y))
+    masked_reference = forward(spec, weights, x, masks)
+    masked_diff = {fw: float(np.abs(probes[fw]["masked_logits"] - masked_reference).max())
+                   for fw in FRAMEWORKS}
+    masked_diff["max"] = max(masked_diff["torch"], masked_diff["tf"])
     losses = {fw: probes[fw]["losses"].tolist() for fw in FRAMEWORKS}
     train_rel = max_rel_diff(losses["torch"], losses["tf"])
 
@@ -101,12 +114,15 @@ def compare(
             str(probes[fw]["weights_digest"]) == weights_digest(weights) for fw in FRAMEWORKS),
         "params": all(row["match"] for row in per_layer),
         "forward": forward_diff["max"] <= THRESHOLDS["forward_max_abs_diff"],
+        "shared_dropout": masked_diff["max"] <= THRESHOLDS["forward_max_abs_diff"],
         "training": train_rel <= THRESHOLDS["train_loss_max_rel_diff"],
     }
     return {
         "spec": spec.name, "input_shape": list(spec.input_shape), "seed": seed, "lr": lr,
         "steps": len(losses["torch"]), "params": {**params, "spec": spec.total_params()},
         "params_per_tensor": per_layer, "forward_max_abs_diff": forward_diff,
+        "shared_dropout_max_abs_diff": masked_diff,
+        "modes": {fw: probes[fw]["environment"].get("modes", {}) for fw in FRAMEWORKS},
         "reference_loss": softmax_cross_entropy(reference, y), "train_loss": losses,
         "train_loss_max_rel_diff": train_rel, "thresholds": THRESHOLDS,
         "environment": {fw: probes[fw]["environment"] for fw in FRAMEWORKS},
@@ -128,7 +144,11 @@ def render(report: dict[str, Any]) -> str:
     """The human-readable table."""
     size = "x".join(map(str, report["input_shape"]))
     limits = report["thresholds"]
-    lines = [f"parity of the twins: spec {report['spec']} at {size}, seed {report['seed']}", "",
+    modes = "; ".join(
+        f"{fw} " + (", ".join(k for k, on in report["modes"][fw].items() if on) or "default")
+        for fw in FRAMEWORKS)
+    lines = [f"parity of the twins: spec {report['spec']} at {size}, seed {report['seed']} "
+             f"(modes: {modes})", "",
              f"{'parameter':<16} {'spec':<20} {'torch':<20} {'tf':<20} {'count':>10}"]
     for row in report["params_per_tensor"]:
         cells = [str(tuple(row[k])) if row[k] else "-" for k in ("spec", "torch", "tf")]
@@ -136,10 +156,13 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"{row['param']:<16} {cells[0]:<20} {cells[1]:<20} {cells[2]:<20} "
                      f"{row['count']:>10,}{mark}")
     p, f = report["params"], report["forward_max_abs_diff"]
+    m = report["shared_dropout_max_abs_diff"]
     lines += [f"{'total':<16} {p['spec']:<20,} {p['torch']:<20,} {p['tf']:<20,}", "",
               f"forward, max |logit - float64 reference|: torch {f['torch']:.2e}, tf {f['tf']:.2e} "
               f"(torch vs tf {f['torch_vs_tf']:.2e}; "
               f"threshold {limits['forward_max_abs_diff']:.0e})",
+              f"shared dropout masks, max |logit - float64 reference with the same masks|: "
+              f"torch {m['torch']:.2e}, tf {m['tf']:.2e}",
               "", f"training, {report['steps']} Adam steps (lr {report['lr']:g}) on one batch, "
               "dropout off; "
               f"loss before each step (float64 reference before step 1: "
@@ -167,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="Adam learning rate of the training check")
     parser.add_argument("--device", choices=("cpu", "auto", "gpu"), default="cpu",
                         help="where the probes run (cpu: float32 comparable to the reference)")
+    parser.add_argument("--mode", action="append", default=[], metavar="KEY=BOOL",
+                        help="tuned mode to check parity under, e.g. onednn=true (repeatable; "
+                        "each goes to the twin it applies to)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     spec = load_spec(args.spec, image_size=args.image_size)

@@ -32,7 +32,7 @@ import tempfile
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from time import perf_counter
@@ -43,13 +43,14 @@ import numpy as np
 from common_data import cache, discovery, faults, splits
 from common_data.batches import iterate_batches
 from common_data.datasets import resolve_data
+from common_data.dropout import DropoutLayer, Masks, draw_masks, dropout_layers, with_masks
 from common_data.errors import ConfigError
 from common_data.init_weights import INIT_SCHEME, init_weights, weights_digest
 from common_data.metrics import classification_metrics, softmax
 from common_data.prefetch import prefetch
 from common_data.preprocess import Preprocess
 from common_data.reference import softmax_cross_entropy
-from common_data.run_config import RunConfig, load_run_config
+from common_data.run_config import RunConfig, load_run_config, parse_mode_flags
 from common_data.schema import SCHEMA_VERSION, validate_record, write_json_atomic
 from common_data.spec import Spec, load_spec
 
@@ -84,13 +85,19 @@ class Twin(ABC):
         """How many parameter values the optimizer updates."""
 
     @abstractmethod
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    def train_step(
+        self, x: np.ndarray, y: np.ndarray, masks: Masks | None = None
+    ) -> tuple[float, np.ndarray]:
         """One Adam step on the mean softmax cross-entropy; returns the loss and the batch's
-        logits (training mode), and only once the device has finished the update."""
+        logits (training mode), and only once the device has finished the update. With
+        `masks` (common_data.dropout, canonical layout) each dropout layer multiplies by its
+        mask; without, the framework draws its own. Ignored while `set_training(False)`."""
 
     @abstractmethod
-    def predict_logits(self, x: np.ndarray) -> np.ndarray:
-        """Logits in inference mode (no dropout), whatever `set_training` says."""
+    def predict_logits(self, x: np.ndarray, masks: Masks | None = None) -> np.ndarray:
+        """Logits without an update: inference mode (no dropout), whatever `set_training`
+        says, or, given `masks`, the forward pass with exactly those dropout masks (parity
+        checks a twin's use of the shared masks this way)."""
 
     @abstractmethod
     def set_lr(self, lr: float) -> None:
@@ -277,7 +284,7 @@ def execute(
     twin.build(spec, weights, config)
     record["environment"] = environment(twin)
     record["model"] = model_section(twin, spec, weights)
-    fit = train(twin, config, images, split, timing)
+    fit = train(twin, config, images, split, timing, dropout_layers(spec))
     record["history"] = fit.history
     if fit.diverged_at is not None:
         record.update(status="diverged", diverged_at_epoch=fit.diverged_at)
@@ -357,7 +364,8 @@ def model_section(twin: Twin, spec: Spec, weights: Mapping[str, np.ndarray]) -> 
 
 
 def train(
-    twin: Twin, config: RunConfig, images: cache.Images, split: splits.Split, timing: Timing
+    twin: Twin, config: RunConfig, images: cache.Images, split: splits.Split, timing: Timing,
+    dropouts: list[DropoutLayer],
 ) -> Fit:
     """The epoch loop, with Keras' EarlyStopping, ReduceLROnPlateau and TerminateOnNaN
     semantics implemented here once, so both twins stop and decay at the same epochs. As in
@@ -376,7 +384,7 @@ def train(
     for epoch in range(1, config.epochs + 1):
         started = perf_counter()
         twin.set_lr(lr)
-        loss, accuracy = train_epoch(twin, config, images, split.train, epoch, timing)
+        loss, accuracy = train_epoch(twin, config, images, split.train, epoch, timing, dropouts)
         logs: dict[str, Any] = {"epoch": epoch, "loss": loss, "accuracy": accuracy,
                                 "val_loss": None, "val_accuracy": None, "lr": lr}
         if loss is not None:
@@ -406,16 +414,13 @@ def train(
 
 def train_epoch(
     twin: Twin, config: RunConfig, images: cache.Images, indices: np.ndarray, epoch: int,
-    timing: Timing,
+    timing: Timing, dropouts: list[DropoutLayer],
 ) -> tuple[float | None, float | None]:
     """(mean loss, accuracy) over the epoch's samples, or (None, None) at the first
     non-finite loss: the run has diverged and further steps would only spread NaN. The next
     batch is prepared in a background thread while the current one trains (same bytes, same
     order), so augmentation does not show up as data wait."""
-    batches = prefetch(iterate_batches(
-        images.images, images.labels, indices, batch_size=config.batch_size, seed=config.seed,
-        epoch=epoch - 1, shuffle=True, augment=config.variant == "augmented",
-    ))
+    batches = prefetch(training_batches(config, images, indices, epoch, dropouts))
     started = perf_counter()
     loss_sum, correct, seen = 0.0, 0, 0
     try:
@@ -424,9 +429,9 @@ def train_epoch(
             batch = next(batches, None)
             if batch is None:
                 break
-            x, y = batch
+            x, y, masks = batch
             stepping = perf_counter()
-            loss, logits = twin.train_step(x, y)
+            loss, logits = twin.train_step(x, y, masks)
             timing.add_step(x.shape, perf_counter() - stepping, stepping - waiting)
             if not math.isfinite(loss):
                 return None, None
@@ -437,6 +442,21 @@ def train_epoch(
         batches.close()
         timing.train_s += perf_counter() - started
     return loss_sum / seen, correct / seen
+
+
+def training_batches(
+    config: RunConfig, images: cache.Images, indices: np.ndarray, epoch: int,
+    dropouts: list[DropoutLayer],
+) -> Iterator[tuple[np.ndarray, np.ndarray, Masks | None]]:
+    """The epoch's (x, y, masks): masks are the shared dropout masks of the spec's
+    `dropouts` when the config asks for them, None when each framework draws its own."""
+    batches = iterate_batches(
+        images.images, images.labels, indices, batch_size=config.batch_size, seed=config.seed,
+        epoch=epoch - 1, shuffle=True, augment=config.variant == "augmented",
+    )
+    if config.dropout == "framework":
+        return ((x, y, None) for x, y in batches)
+    return with_masks(batches, dropouts, config.seed, epoch - 1)
 
 
 def predict(
@@ -527,7 +547,9 @@ def load_config(path: Path, framework: str) -> RunConfig:
     return config
 
 
-def run_main(framework: str, make_twin: Callable[[], Twin], argv: Sequence[str] | None) -> int:
+def run_main(
+    framework: str, make_twin: Callable[[RunConfig], Twin], argv: Sequence[str] | None
+) -> int:
     """`python -m <twin>.run --config run.json --out result.json`.
 
     The config is validated before the framework is imported, so a bad config fails fast
@@ -545,7 +567,7 @@ def run_main(framework: str, make_twin: Callable[[], Twin], argv: Sequence[str] 
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return run(make_twin(), config, args.out)
+    return run(make_twin(config), config, args.out)
 
 
 def parity_batch(spec: Spec) -> tuple[np.ndarray, np.ndarray]:
@@ -556,12 +578,16 @@ def parity_batch(spec: Spec) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def parity_main(framework: str, make_twin: Callable[[], Twin], argv: Sequence[str] | None) -> int:
+def parity_main(
+    framework: str, make_twin: Callable[[RunConfig], Twin], argv: Sequence[str] | None
+) -> int:
     """`python -m <twin>.parity --out parity.npz`: what the harness compares across twins.
 
-    From the shared initial weights, on the fixed batch and with dropout off: the logits, the
-    loss before each of `--steps` Adam steps on that same batch, and the parameters as the
-    framework holds them (canonical names and shapes).
+    From the shared initial weights, on the fixed batch: the logits (inference), the logits
+    with the shared dropout masks of step 0 (`masked_logits`), the loss before each of
+    `--steps` Adam steps on that same batch with dropout off, and the parameters as the
+    framework holds them (canonical names and shapes). `--mode KEY=BOOL` runs the probe under
+    a tuned mode, so a mode is shown faithful (or not) by the same figures.
 
     The steps use lr 1e-4, not the runs' 1e-3: at 1e-3 the first step on one small batch
     overshoots (loss 1.63 -> 2.69 at 128 px) and ten steps amplify float32 rounding to a few
@@ -578,11 +604,14 @@ def parity_main(framework: str, make_twin: Callable[[], Twin], argv: Sequence[st
     parser.add_argument("--lr", type=float, default=PARITY_LR)
     parser.add_argument("--device", choices=("cpu", "auto", "gpu"), default="cpu",
                         help="cpu by default: GPU kernels are not bitwise float32-faithful")
+    parser.add_argument("--mode", action="append", default=[], metavar="KEY=BOOL",
+                        help="tuned mode to probe under, e.g. onednn=true (repeatable)")
     args = parser.parse_args(argv)
     try:
         config = load_run_config({
             "framework": framework, "spec": args.spec, "seed": args.seed,
             "image_size": args.image_size, "device": args.device, "optimizer": {"lr": args.lr},
+            "mode": parse_mode_flags(args.mode),
         })
         spec = load_spec(config.spec, image_size=config.image_size)
     except ConfigError as exc:
@@ -590,17 +619,19 @@ def parity_main(framework: str, make_twin: Callable[[], Twin], argv: Sequence[st
         return 2
     weights = init_weights(spec, config.seed)
     x, y = parity_batch(spec)
-    twin = make_twin()
+    twin = make_twin(config)
     twin.build(spec, weights, config)
     twin.set_training(False)
     logits = twin.predict_logits(x)
+    masks = draw_masks(dropout_layers(spec), args.seed, 0, 0, len(y))
+    masked_logits = twin.predict_logits(x, masks)
     losses = [twin.train_step(x, y)[0] for _ in range(args.steps)]
     shapes = twin.parameter_shapes()
     names = sorted(shapes)
     save_npz_atomic(
-        args.out, x=x, y=y, logits=logits, losses=np.asarray(losses),
+        args.out, x=x, y=y, logits=logits, masked_logits=masked_logits, losses=np.asarray(losses),
         weights_digest=np.asarray(weights_digest(weights)), param_names=np.asarray(names),
         param_shapes=np.asarray(json.dumps([shapes[n] for n in names])),
-        environment=np.asarray(json.dumps(environment(twin))),
+        environment=np.asarray(json.dumps({**environment(twin), "modes": asdict(config.mode)})),
     )
     return 0

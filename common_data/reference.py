@@ -3,7 +3,8 @@
 Both twins run float32 kernels that round differently; comparing each against one float64
 reference tells which twin drifts, where comparing the twins with each other could not.
 Layout is canonical Keras: NHWC activations, HWIO conv kernels, flatten in NHWC order.
-Dropout is the identity (inference).
+Dropout is the identity (inference) unless shared masks are given (common_data.dropout), in
+which case it multiplies by them, as both twins do in training.
 """
 
 from __future__ import annotations
@@ -15,15 +16,22 @@ import numpy as np
 from common_data.spec import Layer, Spec
 
 
-def forward(spec: Spec, weights: Mapping[str, np.ndarray], x_nhwc: np.ndarray) -> np.ndarray:
-    """Logits (N, num_classes) in float64 for a batch of NHWC images."""
+def forward(
+    spec: Spec, weights: Mapping[str, np.ndarray], x_nhwc: np.ndarray,
+    masks: Mapping[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Logits (N, num_classes) in float64 for a batch of NHWC images; `masks` are dropout
+    masks by layer name (a dropout layer without one is the identity)."""
     x = np.asarray(x_nhwc, dtype=np.float64)
     if x.ndim != 4 or x.shape[1:] != spec.input_shape:
         expected = ", ".join(map(str, spec.input_shape))
         raise ValueError(f"x_nhwc must have shape (N, {expected}), got {x.shape}")
     params = _checked_params(spec, weights)
     for layer in spec.layers:
-        x = _apply(layer, x, params)
+        if layer.type == "dropout" and masks is not None and layer.name in masks:
+            x = x * np.asarray(masks[layer.name], dtype=np.float64)
+        else:
+            x = _apply(layer, x, params)
     return x
 
 

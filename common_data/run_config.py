@@ -16,8 +16,20 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from common_data.dropout import SOURCES as DROPOUT_SOURCES
 from common_data.errors import ConfigError
 from common_data.faults import FAULTS
+
+# Keys added after records were committed, with the value every earlier run implicitly had.
+# The hash leaves a key out while it holds that value, so the stored runs keep their config
+# hashes (and stay resumable) while a run with the new behaviour gets a new identity.
+LEGACY_VALUES: dict[tuple[str, ...], Any] = {
+    ("dropout",): "framework",
+    ("mode", "onednn"): False,
+}
+
+# Tuned modes that exist in one framework only; a config naming one for the other is refused.
+MODE_FRAMEWORK = {"channels_last": "torch", "compile": "torch", "jit_compile": "tf", "onednn": "tf"}
 
 DEFAULTS_PATH = Path(__file__).resolve().parent / "defaults" / "run.toml"
 
@@ -121,6 +133,7 @@ class Mode:
     compile: bool = _key(_Bool())
     jit_compile: bool = _key(_Bool())
     mixed_precision: bool = _key(_Bool())
+    onednn: bool = _key(_Bool())
 
 
 @dataclass(frozen=True)
@@ -134,6 +147,7 @@ class RunConfig:
     fold: int = _key(_Int(-1))
     split_seed: int = _key(_Int(0))
     seed: int = _key(_Int(0))
+    dropout: str = _key(_Enum(*DROPOUT_SOURCES))
     image_size: int = _key(_Int(1))
     hud: str = _key(_Enum("full", "masked", "hud_only"))
     spec: str = _key(_Str())
@@ -155,9 +169,24 @@ class RunConfig:
         return asdict(self)
 
     def hash(self) -> str:
-        """sha256 of the canonical JSON (sorted keys, no whitespace)."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        """The config's identity: see `config_digest`."""
+        return config_digest(self.to_dict())
+
+
+def config_digest(values: dict[str, Any]) -> str:
+    """sha256 of a config dict's canonical JSON (sorted keys, no whitespace), leaving out
+    the keys that hold their `LEGACY_VALUES` value (or are absent, in records made before
+    the key existed)."""
+    values = json.loads(json.dumps(values))
+    for path, legacy in LEGACY_VALUES.items():
+        *parents, key = path
+        section = values
+        for parent in parents:
+            section = section.get(parent, {})
+        if key in section and section[key] == legacy:
+            del section[key]
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def load_run_config(source: Path | str | dict[str, Any]) -> RunConfig:
@@ -174,6 +203,24 @@ def load_run_config(source: Path | str | dict[str, Any]) -> RunConfig:
     config = _build(RunConfig, merged, where, prefix="")
     _check_combinations(config, where)
     return config
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def parse_mode_flags(items: list[str]) -> dict[str, bool]:
+    """`--mode KEY=BOOL` flags (compare, finding, parity) as a config's [mode] table; which
+    keys exist is checked when the config is loaded."""
+    modes = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        flag = value.strip().lower()
+        if not sep or not key.strip():
+            raise ConfigError(f"--mode {item!r}: expected KEY=true|false, e.g. onednn=true")
+        if flag not in _TRUE + _FALSE:
+            raise ConfigError(f"--mode {key.strip()} {value!r}: expected true or false")
+        modes[key.strip()] = flag in _TRUE
+    return modes
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -252,8 +299,7 @@ def _check_combinations(config: RunConfig, where: str) -> None:
             f"{where}: key 'fold' must be -1 when split is {config.split!r} "
             f"(folds apply to 'loso'), got {config.fold!r}"
         )
-    only = {"channels_last": "torch", "compile": "torch", "jit_compile": "tf"}
-    for key, framework in only.items():
+    for key, framework in MODE_FRAMEWORK.items():
         if getattr(config.mode, key) and config.framework != framework:
             raise ConfigError(
                 f"{where}: key 'mode.{key}' applies to framework {framework!r} only, "

@@ -45,7 +45,6 @@ never silently dropped.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -59,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from common_data.errors import DataError
+from common_data.run_config import config_digest
 
 SCHEMA_VERSION = 1
 
@@ -284,8 +284,7 @@ def _cross_checks(record: dict[str, Any]) -> list[str]:
                 f"{key} must be set exactly when status is {when!r}, "
                 f"got {_short(record[key])} with status {status!r}"
             )
-    canonical = json.dumps(record["config"], sort_keys=True, separators=(",", ":"))
-    if hashlib.sha256(canonical.encode("utf-8")).hexdigest() != record["config_hash"]:
+    if config_digest(record["config"]) != record["config_hash"]:
         errors.append("config_hash must be the sha256 of config's canonical JSON "
                       "(RunConfig.hash()), got a different digest")
     if record["config"].get("framework", record["framework"]) != record["framework"]:

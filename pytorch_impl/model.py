@@ -30,11 +30,16 @@ class _NHWCFlatten(nn.Module):
 
 class _SpecNet(nn.Module):
     """The spec's layers as named submodules (state_dict keys are '<layer>.weight'), with
-    ReLU applied functionally so no extra names appear."""
+    ReLU applied functionally so no extra names appear.
+
+    `forward(x, masks)`: with `masks` (shared dropout, see common_data.dropout) each dropout
+    layer multiplies its input by its mask instead of drawing one from torch's RNG; a
+    dropout layer without a mask is then the identity (rate 0)."""
 
     def __init__(self, spec: Spec) -> None:
         super().__init__()
         self.plan: list[tuple[str, bool]] = []
+        self.dropouts = {layer.name for layer in spec.layers if layer.type == "dropout"}
         channels = spec.input_shape[2]
         features = 0
         for layer, (_, out_shape) in zip(spec.layers, spec.output_shapes(), strict=True):
@@ -45,9 +50,14 @@ class _SpecNet(nn.Module):
             else:
                 features = out_shape[0]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, masks: Mapping[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         for name, relu in self.plan:
-            x = getattr(self, name)(x)
+            if masks is not None and name in self.dropouts:
+                x = x * masks[name] if name in masks else x
+            else:
+                x = getattr(self, name)(x)
             if relu:
                 x = torch.relu(x)
         return x
@@ -104,6 +114,19 @@ def canonical_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
 def canonical_name(name: str) -> str:
     layer, suffix = name.rsplit(".", 1)
     return f"{layer}.{_CANONICAL_SUFFIX[suffix]}"
+
+
+def to_framework_masks(
+    masks: Mapping[str, np.ndarray] | None, device: torch.device
+) -> dict[str, torch.Tensor] | None:
+    """Shared dropout masks (canonical NHWC for spatial layers) as torch tensors in NCHW."""
+    if masks is None:
+        return None
+    out = {}
+    for name, mask in masks.items():
+        tensor = torch.from_numpy(np.ascontiguousarray(mask)).to(device)
+        out[name] = tensor.permute(0, 3, 1, 2) if tensor.ndim == 4 else tensor
+    return out
 
 
 def to_framework_layout(array: np.ndarray) -> np.ndarray:

@@ -10,11 +10,12 @@ import sys
 from collections.abc import Sequence
 
 from common_data.protocol import Twin, run_main
+from common_data.run_config import RunConfig
 
 
-def make_twin() -> Twin:
+def make_twin(config: RunConfig | None = None) -> Twin:
     """Imported here, after the config was validated, so a bad config fails before the
-    framework's slow import."""
+    framework's slow import. torch needs nothing from the config before its import."""
     from pytorch_impl.twin import TorchTwin
 
     return TorchTwin()

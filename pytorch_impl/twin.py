@@ -17,10 +17,11 @@ import safetensors.torch
 import torch
 import torch.nn.functional as F
 
+from common_data.dropout import Masks
 from common_data.protocol import Twin
 from common_data.run_config import RunConfig
 from common_data.spec import Spec
-from pytorch_impl.model import build_model, canonical_shapes, load_weights
+from pytorch_impl.model import build_model, canonical_shapes, load_weights, to_framework_masks
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -54,11 +55,14 @@ class TorchTwin(Twin):
     def trainable_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    def train_step(
+        self, x: np.ndarray, y: np.ndarray, masks: Masks | None = None
+    ) -> tuple[float, np.ndarray]:
         images, labels = self._inputs(x), torch.from_numpy(y).to(self.device)
+        shared = to_framework_masks(masks if self.training else None, self.device)
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
-            logits = self.forward(images)
+            logits = self.forward(images, shared)
         loss = F.cross_entropy(logits.float(), labels)
         loss.backward()
         self._align_epsilon()
@@ -66,11 +70,11 @@ class TorchTwin(Twin):
         self._synchronize()
         return float(loss.item()), logits.detach().float().cpu().numpy()
 
-    def predict_logits(self, x: np.ndarray) -> np.ndarray:
+    def predict_logits(self, x: np.ndarray, masks: Masks | None = None) -> np.ndarray:
         self.model.eval()
         try:
             with torch.no_grad(), self._autocast():
-                logits = self.forward(self._inputs(x))
+                logits = self.forward(self._inputs(x), to_framework_masks(masks, self.device))
             result = logits.float().cpu().numpy()
         finally:
             self.model.train(self.training)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from common_data import protocol
+from common_data.dropout import Masks, draw_masks, dropout_layers
 from common_data.errors import ConfigError
 from common_data.protocol import EarlyStopping, ReduceOnPlateau, Twin
 from common_data.run_config import RunConfig, load_run_config
@@ -32,6 +33,7 @@ class FakeTwin(Twin):
         self.losses, self.qs, self.fail = losses, qs, fail
         self.epoch = 0
         self.lrs: list[float] = []
+        self.masks: list[Any] = []
 
     def build(self, spec: Spec, weights: Mapping[str, np.ndarray], config: RunConfig) -> None:
         self.spec = spec
@@ -42,12 +44,15 @@ class FakeTwin(Twin):
     def trainable_params(self) -> int:
         return self.spec.total_params()
 
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    def train_step(
+        self, x: np.ndarray, y: np.ndarray, masks: Masks | None = None
+    ) -> tuple[float, np.ndarray]:
+        self.masks.append(masks)
         if self.fail:
             raise RuntimeError("boom in the framework")
         return self.losses[self.epoch - 1], np.zeros((len(y), 5))
 
-    def predict_logits(self, x: np.ndarray) -> np.ndarray:
+    def predict_logits(self, x: np.ndarray, masks: Masks | None = None) -> np.ndarray:
         logits = np.zeros((len(x), 5))
         logits[:, 0] = self.qs[self.epoch - 1]
         return logits
@@ -120,6 +125,27 @@ def test_early_stopping_restores_the_best_epoch(data: Path, tmp_path: Path) -> N
     with np.load(tmp_path / record["predictions_file"]) as stored:
         expected = np.exp([1.0, 0, 0, 0, 0]) / np.exp([1.0, 0, 0, 0, 0]).sum()
         assert np.allclose(stored["proba"], expected)
+
+
+@pytest.mark.parametrize("source", ["shared", "framework"])
+def test_each_step_gets_the_shared_masks_of_its_seed_epoch_and_step(
+    data: Path, tmp_path: Path, source: str
+) -> None:
+    twin = FakeTwin(losses=[1.0] * 2, qs=[1.0] * 2)
+    cfg = config(data, epochs=2, seed=3, dropout=source)
+    assert protocol.run(twin, cfg, tmp_path / "r.json") == 0
+    if source == "framework":
+        assert twin.masks and all(m is None for m in twin.masks)
+        return
+    layers = dropout_layers(twin.spec)
+    steps_per_epoch = len(twin.masks) // 2
+    for i, masks in enumerate(twin.masks):
+        epoch, step = divmod(i, steps_per_epoch)
+        batch = len(masks["dropout"])
+        expected = draw_masks(layers, 3, epoch, step, batch)
+        assert masks.keys() == expected.keys() == {"dropout"}
+        assert np.array_equal(masks["dropout"], expected["dropout"])
+    assert not np.array_equal(twin.masks[0]["dropout"], twin.masks[1]["dropout"])
 
 
 def test_reduce_on_plateau_sets_the_twin_lr(data: Path, tmp_path: Path) -> None:

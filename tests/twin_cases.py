@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from common_data.dropout import draw_masks, dropout_layers
 from common_data.init_weights import init_weights
 from common_data.protocol import PROGRESS_PREFIX, Twin
 from common_data.reference import forward
@@ -73,6 +74,19 @@ class TwinContract:
         logits = twin.predict_logits(x)
         assert logits.shape == (4, spec.num_classes)
         assert np.abs(logits - forward(spec, weights, x)).max() < 1e-5
+
+    def test_training_applies_the_shared_dropout_masks(self) -> None:
+        """The logits of a training step and of a masked forward are the reference's with
+        the very same masks: a twin that ignored them (or drew its own) would differ by O(1)."""
+        twin, spec, weights = self.build(image_size=32)
+        x = np.random.default_rng(8).uniform(0, 1, (6, *spec.input_shape)).astype(np.float32)
+        y = (np.arange(6) % spec.num_classes).astype(np.int64)
+        masks = draw_masks(dropout_layers(spec), seed=0, epoch=0, step=0, batch=6)
+        expected = forward(spec, weights, x, masks)
+        assert np.abs(expected - forward(spec, weights, x)).max() > 1e-2
+        assert np.abs(twin.predict_logits(x, masks) - expected).max() < 1e-5
+        _, logits = twin.train_step(x, y, masks)
+        assert np.abs(logits - expected).max() < 1e-5
 
     def test_tiny_run_writes_a_valid_record(
         self, make_dataset: Callable[..., Path], tmp_cache: Path, tmp_path: Path

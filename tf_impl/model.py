@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from common_data.spec import Layer, Spec
 
@@ -65,6 +66,13 @@ def canonical_shapes(model: keras.Sequential) -> dict[str, tuple[int, ...]]:
 
 def canonical_name(layer: keras.layers.Layer, variable: keras.Variable) -> str:
     return f"{layer.name}.{variable.name}"
+
+
+def to_framework_masks(masks: Mapping[str, np.ndarray] | None) -> dict[str, tf.Tensor] | None:
+    """Shared dropout masks as TF tensors; Keras' NHWC layout is the canonical one."""
+    if masks is None:
+        return None
+    return {name: tf.constant(mask) for name, mask in masks.items()}
 
 
 def to_framework_layout(array: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ so timing, the learning rate and the epoch loop are the protocol's, exactly as f
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common_data.dropout import Masks
 from common_data.protocol import Twin
 from common_data.run_config import RunConfig
 from common_data.spec import Spec
-from tf_impl.model import build_model, canonical_shapes, load_weights
+from tf_impl.model import build_model, canonical_shapes, load_weights, to_framework_masks
+from tf_impl.run import ONEDNN_ENV
 
 WEIGHTS_FILE = "model.weights.h5"
 
@@ -28,6 +31,12 @@ class TFTwin(Twin):
     framework = "tf"
 
     def build(self, spec: Spec, weights: Mapping[str, np.ndarray], config: RunConfig) -> None:
+        if _onednn_enabled() != config.mode.onednn:
+            raise RuntimeError(
+                f"mode.onednn is {str(config.mode.onednn).lower()}, but TensorFlow was imported "
+                f"with {ONEDNN_ENV}={os.environ.get(ONEDNN_ENV)!r}: create the twin with "
+                "tf_impl.run.make_twin(config) before anything imports TensorFlow"
+            )
         configure_runtime(config)
         self.device = pick_device(config.device)
         self.mixed_precision = config.mode.mixed_precision
@@ -57,14 +66,17 @@ class TFTwin(Twin):
     def trainable_params(self) -> int:
         return sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)
 
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    def train_step(
+        self, x: np.ndarray, y: np.ndarray, masks: Masks | None = None
+    ) -> tuple[float, np.ndarray]:
         with tf.device(self.device):
-            loss, logits = self._train(tf.constant(x), tf.constant(y), self.training)
+            shared = to_framework_masks(masks if self.training else None)
+            loss, logits = self._train(tf.constant(x), tf.constant(y), self.training, shared)
         return float(loss.numpy()), logits.numpy()
 
-    def predict_logits(self, x: np.ndarray) -> np.ndarray:
+    def predict_logits(self, x: np.ndarray, masks: Masks | None = None) -> np.ndarray:
         with tf.device(self.device):
-            return self._predict(tf.constant(x)).numpy()
+            return self._predict(tf.constant(x), to_framework_masks(masks)).numpy()
 
     def set_lr(self, lr: float) -> None:
         self.optimizer.learning_rate.assign(lr)
@@ -99,20 +111,35 @@ class TFTwin(Twin):
         return tf.config.experimental.get_memory_info(self.device.lstrip("/"))["peak"] / 2**20
 
     def _train_graph(
-        self, x: tf.Tensor, y: tf.Tensor, training: bool
+        self, x: tf.Tensor, y: tf.Tensor, training: bool, masks: dict[str, tf.Tensor] | None
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """One Adam step on the mean softmax cross-entropy of the logits. `training` stays a
         Python bool because Keras layers branch on it in Python; each value is one trace."""
         with tf.GradientTape() as tape:
-            logits = tf.cast(self.model(x, training=training), tf.float32)
+            logits = tf.cast(self._forward(x, training, masks), tf.float32)
             losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
             loss = tf.reduce_mean(losses)
         variables = self.model.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss, logits
 
-    def _predict_graph(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.cast(self.model(x, training=False), tf.float32)
+    def _predict_graph(self, x: tf.Tensor, masks: dict[str, tf.Tensor] | None) -> tf.Tensor:
+        return tf.cast(self._forward(x, False, masks), tf.float32)
+
+    def _forward(
+        self, x: tf.Tensor, training: bool, masks: dict[str, tf.Tensor] | None
+    ) -> tf.Tensor:
+        """The model's layers in order. With shared masks (common_data.dropout) a dropout
+        layer multiplies its input by its mask instead of drawing one from TF's RNG, and is
+        the identity where no mask is given (rate 0); without, Keras' own dropout runs."""
+        if masks is None:
+            return self.model(x, training=training)
+        for layer in self.model.layers:
+            if isinstance(layer, keras.layers.Dropout):
+                x = x * tf.cast(masks[layer.name], x.dtype) if layer.name in masks else x
+            else:
+                x = layer(x, training=training)
+        return x
 
 
 def configure_runtime(config: RunConfig) -> None:
@@ -124,6 +151,13 @@ def configure_runtime(config: RunConfig) -> None:
     tf.config.experimental.enable_tensor_float_32_execution(False)
     if config.device == "cpu":
         tf.config.set_visible_devices([], "GPU")
+
+
+def _onednn_enabled() -> bool:
+    """Whether this process asked TF for oneDNN kernels (read by TF at import only). Unset
+    means TF's CPU-dependent default, which on CPUs without AVX-512/AMX (this project's
+    machines) is off; the runner always sets it explicitly."""
+    return os.environ.get(ONEDNN_ENV, "0") == "1"
 
 
 def gpu_name(device: str) -> str | None:
