@@ -148,10 +148,17 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
         run["epochs"] = args.epochs
     if args.image_size is not None:
         run["image_size"] = args.image_size
-    for key, value in parse_mode_flags(args.mode).items():
-        # a mode that exists in one framework only goes to that framework's cells
+    return apply_mode_flags(profile, args.mode)
+
+
+def apply_mode_flags(profile: dict[str, Any], items: list[str]) -> dict[str, Any]:
+    """`--mode KEY=BOOL` flags into a matrix profile: a mode that exists in one framework only
+    goes to that framework's table, so `--mode onednn=true` leaves the torch cells valid."""
+    for key, value in parse_mode_flags(items).items():
         owner = MODE_FRAMEWORK.get(key)
-        table = profile.setdefault("framework", {}).setdefault(owner, {}) if owner else run
+        table = profile.setdefault("framework", {}).setdefault(owner, {}) if owner else None
+        if table is None:
+            table = profile.setdefault("run", {})
         table.setdefault("mode", {})[key] = value
     return profile
 

@@ -135,3 +135,37 @@ def finding_chart(result: dict, path: Path) -> Path:
     ax.set_title("Does geometric augmentation hurt? (mean over seeds, 95 % CI)", fontsize=10)
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def trajectory_chart(pairs: list, path: Path) -> Path:
+    """Validation accuracy per epoch of each twin pair (trajectory parity), one panel per
+    pair: the twins' curves on top of each other mean they trained the same model."""
+    fig, axes = plt.subplots(1, max(len(pairs), 1), figsize=(4.6 * max(len(pairs), 1), 3.6),
+                             squeeze=False, sharey=True)
+    for ax, pair in zip(axes[0], pairs, strict=False):
+        for framework in ("torch", "tf"):
+            values = 100 * pair.curve(framework, "val_accuracy")
+            ax.plot(np.arange(1, len(values) + 1), values, color=_COLOURS[framework],
+                    label=FRAMEWORK_NAMES[framework])
+        ax.set(xlabel="epoch", title=f"{pair.dropout} dropout masks, seed {pair.seed}\n"
+               f"{pair.setting.title}")
+        ax.title.set_fontsize(8)
+    axes[0][0].set_ylabel("validation accuracy (%)")
+    axes[0][0].legend(fontsize=8)
+    return _save(fig, path)
+
+
+def resolution_chart(table: dict, path: Path) -> Path:
+    """Accuracy against input size, full frame beside the HUD-only probe, per framework."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for (framework, hud), points in sorted(table.items()):
+        sizes = sorted(points)
+        what = "full frame" if hud == "full" else "HUD only"
+        ax.plot(sizes, [100 * points[s] for s in sizes], marker="o",
+                color=_COLOURS[framework], linestyle="-" if hud == "full" else "--",
+                label=f"{FRAMEWORK_NAMES[framework]}, {what}")
+    ax.set(xlabel="input size (px, square)", ylabel="validation accuracy (%)",
+           title="Resolution study: baseline, random split, 1 seed")
+    ax.title.set_fontsize(10)
+    ax.legend(fontsize=8)
+    return _save(fig, path)

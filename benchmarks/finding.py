@@ -25,7 +25,8 @@ from benchmarks.compare import (
     run_matrix,
 )
 from benchmarks.envs import FRAMEWORKS
-from benchmarks.matrix import Cell, expand, load_profile
+from benchmarks.matrix import Cell, expand
+from benchmarks.published_protocol import published_protocol
 from benchmarks.records import FRAMEWORK_NAMES, load_predictions, load_records
 from common_data.errors import ConfigError
 from common_data.faults import FAULTS
@@ -34,7 +35,7 @@ from common_data.schema import write_json_atomic
 from common_data.stats import mcnemar, mean_ci, paired_t_test
 
 FINDING_PATH = Path(__file__).resolve().parent / "findings" / "augmentation.toml"
-DEFAULT_PROFILE = "reduced"
+DEFAULT_PROFILE = "schedule64"
 
 
 def load_finding(path: Path = FINDING_PATH) -> dict[str, Any]:
@@ -78,13 +79,12 @@ def selection_from(finding: dict[str, Any], profile: str, data: str, **overrides
     )
 
 
-def _matrix_profile(finding: dict[str, Any], selection: Selection) -> dict[str, Any]:
+def matrix_profile(finding: dict[str, Any], selection: Selection) -> dict[str, Any]:
+    """The harness profile (benchmarks.matrix) of the finding's runs under `selection`."""
     protocol = finding["profile"][selection.profile]
     augmented: dict[str, Any] = {"epochs": protocol["augmented_epochs"]}
     if protocol["early_stopping"]:
-        published = load_profile("paper")["variant"]["augmented"]
-        augmented["early_stopping"] = published["early_stopping"]
-        augmented["reduce_on_plateau"] = published["reduce_on_plateau"]
+        augmented.update(published_protocol().augmented_schedule)
     return {
         "frameworks": selection.frameworks,
         "variants": ["baseline", "augmented"],
@@ -104,7 +104,7 @@ def _matrix_profile(finding: dict[str, Any], selection: Selection) -> dict[str, 
 
 def finding_cells(finding: dict[str, Any], selection: Selection) -> tuple[list[Cell], list[Cell]]:
     """The grid (framework x variant x seed x regime) and the HUD-only probe cells."""
-    base = _matrix_profile(finding, selection)
+    base = matrix_profile(finding, selection)
     grid = []
     for regime in selection.regimes:
         split, hud = regime.split(".")
@@ -117,7 +117,7 @@ def finding_cells(finding: dict[str, Any], selection: Selection) -> tuple[list[C
     )
 
 
-def _verdict(delta: float, low: float, high: float, min_effect: float) -> str:
+def verdict(delta: float, low: float, high: float, min_effect: float) -> str:
     if delta <= -min_effect and high < 0:
         return "reproduced"
     if delta >= min_effect and low > 0:
@@ -183,7 +183,7 @@ def verdict_rows(
                 "delta_ci95": [low, high],
                 "p_value_seeds": paired_t_test(aug, base) if len(seeds) > 1 else None,
                 "mcnemar_ensembles": test,
-                "verdict": _verdict(delta, low, high, finding["min_effect"]),
+                "verdict": verdict(delta, low, high, finding["min_effect"]),
                 "_records": [pairs[s][v] for s in seeds for v in pairs[s]],
             }
         )
@@ -212,8 +212,28 @@ def probe_rows(probe: list[Cell], records: dict[str, dict[str, Any]]) -> dict[st
     return out
 
 
-def sentences(rows: list[dict[str, Any]], probe: dict[str, Any]) -> list[str]:
-    """Two or three plain sentences on what the published setting's accuracy measures."""
+def protocol_departures(protocol: dict[str, Any]) -> list[str]:
+    """How a finding profile departs from the published protocol (empty: it is that one)."""
+    return published_protocol().departures(
+        protocol["image_size"], protocol["epochs"], protocol["augmented_epochs"],
+        protocol["early_stopping"])
+
+
+def protocol_label(profile: str, protocol: dict[str, Any], seeds: int) -> str:
+    """`profile` in words: size, schedule, seeds, dropout source."""
+    size = protocol["image_size"]
+    schedule = (f"augmented <= {protocol['augmented_epochs']} epochs with early stopping"
+                if protocol["early_stopping"] else f"augmented {protocol['augmented_epochs']}")
+    dropout = protocol.get("dropout", "shared")
+    return (f"`{profile}`: {size}x{size}, baseline {protocol['epochs']} epochs, {schedule}, "
+            f"{seeds} seed{'s' if seeds != 1 else ''}, {dropout} dropout masks")
+
+
+def sentences(
+    rows: list[dict[str, Any]], probe: dict[str, Any], protocol: dict[str, Any]
+) -> list[str]:
+    """Plain sentences on what the random split's accuracy measures. "Published setting" is
+    said only when the protocol is the published one; otherwise the departures are named."""
 
     def where(split: str, hud: str) -> str:
         found = [r for r in rows if r["split"] == split and r["hud"] == hud]
@@ -223,20 +243,27 @@ def sentences(rows: list[dict[str, Any]], probe: dict[str, Any]) -> list[str]:
             for r in found
         )
 
+    departures = protocol_departures(protocol)
     text = []
     if where("random", "full"):
-        text.append(
-            f"In the published setting (random split, full frame) geometric augmentation "
-            f"changes validation accuracy by {where('random', 'full')}."
-        )
+        setting = ("In the published setting (published protocol, random split, full frame)"
+                   if not departures else
+                   "On the published split and input (random split, full frame) but not the "
+                   f"published protocol ({'; '.join(departures)})")
+        text.append(f"{setting} geometric augmentation changes validation accuracy by "
+                    f"{where('random', 'full')}.")
     if where("session", "masked"):
         text.append(
             f"With whole capture sessions held out and the HUD masked — the setting that "
             f"measures emotion recognition — the change is {where('session', 'masked')}."
         )
     if probe:
+        full = {r["framework"]: r["baseline_accuracy"]["mean"] for r in rows
+                if r["split"] == "random" and r["hud"] == "full"}
         probe_text = ", ".join(
-            f"{FRAMEWORK_NAMES[fw]} {100 * p['accuracy']['mean']:.1f} %" for fw, p in probe.items()
+            f"{FRAMEWORK_NAMES[fw]} {100 * p['accuracy']['mean']:.1f} %"
+            + (f" (full frame {100 * full[fw]:.1f} %)" if fw in full else "")
+            for fw, p in probe.items()
         )
         rate = 100 * next(iter(probe.values()))["majority_class_rate"]
         text.append(
@@ -328,7 +355,9 @@ def evaluate_finding(
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "verdicts": rows,
         "hud_only_probe": probes,
-        "summary": sentences(rows, probes),
+        "summary": sentences(rows, probes, protocol),
+        "protocol_label": protocol_label(selection.profile, protocol, len(selection.seeds)),
+        "published_protocol": not protocol_departures(protocol),
         "expected_recorded": bool(expected),
     }
     result["regression_failures"] = regression_failures(result, finding["baseline_tolerance"])
@@ -382,7 +411,9 @@ def main(argv: list[str]) -> int:
         "verdict flips.",
     )
     parser.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
-    parser.add_argument("--profile", default=DEFAULT_PROFILE, help="paper, reduced (default) or ci")
+    profiles = ", ".join(load_finding()["profile"])
+    parser.add_argument("--profile", default=DEFAULT_PROFILE,
+                        help=f"the finding's profile: {profiles} (default {DEFAULT_PROFILE})")
     parser.add_argument("--seeds", help="comma-separated seeds (default: the finding's)")
     parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
     parser.add_argument("--regimes", help="comma-separated split.hud regimes, e.g. random.full")

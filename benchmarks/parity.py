@@ -35,7 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.compare import add_jobs_argument
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
+from common_data.dropout import SOURCES as DROPOUT_SOURCES
 from common_data.dropout import draw_masks, dropout_layers
 from common_data.init_weights import init_weights, weights_digest
 from common_data.protocol import PARITY_LR
@@ -46,6 +48,7 @@ from common_data.spec import Spec, load_spec
 PROBES = {"torch": "pytorch_impl.parity", "tf": "tf_impl.parity"}
 THRESHOLDS = {"forward_max_abs_diff": 1e-5, "train_loss_max_rel_diff": 1e-4}
 _ERROR_TAIL_LINES = 12
+TRAJECTORY_PROFILE = "schedule64"
 
 
 class ProbeError(RuntimeError):
@@ -178,6 +181,32 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def run_trajectory(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """Run (or resume) the four runs of the trajectory check and print the comparison."""
+    from benchmarks.compare import apply_mode_flags, parse_jobs, resolve_data_flag, run_matrix
+    from benchmarks.finding import load_finding, matrix_profile, selection_from
+    from benchmarks.matrix import expand
+    from benchmarks.records import load_records
+    from benchmarks.trajectory import describe, twin_pairs
+
+    finding = load_finding()
+    selection = selection_from(finding, TRAJECTORY_PROFILE, resolve_data_flag(args.data),
+                               seeds=[args.seed], regimes=["random.full"], probe=False)
+    profile = matrix_profile(finding, selection)
+    profile.update(variants=["baseline"], splits=["random"], hud=["full"])
+    apply_mode_flags(profile, args.mode)
+    cells = []
+    for source in DROPOUT_SOURCES:
+        profile["run"]["dropout"] = source
+        cells += expand(profile)
+    command = " ".join(["python -m benchmarks parity", *(argv or [])])
+    summary = run_matrix(cells, args.results, False, command, parse_jobs(args.jobs))
+    ids = {cell.run_id for cell in cells}
+    pairs = twin_pairs([r for r in load_records(args.results / "runs") if r["run_id"] in ids])
+    print(describe(pairs))
+    return 0 if len(pairs) == len(DROPOUT_SOURCES) and not summary["failed"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks parity",
@@ -194,7 +223,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="tuned mode to check parity under, e.g. onednn=true (repeatable; "
                         "each goes to the twin it applies to)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    trajectory = parser.add_argument_group(
+        "trajectory check", "--trajectory trains both twins for a whole run instead (the "
+        f"finding's `{TRAJECTORY_PROFILE}` baseline: 64x64, 20 epochs, lr 1e-3, dropout on), "
+        "once with shared dropout masks and once with each framework's own, and compares "
+        "their per-epoch validation accuracy and loss")
+    trajectory.add_argument("--trajectory", action="store_true")
+    trajectory.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
+    trajectory.add_argument("--results", type=Path, default=PROJECT_ROOT / "results",
+                            help="results folder; the runs are ordinary, resumable records")
+    add_jobs_argument(trajectory)
     args = parser.parse_args(argv)
+    if args.trajectory:
+        return run_trajectory(args, argv)
     spec = load_spec(args.spec, image_size=args.image_size)
     for framework in FRAMEWORKS:
         framework_python(framework)

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import figures
+from benchmarks import figures, resolution, summary, trajectory
+from benchmarks.published_protocol import published_protocol
 from benchmarks.records import (
     FRAMEWORK_NAMES,
     Row,
@@ -29,7 +30,6 @@ from common_data.metrics import classification_metrics, ensemble_proba
 from common_data.stats import mcnemar, mean_ci, paired_t_test
 
 PUBLISHED = Path(__file__).resolve().parent / "published.toml"
-PAPER_PROTOCOL = {"image_size": 128, "batch_size": 32, "baseline_epochs": 20}
 _METRICS = (
     ("accuracy", "accuracy"),
     ("macro_f1", "macro F1"),
@@ -64,6 +64,13 @@ def _memory_text(records: list[dict[str, Any]]) -> str:
     return f"{max(r['memory']['peak_rss_mb'] for r in records):.0f} MB (RSS)"
 
 
+def _modes_text(config: dict[str, Any]) -> str:
+    """The tuned modes a run used (threads included), e.g. 'onednn, 1 thread'."""
+    on = [key for key, value in config.get("mode", {}).items() if value]
+    threads = config["threads"]
+    return ", ".join([*on, f"{threads} thread{'s' if threads > 1 else ''}"])
+
+
 def results_table(rows: list[Row]) -> list[str]:
     head = [
         "framework",
@@ -79,6 +86,8 @@ def results_table(rows: list[Row]) -> list[str]:
         "warm-up s",
         "peak memory",
         "device",
+        "dropout masks",
+        "modes",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
@@ -106,6 +115,8 @@ def results_table(rows: list[Row]) -> list[str]:
             f"{_avg(ok, 'timing', 'warmup_s'):.2f}",
             _memory_text(ok),
             ok[0]["environment"]["device"],
+            ok[0]["config"].get("dropout", "framework"),
+            _modes_text(ok[0]["config"]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -147,10 +158,14 @@ def delta_table(rows: list[Row]) -> list[str]:
         "McNemar on ensembles (b01/b10, p) |",
         "|---|---|---|---|---|",
     ]
-    by_variant: dict[str, dict[str, Row]] = {}
+    # pair rows run under the same protocol; tuned modes may differ per framework (each
+    # twin in its fastest faithful mode), the rest of the protocol may not
+    by_variant: dict[tuple[str, str], dict[str, Row]] = {}
     for row in rows:
-        by_variant.setdefault(row.variant, {})[row.framework] = row
-    for variant, pair in by_variant.items():
+        protocol = {k: v for k, v in json.loads(row.protocol).items() if k != "mode"}
+        key = (row.variant, json.dumps(protocol, sort_keys=True))
+        by_variant.setdefault(key, {})[row.framework] = row
+    for (variant, _), pair in by_variant.items():
         if {"torch", "tf"} - set(pair):
             continue
         torch_seeds, tf_seeds = pair["torch"].by_seed(), pair["tf"].by_seed()
@@ -216,21 +231,20 @@ def published_table(rows: list[Row]) -> list[str]:
 
 
 def protocol_notes(rows: list[Row]) -> list[str]:
-    """Say plainly where our protocol is reduced from the published one."""
+    """Say plainly where our protocol departs from the published one."""
+    published = published_protocol()
     notes = []
     for row in rows:
         config = row.records[0]["config"]
-        if config["image_size"] != PAPER_PROTOCOL["image_size"]:
-            notes.append(f"input {config['image_size']}x{config['image_size']} instead of 128x128")
-        if row.variant == "baseline" and config["epochs"] != PAPER_PROTOCOL["baseline_epochs"]:
-            notes.append(f"baseline trained {config['epochs']} epochs instead of 20")
-        if len(row.records) < 5:
+        baseline_epochs = config["epochs"] if row.variant == "baseline" else None
+        notes += published.departures(config["image_size"], baseline_epochs)
+        if len(row.records) < published.seeds:
             seeds = len(row.records)
             notes.append(f"{seeds} seed{'s' if seeds > 1 else ''} per cell "
-                         "(the published ensemble used 5 models)")
+                         f"(the published ensemble used {published.seeds} models)")
     unique = sorted(set(notes))
     if not unique:
-        return ["Protocol: the published one (128x128, batch 32, Adam 1e-3, baseline 20 epochs)."]
+        return [f"Protocol: the published one ({published.describe()})."]
     return ["**Reduced protocol** — these runs differ from the published protocol: "
             + "; ".join(unique) + "."]
 
@@ -317,25 +331,43 @@ def _fmt_ci(values: list[float]) -> str:
     return f"[{100 * values[0]:+.1f}, {100 * values[1]:+.1f}]" if values[0] == values[0] else "n/a"
 
 
+def _recorded_text(expected: dict[str, Any] | None) -> str:
+    """The verdict recorded for this cell of the finding, in words."""
+    if not expected:
+        return "—"
+    return f"{expected['verdict']}, baseline {_pct(expected['baseline_accuracy'])} %"
+
+
+def _finding_order(result: dict[str, Any]) -> tuple[bool, int]:
+    """The highest-fidelity protocol first: published, then by input size."""
+    return (not result.get("published_protocol", False), -result["protocol"]["image_size"])
+
+
 def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[str]:
-    """Verdicts of every stored finding: a table, a chart and plain sentences."""
+    """Verdicts of every stored finding, highest fidelity first: a table naming the protocol
+    the verdicts come from, a chart and plain sentences."""
     lines = []
-    for path in sorted((results_dir / "findings").glob("*.json")):
-        result = json.loads(path.read_text(encoding="utf-8"))
-        if not result["verdicts"] or result.get("selection", {}).get("fault", "none") != "none":
-            continue
-        chart = figures.finding_chart(result, fig_dir / f"finding-{result['finding']}.png")
+    results = [json.loads(path.read_text(encoding="utf-8"))
+               for path in sorted((results_dir / "findings").glob("*.json"))]
+    results = [r for r in results
+               if r["verdicts"] and r.get("selection", {}).get("fault", "none") == "none"]
+    for result in sorted(results, key=_finding_order):
+        name = f"{result['finding']}-{result['profile']}"
+        chart = figures.finding_chart(result, fig_dir / f"finding-{name}.png")
         data = result.get("data") or {}
+        seeds = len(result.get("selection", {}).get("seeds", []))
+        label = result.get("protocol_label") or f"`{result['profile']}`"
+        kind = ("the published protocol" if result.get("published_protocol")
+                else "**not** the published protocol")
         lines += [
-            f"### Finding: {result['finding']}",
+            f"### Finding: {result['finding']}, protocol {label}",
             "",
             f"> {result['claim']}",
             "",
-            f"Published: {result['source']}. Re-tested with `{result['command']}` "
-            f"(profile `{result['profile']}`: {json.dumps(result['protocol'])}) on "
-            f"{Path(str(data.get('dataset', '?'))).name}. A direction is called when the "
-            f"mean change reaches {100 * result['min_effect']:.0f} pp and its 95 % CI "
-            "excludes zero.",
+            f"Published: {result['source']}. Re-tested with `{result['command']}` on "
+            f"{Path(str(data.get('dataset', '?'))).name}, {kind} "
+            f"({seeds} seeds per cell). A direction is called when the mean change reaches "
+            f"{100 * result['min_effect']:.0f} pp and its 95 % CI excludes zero.",
             "",
             "| framework | split | HUD | seeds | baseline acc | augmented acc | Δ (pp) "
             "[95 % CI] | paired t p | McNemar p (ensembles) | verdict | recorded |",
@@ -351,20 +383,23 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
                 f"{100 * row['delta_accuracy']:+.1f} {_fmt_ci(row['delta_ci95'])} | "
                 f"{'n/a' if p_seed is None else f'{p_seed:.3g}'} | "
                 f"{test.get('p_value', float('nan')):.3g} | **{row['verdict']}** | "
-                f"{row.get('expected') or '—'} |"
+                f"{_recorded_text(row.get('expected'))} |"
             )
         probe = result.get("hud_only_probe") or {}
         if probe:
             majority = _pct(next(iter(probe.values()))["majority_class_rate"])
+            full = {r["framework"]: r["baseline_accuracy"]["mean"] for r in result["verdicts"]
+                    if r["split"] == "random" and r["hud"] == "full"}
             lines += [
                 "",
-                "HUD-only probe (face blanked, random split): "
+                "HUD-only probe (face blanked, random split, baseline) beside the full frame: "
                 + ", ".join(
-                    f"{FRAMEWORK_NAMES[fw]} {_pct(p['accuracy']['mean'])} % "
-                    f"over {p['n_seeds']} seeds"
+                    f"{FRAMEWORK_NAMES[fw]} {_pct(p['accuracy']['mean'])} % over "
+                    f"{p['n_seeds']} seeds"
+                    + (f" (full frame {_pct(full[fw])} %)" if fw in full else "")
                     for fw, p in probe.items()
                 )
-                + f" (majority class {majority} %).",
+                + f"; majority class {majority} %.",
             ]
         lines += [
             "",
@@ -374,6 +409,22 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
             "",
         ]
     return ["## Findings", "", *lines] if lines else []
+
+
+def summary_section(rows: list[Row]) -> list[str]:
+    """The first screen: the three questions answered per dataset, with their numbers."""
+    from benchmarks.finding import load_finding
+
+    min_effect = load_finding()["min_effect"]
+    datasets: dict[str, list[Row]] = {}
+    for row in rows:
+        datasets.setdefault(row.setting.dataset, []).append(row)
+    lines = []
+    for dataset, group in datasets.items():
+        found = summary.answers(group, min_effect)
+        if found:
+            lines += [f"### {dataset}", "", *(f"- {text}" for text in found), ""]
+    return ["## Summary", "", *lines] if lines else []
 
 
 def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: Path) -> list[str]:
@@ -439,7 +490,10 @@ def render(results_dir: Path, out_dir: Path) -> Path:
         lines += ["No run records yet: run `tox -m compare` first.", ""]
     else:
         lines += [
+            *summary_section(rows),
             *findings_section(results_dir, fig_dir, out_dir),
+            *resolution.section(records, fig_dir, out_dir),
+            *trajectory.section(records, fig_dir, out_dir),
             "## Results",
             "",
         ]
