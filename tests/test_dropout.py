@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from common_data.dropout import draw_masks, dropout_layers
@@ -26,3 +28,14 @@ def test_masks_are_a_pure_function_of_seed_epoch_step_and_layer() -> None:
     assert np.array_equal(first, draw_masks(layers, 1, 2, 3, 8)["dropout"])
     for other in [(0, 2, 3), (1, 0, 3), (1, 2, 0)]:
         assert not np.array_equal(first, draw_masks(layers, *other, 8)["dropout"])
+
+
+# Pinned: this file runs in the torch env (Python 3.11) and the tf env (Python 3.13), so the
+# same digest in both proves the twins receive bit-identical masks on either interpreter.
+GOLDEN_MASK = "fc73b81cc552550e719d89376e88bcb1f3cc126827bda2d5525895116afa94ee"
+
+
+def test_masks_are_bit_identical_on_every_interpreter() -> None:
+    layers = dropout_layers(load_spec("baseline_cnn", image_size=64))
+    mask = draw_masks(layers, seed=7, epoch=3, step=11, batch=32)["dropout"]
+    assert hashlib.sha256(mask.tobytes()).hexdigest() == GOLDEN_MASK

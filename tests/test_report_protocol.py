@@ -32,3 +32,26 @@ def test_each_departure_is_named_with_the_right_count() -> None:
     for part in ("3 seeds per cell", "input 32x32 instead of 128x128",
                  "baseline trained 10 epochs instead of 20"):
         assert part in reduced
+
+
+def _verdict_rows() -> list[dict]:
+    return [{"framework": fw, "split": "random", "hud": "full", "delta_accuracy": -0.1,
+             "verdict": "reproduced", "baseline_accuracy": {"mean": 0.8}} for fw in ("tf", "torch")]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "published"),
+    [({"image_size": 128, "epochs": 20, "augmented_epochs": 40, "early_stopping": True}, True),
+     ({"image_size": 64, "epochs": 20, "augmented_epochs": 40, "early_stopping": True}, False),
+     ({"image_size": 128, "epochs": 10, "augmented_epochs": 40, "early_stopping": True}, False),
+     ({"image_size": 128, "epochs": 20, "augmented_epochs": 10, "early_stopping": False}, False)],
+)
+def test_only_the_published_protocol_is_called_the_published_setting(
+    protocol: dict, published: bool
+) -> None:
+    from benchmarks.finding import sentences
+
+    text = " ".join(sentences(_verdict_rows(), {}, protocol))
+    assert ("published setting" in text) is published
+    if not published:
+        assert "not the published protocol" in text
