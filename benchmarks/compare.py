@@ -60,6 +60,8 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
     parser.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
     parser.add_argument("--splits", help="comma-separated subset of: random,session,loso")
     parser.add_argument("--hud", help="comma-separated subset of: full,masked,hud_only")
+    parser.add_argument("--no-probe", action="store_true",
+                        help="leave out the profile's probe cells (e.g. the HUD-only baseline)")
     parser.add_argument("--epochs", type=int, help="epochs per run (overrides the profile)")
     parser.add_argument("--image-size", type=int, help="input size in pixels (square)")
     parser.add_argument(
@@ -142,6 +144,8 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
         profile["hud"] = parse_csv("--hud", args.hud, ("full", "masked", "hud_only"))
     if args.seeds:
         profile["seeds"] = parse_seeds(args.seeds)
+    if args.no_probe:
+        profile.pop("probe", None)
     if args.data:
         run["data"] = resolve_data_flag(args.data)
     if args.epochs is not None:
@@ -399,6 +403,7 @@ def run_matrix(
             **runner.counts,
             "interrupted": interrupted,
             "jobs": jobs,
+            "run_ids": [cell.run_id for cell in cells],
             "wall_s": round(wall, 3),
             "subprocess_s": round(runner.run_seconds, 3),
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -430,10 +435,13 @@ def main(argv: list[str]) -> int:
     jobs = parse_jobs(args.jobs)
     summary = run_matrix(build_cells(profile), args.results, args.force, command, jobs)
     if not args.no_report:
+        from benchmarks.closing import print_closing
+        from benchmarks.finding import load_finding
         from benchmarks.report import render
 
         out = render(args.results, args.results)
-        print(f"report: {out}")
+        print_closing(Console(), args.results / "runs", summary["run_ids"], out,
+                      load_finding()["min_effect"])
     return 1 if summary["failed"] else 0
 
 

@@ -169,3 +169,40 @@ def resolution_chart(table: dict, path: Path) -> Path:
     ax.title.set_fontsize(10)
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def regime_label(split: str, hud: str) -> str:
+    """A regime in a reader's words: 'random', 'session', 'random, HUD only', ..."""
+    return split if hud == "full" else f"{split}, {'HUD only' if hud == 'hud_only' else hud}"
+
+
+def regime_chart(rows: list[Row], path: Path) -> Path:
+    """Accuracy per regime (split x HUD mode) for both twins and both variants, mean over
+    seeds with a 95 % t-interval: the story of a matrix in one picture."""
+    from common_data.stats import mean_ci
+
+    regimes = sorted({(r.setting.split, r.setting.hud) for r in rows if r.ok},
+                     key=lambda k: (k[0] != "random", k[1] != "full", k))
+    series = sorted({(r.framework, r.variant) for r in rows if r.ok},
+                    key=lambda k: (k[1] != "baseline", k[0]))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.9 * len(regimes)), 3.8))
+    width = 0.8 / max(len(series), 1)
+    for i, (framework, variant) in enumerate(series):
+        xs, means, errs = [], [], []
+        for j, regime in enumerate(regimes):
+            found = [r for r in rows if (r.setting.split, r.setting.hud) == regime
+                     and (r.framework, r.variant) == (framework, variant) and r.ok]
+            if not found:
+                continue
+            mean, _, low, high = mean_ci(found[0].values("accuracy"))
+            xs.append(j - 0.4 + width * (i + 0.5))
+            means.append(100 * mean)
+            errs.append(0.0 if low != low else 100 * (high - mean))
+        ax.bar(xs, means, width, yerr=errs, capsize=3, color=_COLOURS[framework],
+               alpha=1.0 if variant == "baseline" else 0.45,
+               label=f"{FRAMEWORK_NAMES[framework]} {variant}")
+    ax.set_xticks(range(len(regimes)), [regime_label(*k) for k in regimes])
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title("Accuracy per regime (mean over seeds, 95 % CI)", fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)

@@ -17,7 +17,7 @@ from common_data.run_config import load_run_config
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 _MATRIX_KEYS = {
     "description", "frameworks", "variants", "seeds", "splits", "hud", "run", "variant",
-    "framework",
+    "framework", "probe",
 }
 
 
@@ -84,7 +84,9 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def expand(profile: dict[str, Any], n_sessions: int | None = None) -> list[Cell]:
-    """Return every cell of the profile's matrix, in a stable order.
+    """Return every cell of the profile's matrix, in a stable order: splits x HUD modes x
+    variants x frameworks x seeds, then the probe's cells if the profile has a `probe` table
+    (`{split, hud, variant}`: e.g. the HUD-only baseline, which needs no augmented twin).
 
     `n_sessions` is needed only for `loso`, which expands into one cell per held-out session.
     """
@@ -99,6 +101,12 @@ def expand(profile: dict[str, Any], n_sessions: int | None = None) -> list[Cell]
                     for framework in profile["frameworks"]:
                         for seed in profile["seeds"]:
                             cells.append(_cell(profile, framework, variant, seed, split, fold, hud))
+    probe = profile.get("probe")
+    if probe:
+        for framework in profile["frameworks"]:
+            for seed in profile["seeds"]:
+                cells.append(_cell(profile, framework, probe["variant"], seed, probe["split"],
+                                   -1, probe["hud"]))
     return cells
 
 

@@ -411,6 +411,33 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
     return ["## Findings", "", *lines] if lines else []
 
 
+def matrix_section(
+    matrix: dict[str, Any], rows: list[Row], fig_dir: Path, out_dir: Path
+) -> list[str]:
+    """The report's opening: what the last `compare` matrix found, with one figure."""
+    from benchmarks.finding import load_finding
+
+    if not rows:
+        return []
+    only = [Row(r.setting, r.framework, r.variant, r.protocol,
+                [x for x in r.records if x["run_id"] in matrix["run_ids"]]) for r in rows]
+    datasets = sorted({r.setting.dataset for r in only})
+    chart = figures.regime_chart(only, fig_dir / "matrix-regimes.png")
+    answers = summary.answers(only, load_finding()["min_effect"])
+    return [
+        "## The matrix just run",
+        "",
+        f"`{matrix['command']}` on {', '.join(datasets)}: {len(matrix['run_ids'])} cells "
+        f"({matrix['ran']} trained now, {matrix['skipped']} already stored), "
+        f"{matrix['wall_s']:.0f} s wall time. Its tables come first under *Results*.",
+        "",
+        *(f"- {text}" for text in answers),
+        "",
+        f"![accuracy per regime]({chart.relative_to(out_dir).as_posix()})",
+        "",
+    ]
+
+
 def summary_section(rows: list[Row]) -> list[str]:
     """The first screen: the three questions answered per dataset, with their numbers."""
     from benchmarks.finding import load_finding
@@ -424,7 +451,7 @@ def summary_section(rows: list[Row]) -> list[str]:
         found = summary.answers(group, min_effect)
         if found:
             lines += [f"### {dataset}", "", *(f"- {text}" for text in found), ""]
-    return ["## Summary", "", *lines] if lines else []
+    return ["## Summary of all stored runs, by dataset", "", *lines] if lines else []
 
 
 def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: Path) -> list[str]:
@@ -489,7 +516,11 @@ def render(results_dir: Path, out_dir: Path) -> Path:
     if not records:
         lines += ["No run records yet: run `tox -m compare` first.", ""]
     else:
+        just_run = {r["run_id"] for r in records} & set(matrix.get("run_ids", []))
         lines += [
+            *matrix_section(matrix, [r for r in rows
+                                     if any(x["run_id"] in just_run for x in r.records)],
+                            fig_dir, out_dir),
             *summary_section(rows),
             *findings_section(results_dir, fig_dir, out_dir),
             *resolution.section(records, fig_dir, out_dir),
@@ -497,8 +528,12 @@ def render(results_dir: Path, out_dir: Path) -> Path:
             "## Results",
             "",
         ]
-        for setting, setting_rows in rows_by_setting(rows).items():
-            lines += _setting_section(setting, setting_rows, fig_dir, out_dir)
+        settings = rows_by_setting(rows)
+        # the settings of the matrix just run first, then the stored ones
+        order = sorted(settings, key=lambda s: not any(
+            r["run_id"] in just_run for row in settings[s] for r in row.records))
+        for setting in order:
+            lines += _setting_section(setting, settings[setting], fig_dir, out_dir)
         speed = figures.speed_chart(rows, fig_dir / "speed.png")
         lines += [
             "## Speed",

@@ -140,11 +140,22 @@ def test_report_regenerates_from_stored_records(tmp_path: Path) -> None:
         "2",
         "--image-size",
         "32",
+        "--splits",
+        "random",
+        "--no-probe",
         "--results",
         str(results),
     )
     assert run.returncode == 0, run.stderr
+    # the terminal tells the result: the table, the answers with numbers, the report's path
+    assert "The matrix just run" in run.stdout
+    assert "Are the twins equal? PyTorch − TensorFlow baseline accuracy" in run.stdout
+    assert "Is the augmentation finding reproduced?" in run.stdout
+    assert f"report: {results / 'COMPARISON.md'}" in run.stdout
     report = (results / "COMPARISON.md").read_text()
+    sections = [line for line in report.splitlines() if line.startswith("## ")]
+    assert sections[0] == "## The matrix just run"
+    assert "![accuracy per regime](figures/matrix-regimes.png)" in report
     assert "| PyTorch | baseline | 2 |" in report
     assert "| TensorFlow | augmented | 2 |" in report
     assert "2-seed ensemble" in report

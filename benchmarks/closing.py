@@ -1,0 +1,46 @@
+"""What `compare` prints when its matrix ends: one table, three answers, the report's path.
+
+A user who ran the main job should not have to open a file to learn what it found; the
+table and sentences are computed from the very records the report reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.figures import regime_label
+from benchmarks.records import FRAMEWORK_NAMES, group_rows, load_records
+from benchmarks.summary import answers
+from common_data.stats import mean_ci
+
+
+def print_closing(console: Console, results_runs: Any, run_ids: list[str], report: Any,
+                  min_effect: float) -> None:
+    """Summarise the cells `run_ids` (those of the matrix just run) from their records."""
+    wanted = set(run_ids)
+    records = [r for r in load_records(results_runs) if r["run_id"] in wanted]
+    rows = [row for row in group_rows(records) if row.ok]
+    if not rows:
+        console.print(f"report: {report}")
+        return
+    table = Table(title="The matrix just run: validation accuracy (%), mean [95 % CI] over seeds")
+    for column in ("data", "regime", "framework", "variant", "seeds", "accuracy"):
+        table.add_column(column, justify="right" if column in ("seeds", "accuracy") else "left")
+    for row in sorted(rows, key=lambda r: (r.setting.dataset, r.setting.split != "random",
+                                           r.setting.hud, r.variant != "baseline", r.framework)):
+        values = row.values("accuracy")
+        mean, _, low, high = mean_ci(values)
+        interval = "" if len(values) < 2 or np.isnan(low) else \
+            f" [{100 * low:.1f}, {100 * high:.1f}]"
+        table.add_row(f"{row.setting.dataset}, {row.setting.image_size}px",
+                      regime_label(row.setting.split, row.setting.hud),
+                      FRAMEWORK_NAMES[row.framework], row.variant, str(len(values)),
+                      f"{100 * mean:.1f}{interval}")
+    console.print(table)
+    for text in answers(rows, min_effect):
+        console.print(text.replace("**", ""))
+    console.print(f"report: {report}")
