@@ -143,15 +143,17 @@ def trajectory_chart(pairs: list, path: Path) -> Path:
     fig, axes = plt.subplots(1, max(len(pairs), 1), figsize=(4.6 * max(len(pairs), 1), 3.6),
                              squeeze=False, sharey=True)
     for ax, pair in zip(axes[0], pairs, strict=False):
-        for framework in ("torch", "tf"):
-            values = 100 * pair.curve(framework, "val_accuracy")
-            ax.plot(np.arange(1, len(values) + 1), values, color=_COLOURS[framework],
-                    label=FRAMEWORK_NAMES[framework])
-        ax.set(xlabel="epoch", title=f"{pair.dropout} dropout masks, seed {pair.seed}\n"
-               f"{pair.setting.title}")
+        for side, record in (("a", pair.a), ("b", pair.b)):
+            values = 100 * pair.curve(side, "val_accuracy")
+            threads = record["config"]["threads"]
+            ax.plot(np.arange(1, len(values) + 1), values, color=_COLOURS[record["framework"]],
+                    linestyle="-" if side == "a" else "--",
+                    label=f"{FRAMEWORK_NAMES[record['framework']]}, {threads} thread(s)")
+            ax.legend(fontsize=7)
+        ax.set(xlabel="epoch", title=f"{pair.label}, {pair.dropout} dropout masks, "
+               f"seed {pair.seed}\n{pair.setting.title}")
         ax.title.set_fontsize(8)
     axes[0][0].set_ylabel("validation accuracy (%)")
-    axes[0][0].legend(fontsize=8)
     return _save(fig, path)
 
 

@@ -199,12 +199,18 @@ def run_trajectory(args: argparse.Namespace, argv: list[str] | None) -> int:
     for source in DROPOUT_SOURCES:
         profile["run"]["dropout"] = source
         cells += expand(profile)
+    # the floor: PyTorch with shared masks again at another thread count, i.e. the same model
+    # with its sums in another order (see benchmarks.trajectory)
+    floor = dict(profile, frameworks=["torch"])
+    floor["run"] = dict(profile["run"], dropout="shared",
+                        threads=profile["run"]["threads"] + 1)
+    cells += expand(floor)
     command = " ".join(["python -m benchmarks parity", *(argv or [])])
     summary = run_matrix(cells, args.results, False, command, parse_jobs(args.jobs))
     ids = {cell.run_id for cell in cells}
     pairs = twin_pairs([r for r in load_records(args.results / "runs") if r["run_id"] in ids])
     print(describe(pairs))
-    return 0 if len(pairs) == len(DROPOUT_SOURCES) and not summary["failed"] else 1
+    return 0 if len(pairs) == len(DROPOUT_SOURCES) + 1 and not summary["failed"] else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,8 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     trajectory = parser.add_argument_group(
         "trajectory check", "--trajectory trains both twins for a whole run instead (the "
         f"finding's `{TRAJECTORY_PROFILE}` baseline: 64x64, 20 epochs, lr 1e-3, dropout on), "
-        "once with shared dropout masks and once with each framework's own, and compares "
-        "their per-epoch validation accuracy and loss")
+        "once with shared dropout masks and once with each framework's own, plus PyTorch "
+        "again at one more thread (the float32 'floor'), and compares their per-epoch "
+        "validation accuracy and loss")
     trajectory.add_argument("--trajectory", action="store_true")
     trajectory.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
     trajectory.add_argument("--results", type=Path, default=PROJECT_ROOT / "results",
