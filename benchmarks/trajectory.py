@@ -142,7 +142,8 @@ def table(pairs: list[Pair]) -> list[str]:
         lines.append(
             f"| {pair.setting.title} | {pair.variant} | {pair.seed} | {pair.dropout} | "
             f"{pair.label} | {f['epochs']} | {f['max_abs_val_acc_pp']:.2f} | "
-            f"{f['max_abs_val_loss']:.4f} | {f['max_rel_train_loss']:.2e} | {f['final_val_acc_pp']:+.2f} | {parted} |"
+            f"{f['max_abs_val_loss']:.4f} | {f['max_rel_train_loss']:.2e} | "
+            f"{f['final_val_acc_pp']:+.2f} | {parted} |"
         )
     return lines
 
