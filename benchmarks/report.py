@@ -247,10 +247,9 @@ def shared_machine_note(rows: list[Row]) -> list[str]:
         return []
     most = max(_runs_at_once(r) for r in shared)
     return [f"**Shared machine** — {len(shared)} of these {len(timed)} runs were timed while up "
-            f"to {most} runs shared the machine (`--jobs {most}`, or {most} Ray tasks on one node): "
-            "their train s, ms/step and "
-            "images/s are not those of a run alone; compare timings only between runs made "
-            "one at a time."]
+            f"to {most} runs shared the machine (`--jobs {most}`, or {most} Ray tasks on one "
+            "node): their train s, ms/step and images/s are not those of a run alone; compare "
+            "timings only between runs made one at a time."]
 
 
 def _host(record: dict[str, Any]) -> str:
