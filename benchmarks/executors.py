@@ -6,6 +6,7 @@ local path or the framework envs.
 """
 
 import argparse
+import importlib.util
 import os
 from dataclasses import dataclass
 
@@ -53,4 +54,9 @@ def executor_from(args: argparse.Namespace) -> Executor:
         if args.ray_address:
             raise ConfigError("--ray-address needs --executor ray")
         return LOCAL
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigError(
+            "--executor ray: Ray is not installed in this env (install requirements/harness.txt, "
+            "or run through `python3 -m tox -m compare -- --executor ray`)"
+        )
     return Executor("ray", args.ray_address or os.environ.get("RAY_ADDRESS") or None)

@@ -12,6 +12,7 @@ and a cell whose node died is recorded once, from the node that finished it.
 import contextlib
 import logging
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +30,10 @@ from common_data.errors import ConfigError
 from common_data.schema import write_bytes_atomic, write_json_atomic
 
 MAX_RETRIES = 3
+CONNECT_TIMEOUT_S = 10
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # results pass through it once; a small store will do
 # Shipped to the nodes as the task's code; results, envs, caches and git stay here.
-SHIP_EXCLUDES = ["/.git", "/.tox", "/.cache", "/results", "__pycache__", "*.pyc"]
+SHIP_EXCLUDES = ["/.tox", "/.cache", "/results", "__pycache__", "*.pyc"]
 
 
 @contextlib.contextmanager
@@ -41,7 +43,9 @@ def ray_session(executor: Executor) -> Iterator[None]:
     import ray
 
     options: dict[str, Any] = {"address": executor.ray_address}
-    if not executor.ray_address:
+    if executor.ray_address:
+        _check_reachable(executor.ray_address)
+    else:
         options = {"address": "local", "include_dashboard": False,
                    "object_store_memory": LOCAL_OBJECT_STORE_BYTES}
     try:
@@ -55,6 +59,21 @@ def ray_session(executor: Executor) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Ray waits minutes on an address where nothing listens; a plain connect says so in
+    seconds. Only `host:port` is checked (`auto` and `ray://` addresses go to Ray as given)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"--ray-address {address!r}: no Ray head answers there ({exc.strerror or exc}); "
+            "expected the host:port that `ray start --head` printed"
+        ) from None
 
 
 class RayMatrixRunner(MatrixRunner):
@@ -73,8 +92,9 @@ class RayMatrixRunner(MatrixRunner):
             self._task = ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False)(run_cell)
             resources = ray.cluster_resources()
             self.jobs = max(int(resources.get("CPU", 1)), 1)
+            nodes = sum(node["Alive"] for node in ray.nodes())
             self.console.print(
-                f"Ray: {len(ray.nodes())} node(s), {resources.get('CPU', 0):g} CPUs, "
+                f"Ray: {nodes} node(s), {resources.get('CPU', 0):g} CPUs, "
                 f"{resources.get('GPU', 0):g} GPUs on {self.executor.where}"
             )
             super().run_all(cells)

@@ -148,3 +148,22 @@ def test_node_without_a_framework_env_fails_the_cell_in_one_line(
     assert "tox env 'tf' not found (/nowhere/python" in failed[0]
     failure = json.loads(next((results / "failures").glob("*.json")).read_text())
     assert failure["node"] and failure["host"] == os.uname().nodename
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["compare", "--executor", "dask"], "--executor 'dask': expected one of: local, ray"),
+        (["finding", "--ray-address", "10.0.0.1:6379"], "--ray-address needs --executor ray"),
+        (["compare", "--executor", "ray", "--ray-address", "127.0.0.1:1"],
+         "--ray-address '127.0.0.1:1': no Ray head answers there"),
+    ],
+)
+def test_bad_executor_flags_give_one_clear_line(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    run = _harness(*args, *CELLS[:2], "--results", str(tmp_path / "results"))
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2
+    assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
+    assert expected in lines[0]
