@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from benchmarks.compare import _ERROR_TAIL_LINES, PROGRESS_PREFIX, MatrixRunner
-from benchmarks.envs import PROJECT_ROOT
+from benchmarks.envs import PROJECT_ROOT, env_python
 from benchmarks.executors import Executor
 from benchmarks.matrix import Cell
 from benchmarks.ray_node import run_cell
@@ -100,8 +100,9 @@ class RayMatrixRunner(MatrixRunner):
             super().run_all(cells)
 
     def _interpreters(self, frameworks: list[str]) -> dict[str, Path]:
-        """Nothing to check here: each node finds its own env and says so when it has none."""
-        return {fw: Path(".tox", fw, "bin", "python") for fw in frameworks}
+        """Nothing to check on the driver: each node finds its own env (`ray_node.node_python`)
+        and says so when it has none; this is only where it looks first, in its checkout."""
+        return {fw: env_python(Path(".tox"), fw) for fw in frameworks}
 
     def _stop(self) -> None:
         import ray

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.envs import PROJECT_ROOT, RUNNER_MODULES
+from benchmarks.envs import PROJECT_ROOT, RUNNER_MODULES, env_python
 from common_data.protocol import CONCURRENT_RUNS_ENV, NODE_ENV
 
 NODE_ENVS = "THERMAL_BENCH_NODE_ENVS"  # where a node keeps the tox envs it built
@@ -91,9 +91,9 @@ def node_python(framework: str, root: Path, where: str) -> Path:
             return Path(override)
         raise EnvMissing(f"{where}: tox env {framework!r} not found ({override}, from {variable})")
     envs = Path(os.environ.get(NODE_ENVS) or _NODE_HOME / "tox")
-    for base in (root / ".tox", envs):
-        if (base / framework / "bin" / "python").exists():
-            return base / framework / "bin" / "python"
+    for python in (env_python(root / ".tox", framework), env_python(envs, framework)):
+        if python.exists():
+            return python
     if os.environ.get(BUILD_ENVS, "1") == "0":
         raise EnvMissing(
             f"{where}: tox env {framework!r} not found under {root / '.tox'} or {envs} "
@@ -105,7 +105,7 @@ def node_python(framework: str, root: Path, where: str) -> Path:
 def _build_env(framework: str, envs: Path, where: str) -> Path:
     """Build the env once per node (tasks that land meanwhile wait on a file lock)."""
     envs.mkdir(parents=True, exist_ok=True)
-    python = envs / framework / "bin" / "python"
+    python = env_python(envs, framework)
     with open(envs / f".{framework}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if python.exists():  # built by a task that held the lock before this one

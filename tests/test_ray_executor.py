@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.envs import PROJECT_ROOT
+from benchmarks.ray_node import EnvMissing, node_python
 from common_data.schema import read_record
 
 ray = pytest.importorskip("ray")
@@ -167,3 +168,19 @@ def test_bad_executor_flags_give_one_clear_line(
     assert run.returncode == 2
     assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
     assert expected in lines[0]
+
+
+def test_a_node_reuses_its_built_env_and_names_itself_when_it_has_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the driver's checkout, a node looks in its own envs folder before building."""
+    envs = tmp_path / "node-envs"
+    monkeypatch.setenv("THERMAL_BENCH_NODE_ENVS", str(envs))
+    monkeypatch.setenv("THERMAL_BENCH_BUILD_ENVS", "0")
+    monkeypatch.delenv("THERMAL_BENCH_PYTHON_TF", raising=False)
+    with pytest.raises(EnvMissing, match=r"^node n1 \(abc\): tox env 'tf' not found under "):
+        node_python("tf", tmp_path / "no-checkout", "node n1 (abc)")
+    built = envs / "tf" / "bin" / "python"
+    built.parent.mkdir(parents=True)
+    built.touch()
+    assert node_python("tf", tmp_path / "no-checkout", "node n1 (abc)") == built
