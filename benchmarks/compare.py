@@ -389,8 +389,8 @@ def run_matrix(
     """Run the cells under the results lock; returns the matrix summary (also saved as JSON).
 
     With the Ray executor the framework envs are the nodes' business, not this machine's."""
-    for framework in sorted({cell.framework for cell in cells}):
-        if executor.kind == "local":
+    if executor.kind == "local":
+        for framework in sorted({cell.framework for cell in cells}):
             framework_python(framework)
     console = Console(stderr=True)
     threads = max((cell.config["threads"] for cell in cells), default=1)

@@ -42,9 +42,9 @@ def ray_session(executor: Executor) -> Iterator[None]:
     this project's code to the nodes; disconnect, and stop a local instance, at the end."""
     import ray
 
-    options: dict[str, Any] = {"address": executor.ray_address}
     if executor.ray_address:
         _check_reachable(executor.ray_address)
+        options: dict[str, Any] = {"address": executor.ray_address}
     else:
         options = {"address": "local", "include_dashboard": False,
                    "object_store_memory": LOCAL_OBJECT_STORE_BYTES}
@@ -118,7 +118,6 @@ class RayMatrixRunner(MatrixRunner):
         write_json_atomic(self.configs_dir / f"{cell.run_id}.json", cell.config)
         progress.update(lane, description=f"  {cell.label}: on Ray")
         gpus = 1 if cell.config["device"] == "gpu" else 0
-        started = time.perf_counter()
         ref = self._task.options(num_cpus=cell.config["threads"], num_gpus=gpus).remote(
             cell.framework, cell.config, cell.run_id, str(PROJECT_ROOT)
         )
@@ -133,6 +132,7 @@ class RayMatrixRunner(MatrixRunner):
                 return  # cancelled by Ctrl-C: a rerun runs the cell again
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             result = {"returncode": 1, "command": [], "files": {}, "node": "", "host": "",
+                      "seconds": 0.0,
                       "log": f"error: Ray task failed ({type(exc).__name__}: {first})\n"}
         finally:
             with self._lock:
@@ -145,6 +145,7 @@ class RayMatrixRunner(MatrixRunner):
             write_bytes_atomic(self.runs_dir / name, data)
         lines = [line for line in result["log"].splitlines()
                  if line.strip() and not line.startswith(PROGRESS_PREFIX)]
+        started = time.perf_counter() - result["seconds"]  # the run's own time on its node
         self._settle(cell, result["returncode"], result["command"],
                      lines[-_ERROR_TAIL_LINES:], started, log.name,
                      node=result["node"], host=result["host"])

@@ -18,9 +18,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.compare import _die_with_parent
 from benchmarks.envs import PROJECT_ROOT, RUNNER_MODULES, env_python
 from common_data.protocol import CONCURRENT_RUNS_ENV, NODE_ENV
 
@@ -35,7 +37,7 @@ class EnvMissing(Exception):
 
 
 def run_cell(framework: str, config: dict[str, Any], run_id: str, driver_root: str) -> dict:
-    """The Ray task's body; returns {node, host, returncode, command, log, files}.
+    """The Ray task's body; returns {node, host, returncode, command, seconds, log, files}.
 
     `files` maps paths relative to the runs folder to their bytes, the record last. A run that
     fails for its own reason comes back as a result (returncode != 0), not as an exception, so
@@ -47,7 +49,8 @@ def run_cell(framework: str, config: dict[str, Any], run_id: str, driver_root: s
     host = socket.gethostname()
     where = f"node {host} ({node[:12]})"
     print(f"thermal-bench: {run_id} starts on {where}", flush=True)
-    result: dict[str, Any] = {"node": node, "host": host, "command": [], "files": {}}
+    result: dict[str, Any] = {"node": node, "host": host, "command": [], "files": {},
+                              "seconds": 0.0}
     root = Path(driver_root) if (Path(driver_root) / "benchmarks").is_dir() else PROJECT_ROOT
     try:
         python = node_python(framework, root, where)
@@ -66,19 +69,20 @@ def run_cell(framework: str, config: dict[str, Any], run_id: str, driver_root: s
                                                 NODE_ENV: node})
         if root != Path(driver_root):
             env.setdefault("THERMAL_BENCH_CACHE", str(_NODE_HOME / "cache"))
-        from benchmarks.compare import _die_with_parent
-
+        started = time.perf_counter()
         with open(folder / "run.log", "w+", encoding="utf-8") as log:
             returncode = subprocess.run(command, cwd=root, env=env, stdout=log,
                                         stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
                                         check=False).returncode
+            seconds = time.perf_counter() - started
             log.seek(0)
             text = log.read()[-_LOG_LIMIT:]
         files = sorted(p for p in (folder / "runs").rglob("*") if p.is_file())
         record = folder / "runs" / f"{run_id}.json"
         ordered = [p for p in files if p != record] + ([record] if record in files else [])
         payload = {p.relative_to(folder / "runs").as_posix(): p.read_bytes() for p in ordered}
-    return {**result, "returncode": returncode, "command": command, "log": text, "files": payload}
+    return {**result, "returncode": returncode, "command": command, "seconds": seconds,
+            "log": text, "files": payload}
 
 
 def node_python(framework: str, root: Path, where: str) -> Path:
