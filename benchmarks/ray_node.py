@@ -14,6 +14,7 @@ same machine, or a shared filesystem, as on most Slurm clusters), else the copy 
 import fcntl
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,6 +31,7 @@ NODE_ENVS = "THERMAL_BENCH_NODE_ENVS"  # where a node keeps the tox envs it buil
 BUILD_ENVS = "THERMAL_BENCH_BUILD_ENVS"  # "0": fail at once when a node lacks an env
 _NODE_HOME = Path.home() / ".cache" / "thermal-fer-bench"
 _LOG_LIMIT = 1 << 20  # the log's last MiB goes back to the driver
+_TMP_PREFIX = "thermal-bench-task-"  # + the worker's pid: a killed worker's folder is found
 
 
 class EnvMissing(Exception):
@@ -58,7 +60,8 @@ def run_cell(framework: str, config: dict[str, Any], run_id: str, driver_root: s
         return {**result, "returncode": 2, "log": f"error: {exc}\n"}
     cpus = next((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["NodeID"] == node), 0)
     fits = max(int(cpus) // max(int(config["threads"]), 1), 1)  # runs that may share the node
-    with tempfile.TemporaryDirectory(prefix="thermal-bench-") as tmp:
+    _remove_orphans()
+    with tempfile.TemporaryDirectory(prefix=f"{_TMP_PREFIX}{os.getpid()}-") as tmp:
         folder = Path(tmp)
         (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
         command = [str(python), "-m", RUNNER_MODULES[framework], "--config",
@@ -83,6 +86,25 @@ def run_cell(framework: str, config: dict[str, Any], run_id: str, driver_root: s
         payload = {p.relative_to(folder / "runs").as_posix(): p.read_bytes() for p in ordered}
     return {**result, "returncode": returncode, "command": command, "seconds": seconds,
             "log": text, "files": payload}
+
+
+def _remove_orphans() -> None:
+    """Remove the temporary folders of tasks whose worker was killed (a cancelled task, Ctrl-C):
+    a killed process cleans nothing up, and a long-lived node would fill its /tmp."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_TMP_PREFIX}*"):
+        pid = folder.name.removeprefix(_TMP_PREFIX).split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def node_python(framework: str, root: Path, where: str) -> Path:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,6 +131,8 @@ def test_ctrl_c_leaves_no_partial_record_and_a_rerun_finishes(tmp_path: Path) ->
     assert rerun.returncode == 0, rerun.stderr
     assert f"{4 - len(first)} ran, {len(first)} already done, 0 failed" in rerun.stderr
     assert len({r["config_hash"] for r in _records(results)}) == 4
+    leftovers = list(Path(tempfile.gettempdir()).glob("thermal-bench-task-*"))
+    assert not leftovers, "the killed tasks' folders on the node are cleaned up"
 
 
 def test_node_without_a_framework_env_fails_the_cell_in_one_line(
