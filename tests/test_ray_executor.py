@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.envs import PROJECT_ROOT
-from benchmarks.ray_node import EnvMissing, node_python
-from common_data.schema import read_record
+ray = pytest.importorskip("ray")  # the harness env has Ray; the framework envs skip this file
 
-ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402  (only where Ray is installed)
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from benchmarks.envs import PROJECT_ROOT  # noqa: E402
+from benchmarks.ray_node import EnvMissing, node_python  # noqa: E402
+from common_data.schema import read_record  # noqa: E402
 
 pytestmark = pytest.mark.cross_env
 
