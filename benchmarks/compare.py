@@ -34,6 +34,7 @@ from rich.progress import (
 )
 
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, RUNNER_MODULES, framework_python
+from benchmarks.executors import LOCAL, Executor, add_executor_arguments, executor_from
 from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, expand, load_profile
 from common_data.errors import ConfigError
@@ -90,6 +91,7 @@ def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
         help="runs at a time (default 1). More suits runs with fewer threads than cores; "
         "their timings are then not those of a run alone, and the report says so",
     )
+    add_executor_arguments(parser)
 
 
 def parse_jobs(value: str) -> int:
@@ -221,7 +223,7 @@ class MatrixRunner:
         self._live: set[subprocess.Popen] = set()
 
     def run_all(self, cells: list[Cell]) -> None:
-        pythons = {fw: framework_python(fw) for fw in sorted({c.framework for c in cells})}
+        pythons = self._interpreters(sorted({c.framework for c in cells}))
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -266,6 +268,9 @@ class MatrixRunner:
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
 
+    def _interpreters(self, frameworks: list[str]) -> dict[str, Path]:
+        return {fw: framework_python(fw) for fw in frameworks}
+
     def _stop(self) -> None:
         """On Ctrl-C: start nothing more and kill the runs in flight (their cells stay undone)."""
         self._stopping.set()
@@ -277,7 +282,6 @@ class MatrixRunner:
         record_path = self.runs_dir / f"{cell.run_id}.json"
         config_path = self.configs_dir / f"{cell.run_id}.json"
         write_json_atomic(config_path, cell.config)
-        failure_path = self.failures_dir / f"{cell.run_id}.json"
         command = [
             str(python),
             "-m",
@@ -326,6 +330,16 @@ class MatrixRunner:
                     self._live.discard(proc)
         if self._stopping.is_set() or returncode == -signal.SIGINT:
             return  # interrupted, not failed: a rerun runs the cell again
+        self._settle(cell, returncode, command, list(tail), started, log.name)
+
+    def _settle(
+        self, cell: Cell, returncode: int, command: list[str], tail: list[str], started: float,
+        log_name: str, **where: str,
+    ) -> None:
+        """Count a finished cell; a cell without a complete record goes to the failures table
+        (`where` adds the executor's facts, e.g. the Ray node that ran it)."""
+        record_path = self.runs_dir / f"{cell.run_id}.json"
+        failure_path = self.failures_dir / f"{cell.run_id}.json"
         ok = returncode == 0 and is_done(record_path, cell)
         with self._lock:
             self.run_seconds += time.perf_counter() - started
@@ -341,12 +355,13 @@ class MatrixRunner:
                 "config_hash": cell.config_hash,
                 "returncode": returncode,
                 "command": command,
-                "error_tail": list(tail),
+                "error_tail": tail,
                 "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                **where,
             },
         )
         last = next((line for line in reversed(tail) if line.strip()), "no output")
-        self.console.print(f"[red]FAILED[/red] {cell.label}: {last}  (log: {log.name})")
+        self.console.print(f"[red]FAILED[/red] {cell.label}: {last}  (log: {log_name})")
 
     @staticmethod
     def _show_epoch(line: str, cell: Cell, progress: Progress, task: Any) -> None:
@@ -371,15 +386,19 @@ class MatrixRunner:
 
 
 def run_matrix(
-    cells: list[Cell], results: Path, force: bool, command: str, jobs: int = 1
+    cells: list[Cell], results: Path, force: bool, command: str, jobs: int = 1,
+    executor: Executor = LOCAL,
 ) -> dict:
-    """Run the cells under the results lock; returns the matrix summary (also saved as JSON)."""
-    for framework in sorted({cell.framework for cell in cells}):
-        framework_python(framework)
+    """Run the cells under the results lock; returns the matrix summary (also saved as JSON).
+
+    With the Ray executor the framework envs are the nodes' business, not this machine's."""
+    if executor.kind == "local":
+        for framework in sorted({cell.framework for cell in cells}):
+            framework_python(framework)
     console = Console(stderr=True)
     threads = max((cell.config["threads"] for cell in cells), default=1)
     cores = os.cpu_count() or 1
-    if jobs * threads > cores:
+    if executor.kind == "local" and jobs * threads > cores:
         console.print(
             f"note: --jobs {jobs} x {threads} threads per run asks for more than the "
             f"{cores} cores here; runs will slow each other down"
@@ -390,7 +409,12 @@ def run_matrix(
             from common_data.synthetic import ensure_synthetic
 
             ensure_synthetic()
-        runner = MatrixRunner(results, force, console, jobs)
+        if executor.kind == "ray":
+            from benchmarks.ray_executor import RayMatrixRunner
+
+            runner: MatrixRunner = RayMatrixRunner(results, force, console, executor)
+        else:
+            runner = MatrixRunner(results, force, console, jobs)
         interrupted = False
         try:
             runner.run_all(cells)
@@ -402,7 +426,8 @@ def run_matrix(
             "cells": len(cells),
             **runner.counts,
             "interrupted": interrupted,
-            "jobs": jobs,
+            "jobs": runner.jobs,
+            "executor": executor.kind,
             "run_ids": [cell.run_id for cell in cells],
             "wall_s": round(wall, 3),
             "subprocess_s": round(runner.run_seconds, 3),
@@ -433,7 +458,9 @@ def main(argv: list[str]) -> int:
     profile = apply_overrides(load_profile(args.profile), args)
     command = " ".join(["python -m benchmarks compare", *argv])
     jobs = parse_jobs(args.jobs)
-    summary = run_matrix(build_cells(profile), args.results, args.force, command, jobs)
+    summary = run_matrix(
+        build_cells(profile), args.results, args.force, command, jobs, executor_from(args)
+    )
     if not args.no_report:
         from benchmarks.closing import print_closing
         from benchmarks.finding import load_finding

@@ -14,6 +14,11 @@ FRAMEWORKS: tuple[str, ...] = ("torch", "tf")
 RUNNER_MODULES: dict[str, str] = {"torch": "pytorch_impl.run", "tf": "tf_impl.run"}
 
 
+def env_python(tox_dir: Path, framework: str) -> Path:
+    """Where tox puts a framework env's interpreter inside a tox work folder."""
+    return tox_dir / framework / "bin" / "python"
+
+
 def framework_python(framework: str) -> Path:
     """Return the interpreter of the framework's tox env; `THERMAL_BENCH_PYTHON_<FW>` overrides."""
     if framework not in FRAMEWORKS:
@@ -21,7 +26,7 @@ def framework_python(framework: str) -> Path:
             f"unknown framework {framework!r}: expected one of {', '.join(FRAMEWORKS)}"
         )
     override = os.environ.get(f"THERMAL_BENCH_PYTHON_{framework.upper()}")
-    python = Path(override) if override else PROJECT_ROOT / ".tox" / framework / "bin" / "python"
+    python = Path(override) if override else env_python(PROJECT_ROOT / ".tox", framework)
     if not python.exists():
         raise ConfigError(
             f"tox env {framework!r} not found ({python}): create it with "

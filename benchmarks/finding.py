@@ -25,6 +25,7 @@ from benchmarks.compare import (
     run_matrix,
 )
 from benchmarks.envs import FRAMEWORKS
+from benchmarks.executors import executor_from
 from benchmarks.matrix import Cell, expand
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import FRAMEWORK_NAMES, load_predictions, load_records
@@ -447,7 +448,8 @@ def main(argv: list[str]) -> int:
     )
     grid, probe = finding_cells(finding, selection)
     command = " ".join(["python -m benchmarks finding", *argv])
-    run_matrix(grid + probe, args.results, args.force, command, parse_jobs(args.jobs))
+    run_matrix(grid + probe, args.results, args.force, command, parse_jobs(args.jobs),
+               executor_from(args))
     result = evaluate_finding(finding, selection, grid, probe, args.results, command)
     name = finding["id"] if args.profile == DEFAULT_PROFILE else f"{finding['id']}-{args.profile}"
     if args.fault != "none":

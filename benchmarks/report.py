@@ -261,31 +261,62 @@ def shared_machine_note(rows: list[Row]) -> list[str]:
         return []
     most = max(_runs_at_once(r) for r in shared)
     return [f"**Shared machine** — {len(shared)} of these {len(timed)} runs were timed while up "
-            f"to {most} runs shared the machine (`--jobs {most}`): their train s, ms/step and "
-            "images/s are not those of a run alone; compare timings only between runs made "
-            "one at a time."]
+            f"to {most} runs shared the machine (`--jobs {most}`, or {most} Ray tasks on one "
+            "node): their train s, ms/step and images/s are not those of a run alone; compare "
+            "timings only between runs made one at a time."]
+
+
+def _host(record: dict[str, Any]) -> str:
+    """The machine's name; records made before hosts were recorded give '' (never counted)."""
+    return (record["environment"] or {}).get("host", "")
+
+
+def machines_note(rows: list[Row]) -> list[str]:
+    """Runs timed on different machines (e.g. Ray nodes on several hosts): say so."""
+    timed = [r for row in rows for r in row.ok]
+    hosts = sorted({_host(r) for r in timed} - {""})
+    if len(hosts) < 2:
+        return []
+    return [f"**Several machines** — these {len(timed)} runs were timed on {len(hosts)} machines "
+            f"({', '.join(hosts)}): compare timings only between runs of one machine; the "
+            "Environment section lists where each run ran."]
+
+
+def nodes_table(records: list[dict[str, Any]]) -> list[str]:
+    """Which machine and Ray node ran each run, when the runs did not all run on one host."""
+    if len({_host(r) for r in records} - {""}) < 2 and not any(
+        (r["environment"] or {}).get("node") for r in records
+    ):
+        return []
+    lines = ["", "| run | host | Ray node |", "|---|---|---|"]
+    for record in records:
+        node = (record["environment"] or {}).get("node")
+        lines.append(f"| `{record['run_id']}` | {_host(record) or '-'} | "
+                     f"{f'`{node[:12]}`' if node else '-'} |")
+    return lines
 
 
 def environment_block(records: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| framework | version | Python | OS | CPU | GPU | device | threads (intra/inter) "
+        "| framework | version | Python | OS | host | CPU | GPU | device | threads (intra/inter) "
         "| runs at once |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     seen = set()
     for record in records:
-        env = record["environment"]
+        env = {k: v for k, v in (record["environment"] or {}).items() if k != "node"}
         key = json.dumps(env, sort_keys=True)
-        if key in seen:
+        if key in seen or not env:
             continue
         seen.add(key)
         threads = env["threads"]
         lines.append(
             f"| {FRAMEWORK_NAMES[record['framework']]} | {env['framework_version']} | "
-            f"{env['python']} | {env['os']} | {env['cpu']} | {env['gpu'] or 'none'} | "
-            f"{env['device']} | {threads['intra_op']}/{threads['inter_op']} | "
-            f"{_runs_at_once(record)} |"
+            f"{env['python']} | {env['os']} | {_host(record) or '-'} | {env['cpu']} | "
+            f"{env['gpu'] or 'none'} | {env['device']} | {threads['intra_op']}/"
+            f"{threads['inter_op']} | {_runs_at_once(record)} |"
         )
+    lines += nodes_table(records)
     lines += [
         "",
         "| data | dataset hash | cache key | split | split hash | train / val |",
@@ -461,9 +492,9 @@ def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: 
     )
     # per setting: one folder often holds a reduced matrix beside a published-protocol one
     lines = [f"### {setting.title}", "", *protocol_notes(rows), "", *results_table(rows), ""]
-    shared = shared_machine_note(rows)
-    if shared:
-        lines += [*shared, ""]
+    for note in (shared_machine_note(rows), machines_note(rows)):
+        if note:
+            lines += [*note, ""]
     deltas = delta_table(rows)
     if deltas:
         lines += ["Framework delta (PyTorch − TensorFlow), paired by seed:", "", *deltas, ""]

@@ -62,6 +62,7 @@ PARITY_BATCH_SEED = 123
 PARITY_LR = 1e-4
 PACKAGES = {"torch": "pytorch_impl", "tf": "tf_impl"}
 CONCURRENT_RUNS_ENV = "THERMAL_BENCH_CONCURRENT_RUNS"  # set by the harness's --jobs
+NODE_ENV = "THERMAL_BENCH_NODE"  # set by the Ray executor: the id of the node that ran the run
 
 
 class Twin(ABC):
@@ -332,13 +333,17 @@ def concurrent_runs() -> int:
 
 
 def environment(twin: Twin) -> dict[str, Any]:
-    """The twin's framework facts plus the host facts, which are the same for both twins."""
+    """The twin's framework facts plus the host facts, which are the same for both twins.
+
+    The host name (and, under Ray, the node id) says which machine took the timings, so a
+    report never pools timings from different machines without saying so."""
     info = twin.environment()
     return {
         "framework": twin.framework, "framework_version": info["framework_version"],
         "python": platform.python_version(), "os": platform.platform(), "cpu": cpu_name(),
         "gpu": info["gpu"], "device": info["device"], "threads": info["threads"],
-        "concurrent_runs": concurrent_runs(),
+        "concurrent_runs": concurrent_runs(), "host": platform.node(),
+        **({"node": os.environ[NODE_ENV]} if os.environ.get(NODE_ENV) else {}),
     }
 
 

@@ -14,7 +14,9 @@ Record, version 1 (every key is required; "|None" marks where null is allowed):
     config_hash          sha256 hex of config's canonical JSON (RunConfig.hash())
     environment          {framework, framework_version, python, os, cpu: str,
                           gpu: str|None, device: str, threads: {intra_op, inter_op: int},
-                          concurrent_runs: int >= 1 (optional: runs sharing the machine)}
+                          concurrent_runs: int >= 1 (optional: runs sharing the machine),
+                          host: str (optional: the machine's name),
+                          node: str (optional: the Ray node id, under --executor ray)}
     model                {spec, spec_hash, init_scheme, weights_digest: str,
                           params_total, params_trainable: int,
                           params_per_layer: [{layer: str, params: int, shapes: {str: [int]}}]}
@@ -211,7 +213,9 @@ FIELDS: dict[str, Check] = {
         "device": _STR,
         "threads": _obj({"intra_op": _INT, "inter_op": _INT}),
         "concurrent_runs": _rule("an integer >= 1", lambda v: _is_int(v) and v >= 1),
-    }, optional=("concurrent_runs",)),
+        "host": _STR,
+        "node": _STR,
+    }, optional=("concurrent_runs", "host", "node")),
     "model": _obj({
         "spec": _STR,
         "spec_hash": _HEX64,
@@ -315,19 +319,24 @@ def _cross_checks(record: dict[str, Any]) -> list[str]:
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     """Write strict JSON so that readers see the old file or the new one, never a torn one.
 
-    The text is serialised before any file is created, then written to a temporary file in
-    the same folder (same filesystem, so the rename is atomic), flushed, fsynced and moved
-    over the target. NaN and infinity are refused (``allow_nan=False``) because they are not
-    JSON and other tools reject them; write None instead. NumPy scalars and arrays and paths
-    are converted, since twins hand back NumPy values.
+    The text is serialised before any file is created, then written atomically (see
+    `write_bytes_atomic`). NaN and infinity are refused (``allow_nan=False``) because they are
+    not JSON and other tools reject them; write None instead. NumPy scalars and arrays and
+    paths are converted, since twins hand back NumPy values.
     """
-    target = Path(path)
     text = json.dumps(obj, indent=2, allow_nan=False, default=_to_json) + "\n"
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write `data` to a temporary file in the same folder (same filesystem, so the rename is
+    atomic), flush, fsync and move it over the target: readers see the old file or the new."""
+    target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o644)  # mkstemp's 0600 would hide results from other users
