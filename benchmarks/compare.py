@@ -87,14 +87,19 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
 def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs",
-        default="1",
-        help="runs at a time (default 1). More suits runs with fewer threads than cores; "
-        "their timings are then not those of a run alone, and the report says so",
+        help="runs at a time (default: the profile's `jobs`, else 1). More suits runs with "
+        "fewer threads than cores; their timings are then not those of a run alone, and the "
+        "report says so",
     )
     add_executor_arguments(parser)
 
 
-def parse_jobs(value: str) -> int:
+def parse_jobs(value: str | None, default: Any = 1) -> int:
+    """`--jobs`, or when it is absent the profile's `jobs` key (`default`)."""
+    if value is None:
+        if isinstance(default, bool) or not isinstance(default, int) or default < 1:
+            raise ConfigError(f"profile key 'jobs' = {default!r}: expected an integer >= 1")
+        return default
     if not value.isdigit() or int(value) < 1:
         raise ConfigError(f"--jobs {value!r}: expected an integer >= 1")
     return int(value)
@@ -457,7 +462,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     profile = apply_overrides(load_profile(args.profile), args)
     command = " ".join(["python -m benchmarks compare", *argv])
-    jobs = parse_jobs(args.jobs)
+    jobs = parse_jobs(args.jobs, profile.get("jobs", 1))
     summary = run_matrix(
         build_cells(profile), args.results, args.force, command, jobs, executor_from(args)
     )

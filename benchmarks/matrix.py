@@ -17,7 +17,7 @@ from common_data.run_config import load_run_config
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 _MATRIX_KEYS = {
     "description", "frameworks", "variants", "seeds", "splits", "hud", "run", "variant",
-    "framework", "probe",
+    "framework", "probe", "jobs",
 }
 
 

@@ -184,6 +184,7 @@ def render(report: dict[str, Any]) -> str:
 def run_trajectory(args: argparse.Namespace, argv: list[str] | None) -> int:
     """Run (or resume) the four runs of the trajectory check and print the comparison."""
     from benchmarks.compare import apply_mode_flags, parse_jobs, resolve_data_flag, run_matrix
+    from benchmarks.executors import executor_from
     from benchmarks.finding import load_finding, matrix_profile, selection_from
     from benchmarks.matrix import expand
     from benchmarks.records import load_records
@@ -206,7 +207,8 @@ def run_trajectory(args: argparse.Namespace, argv: list[str] | None) -> int:
                         threads=profile["run"]["threads"] + 1)
     cells += expand(floor)
     command = " ".join(["python -m benchmarks parity", *(argv or [])])
-    summary = run_matrix(cells, args.results, False, command, parse_jobs(args.jobs))
+    summary = run_matrix(cells, args.results, False, command, parse_jobs(args.jobs),
+                         executor_from(args))
     ids = {cell.run_id for cell in cells}
     pairs = twin_pairs([r for r in load_records(args.results / "runs") if r["run_id"] in ids])
     print(describe(pairs))

@@ -44,8 +44,8 @@ def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         pytest.skip(f"framework env missing: {exc}")
     results = tmp_path_factory.mktemp(f"results-{framework}")
     run = _harness("compare", "--frameworks", framework, "--variants", "baseline", "--seeds", "0",
-                   "--epochs", "1", "--image-size", "32", "--no-report",
-                   "--results", str(results))
+                   "--epochs", "1", "--image-size", "32", "--splits", "random", "--no-probe",
+                   "--no-report", "--results", str(results))
     records = sorted((results / "runs").glob(f"{framework}-*.json"))
     if not records:
         tail = run.stderr.strip().splitlines()[-1:] or ["no output"]

@@ -15,7 +15,8 @@ from common_data.errors import ConfigError
 
 pytestmark = pytest.mark.cross_env
 
-TINY = ["--variants", "baseline", "--epochs", "1", "--image-size", "32", "--no-report"]
+TINY = ["--variants", "baseline", "--epochs", "1", "--image-size", "32", "--splits", "random",
+        "--no-probe", "--jobs", "1", "--no-report"]
 
 
 def _harness(

@@ -25,7 +25,8 @@ from common_data.schema import read_record  # noqa: E402
 pytestmark = pytest.mark.cross_env
 
 CELLS = ["--frameworks", "torch,tf", "--seeds", "0,1", "--variants", "baseline", "--epochs", "1",
-         "--image-size", "32", "--data", "synthetic", "--no-report"]
+         "--image-size", "32", "--data", "synthetic", "--splits", "random", "--no-probe",
+         "--jobs", "1", "--no-report"]
 NODE = {"num_cpus": 1, "object_store_memory": 100 * 2**20}
 
 
