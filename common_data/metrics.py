@@ -1,15 +1,15 @@
-"""Every reported metric, computed from saved predictions in one place.
+"""Every reported metric, computed from saved predictions in one place, with scikit-learn.
 
 Both twins hand back class probabilities and nothing else, so a metric cannot differ
-between frameworks because of how a framework computes it. Definitions follow
-scikit-learn (``zero_division=0``), without depending on it:
+between frameworks because of how a framework computes it:
 
 * predictions are ``argmax(proba)``, first index on ties;
-* ``macro_f1`` averages over the classes present in ``y_true`` or the predictions (the
-  scikit-learn default label set); ``per_class`` still lists every class;
-* ``roc_auc_ovr_macro`` is the mean one-vs-rest AUC (Mann-Whitney U with average ranks for
-  ties) over the classes that have both positives and negatives in ``y_true``. Unlike
-  scikit-learn, which raises, an absent class is skipped and named in ``roc_auc_skipped``
+* F1, precision and recall use ``zero_division=0``; ``macro_f1`` averages over the classes
+  present in ``y_true`` or the predictions (scikit-learn's default label set), while
+  ``per_class`` and the confusion matrix list every class;
+* ``roc_auc_ovr_macro`` is the mean one-vs-rest AUC (``roc_auc_score`` per class) over the
+  classes that have both positives and negatives in ``y_true``. Where scikit-learn's
+  multi-class call would raise, an absent class is skipped and named in ``roc_auc_skipped``
   (LOSO folds can lack a class); the AUC is None when no class can be scored.
 """
 
@@ -19,6 +19,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
 from common_data.classes import CLASSES
 
@@ -49,24 +56,17 @@ def classification_metrics(
     All values are plain Python types so the dict goes straight into a JSON record.
     """
     y, p = _checked(y_true, proba, classes)
-    k = len(classes)
+    labels = list(range(len(classes)))
     pred = np.argmax(p, axis=1)
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (y, pred), 1)
-
-    tp = np.diag(confusion).astype(np.float64)
-    support = confusion.sum(axis=1)
-    predicted = confusion.sum(axis=0)
-    precision = _safe_divide(tp, predicted)
-    recall = _safe_divide(tp, support)
-    f1 = _safe_divide(2 * tp, support + predicted)
-    present = (support + predicted) > 0
+    confusion = confusion_matrix(y, pred, labels=labels)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y, pred, labels=labels, zero_division=0)
 
     auc, skipped = _roc_auc_ovr(y, p, classes)
     return {
-        "accuracy": float(tp.sum() / len(y)),
-        "macro_f1": float(f1[present].mean()),
-        "weighted_f1": float((f1 * support).sum() / support.sum()),
+        "accuracy": float(accuracy_score(y, pred)),
+        "macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(y, pred, average="weighted", zero_division=0)),
         "roc_auc_ovr_macro": auc,
         "roc_auc_skipped": skipped,
         "per_class": {
@@ -107,33 +107,14 @@ def _checked(
     return y.astype(np.int64), p
 
 
-def _safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den with 0.0 where den == 0, as scikit-learn's zero_division=0."""
-    out = np.zeros_like(num, dtype=np.float64)
-    np.divide(num, den, out=out, where=den > 0)
-    return out
-
-
 def _roc_auc_ovr(
     y: np.ndarray, p: np.ndarray, classes: Sequence[str]
 ) -> tuple[float | None, list[str]]:
     aucs, skipped = [], []
     for i, name in enumerate(classes):
         positive = y == i
-        n_pos = int(positive.sum())
-        n_neg = len(y) - n_pos
-        if n_pos == 0 or n_neg == 0:
+        if positive.all() or not positive.any():
             skipped.append(name)
             continue
-        ranks = _average_ranks(p[:, i])
-        u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2
-        aucs.append(u / (n_pos * n_neg))
+        aucs.append(roc_auc_score(positive, p[:, i]))
     return (float(np.mean(aucs)) if aucs else None), skipped
-
-
-def _average_ranks(scores: np.ndarray) -> np.ndarray:
-    """1-based ranks; tied scores share the mean of the ranks they span, which is what
-    makes a tie between a positive and a negative count as half a correct ordering."""
-    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    return (ends - (counts - 1) / 2.0)[inverse]

@@ -32,6 +32,7 @@ from functools import cached_property
 
 import cv2
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from common_data.cache import Images
 from common_data.classes import CLASSES
@@ -131,7 +132,9 @@ def split_hash(images: Images, kind: str, train: np.ndarray, val: np.ndarray) ->
 def _stratified_random(
     labels: np.ndarray, seed: int, val_fraction: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's StratifiedShuffleSplit (first split), draw for draw."""
+    """The published notebook's own call: scikit-learn's `train_test_split` with
+    `stratify=labels` and `random_state=seed`. The checks before it turn what scikit-learn
+    would raise about into one-line errors that name the class or the sizes."""
     if not 0.0 < val_fraction < 1.0:
         raise ConfigError(f"val_fraction={val_fraction!r} is not valid: expected 0 < value < 1")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
@@ -139,8 +142,7 @@ def _stratified_random(
     n = len(labels)
     n_val = math.ceil(val_fraction * n)
     n_train = n - n_val
-    classes, y = np.unique(labels, return_inverse=True)
-    counts = np.bincount(y)
+    classes, counts = np.unique(labels, return_counts=True)
     if counts.min() < 2:
         name = CLASSES[int(classes[counts.argmin()])]
         raise DataError(
@@ -151,38 +153,9 @@ def _stratified_random(
             f"{n} images with val_fraction={val_fraction} leave {n_train} / {n_val}: a stratified "
             f"split needs at least {len(classes)} (one per class) on each side"
         )
-    rng = np.random.RandomState(seed)
-    class_indices = np.split(np.argsort(y, kind="mergesort"), np.cumsum(counts)[:-1])
-    n_i = _approximate_mode(counts, n_train, rng)
-    t_i = _approximate_mode(counts - n_i, n_val, rng)
-    train: list[int] = []
-    val: list[int] = []
-    for i in range(len(classes)):
-        order = class_indices[i].take(rng.permutation(counts[i]), mode="clip")
-        train.extend(order[: n_i[i]])
-        val.extend(order[n_i[i] : n_i[i] + t_i[i]])
-    return np.array(train, dtype=np.int64), np.array(val, dtype=np.int64)
-
-
-def _approximate_mode(
-    class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState
-) -> np.ndarray:
-    """scikit-learn's per-class allocation: floor the proportional share, then hand the
-    remainder to the largest fractional parts, breaking ties with the rng."""
-    continuous = class_counts / class_counts.sum() * n_draws
-    floored = np.floor(continuous)
-    need_to_add = int(n_draws - floored.sum())
-    if need_to_add > 0:
-        remainder = continuous - floored
-        for value in np.sort(np.unique(remainder))[::-1]:
-            (inds,) = np.where(remainder == value)
-            add_now = min(len(inds), need_to_add)
-            inds = rng.choice(inds, size=add_now, replace=False)
-            floored[inds] += 1
-            need_to_add -= add_now
-            if need_to_add == 0:
-                break
-    return floored.astype(int)
+    train, val = train_test_split(np.arange(n, dtype=np.int64), test_size=val_fraction,
+                                  stratify=labels, random_state=int(seed))
+    return np.asarray(train, dtype=np.int64), np.asarray(val, dtype=np.int64)
 
 
 def _dated_sessions(sessions: np.ndarray) -> list[str]:
