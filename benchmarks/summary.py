@@ -80,11 +80,11 @@ def _studies(rows: list[Row]) -> dict[Study, dict[tuple, Row]]:
 
 
 def twins_answer(studies: dict[Study, dict[tuple, Row]]) -> str | None:
-    best: tuple[tuple[int, int], Study, list[float]] | None = None
+    best: tuple[tuple[int, int, bool], Study, list[float]] | None = None
     for study, index in studies.items():
         deltas = _paired(index.get(("random", "full", "baseline", "torch")),
                          index.get(("random", "full", "baseline", "tf")))
-        rank = (len(deltas), study.image_size)
+        rank = (len(deltas), study.image_size, study.dropout == "shared")
         if deltas and (best is None or rank > best[0]):
             best = (rank, study, deltas)
     if best is None:
