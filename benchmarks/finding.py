@@ -338,6 +338,7 @@ def evaluate_finding(
         row["expected"] = expected.get(f"{row['framework']}.{row['split']}.{row['hud']}")
     probes = probe_rows(probe, records)
     first = next((records[c.run_id] for c in grid if c.run_id in records), None)
+    done = [records[c.run_id] for c in grid + probe if c.run_id in records]
     result = {
         "finding": finding["id"],
         "claim": " ".join(finding["claim"].split()),
@@ -357,6 +358,9 @@ def evaluate_finding(
         "verdicts": rows,
         "hud_only_probe": probes,
         "summary": sentences(rows, probes, protocol),
+        # time to verdict: what this matrix costs a user, from the runs' own clocks
+        "cells": {"total": len(grid) + len(probe), "with_records": len(done)},
+        "run_time_s": sum((r.get("timing") or {}).get("total_s") or 0.0 for r in done),
         "protocol_label": protocol_label(selection.profile, protocol, len(selection.seeds)),
         "published_protocol": not protocol_departures(protocol),
         "expected_recorded": bool(expected),

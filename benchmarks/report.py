@@ -432,6 +432,15 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
                 )
                 + f"; majority class {majority} %.",
             ]
+        cells = result.get("cells")
+        if cells:
+            lines += [
+                "",
+                f"Time to verdict: {cells['with_records']} of {cells['total']} cells have "
+                f"records; their runs took {result['run_time_s'] / 3600:.2f} h of run time "
+                "together (each run's own wall clock; with `--jobs 2` on two cores the matrix "
+                "takes about half that).",
+            ]
         lines += [
             "",
             *result["summary"],
