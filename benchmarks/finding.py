@@ -433,6 +433,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--force", action="store_true", help="rerun cells that have records")
     add_jobs_argument(parser)
     parser.add_argument("--no-report", action="store_true", help="skip rendering COMPARISON.md")
+    parser.add_argument("--no-train", action="store_true",
+                        help="train nothing: verdicts from the records already stored (e.g. "
+                        "records copied from another machine while the matrix still runs)")
     parser.add_argument(
         "--print-expected",
         action="store_true",
@@ -452,8 +455,9 @@ def main(argv: list[str]) -> int:
     )
     grid, probe = finding_cells(finding, selection)
     command = " ".join(["python -m benchmarks finding", *argv])
-    run_matrix(grid + probe, args.results, args.force, command, parse_jobs(args.jobs),
-               executor_from(args))
+    if not args.no_train:
+        run_matrix(grid + probe, args.results, args.force, command, parse_jobs(args.jobs),
+                   executor_from(args))
     result = evaluate_finding(finding, selection, grid, probe, args.results, command)
     name = finding["id"] if args.profile == DEFAULT_PROFILE else f"{finding['id']}-{args.profile}"
     if args.fault != "none":
