@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "finding": ("benchmarks.finding", "re-examine the augmentation finding"),
     "evaluate": ("benchmarks.evaluate", "evaluate a stored run's weights on another dataset"),
     "performance": ("benchmarks.performance", "benchmark suites -> results/PERFORMANCE.md"),
+    "export": ("benchmarks.export", "every stored run as one table row (CSV, JSON, Parquet)"),
 }
 
 
