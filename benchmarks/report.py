@@ -400,16 +400,20 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
             f"({seeds} seeds per cell). A direction is called when the mean change reaches "
             f"{100 * result['min_effect']:.0f} pp and its 95 % CI excludes zero.",
             "",
-            "| framework | split | HUD | seeds | baseline acc | augmented acc | Δ (pp) "
+            "| framework | split | HUD | protocol | seeds | baseline acc | augmented acc | Δ (pp) "
             "[95 % CI] | paired t p | McNemar p (ensembles) | verdict | recorded |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
+        protocol = result["protocol"]
+        short = (f"{protocol['image_size']}px, {protocol['epochs']}/"
+                 f"{'≤' if protocol['early_stopping'] else ''}{protocol['augmented_epochs']} ep"
+                 + ("" if result.get("published_protocol") else " (reduced)"))
         for row in result["verdicts"]:
             test = row.get("mcnemar_ensembles") or {}
             p_seed = row.get("p_value_seeds")
             lines.append(
                 f"| {FRAMEWORK_NAMES[row['framework']]} | {row['split']} | {row['hud']} | "
-                f"{row['n_seeds']} | {_pct(row['baseline_accuracy']['mean'])} | "
+                f"{short} | {row['n_seeds']} | {_pct(row['baseline_accuracy']['mean'])} | "
                 f"{_pct(row['augmented_accuracy']['mean'])} | "
                 f"{100 * row['delta_accuracy']:+.1f} {_fmt_ci(row['delta_ci95'])} | "
                 f"{'n/a' if p_seed is None else f'{p_seed:.3g}'} | "
