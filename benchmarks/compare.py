@@ -36,9 +36,10 @@ from rich.progress import (
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, RUNNER_MODULES, framework_python
 from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, expand, load_profile
+from benchmarks.records import exit_text
 from common_data.errors import ConfigError
 from common_data.protocol import CONCURRENT_RUNS_ENV
-from common_data.schema import write_json_atomic
+from common_data.schema import predictions_problem, write_json_atomic
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
 PROGRESS_PREFIX = "@@progress "
@@ -179,12 +180,18 @@ def build_cells(profile: dict[str, Any]) -> list[Cell]:
 
 
 def is_done(record_path: Path, cell: Cell) -> bool:
-    """A cell is done when its record exists, parses and matches the cell's config hash."""
+    """A cell is done when its record exists, parses, matches the cell's config hash and, for
+    an 'ok' run, its predictions file is intact (the checksum the record stores, when it has
+    one); anything less reruns the cell instead of reporting from a damaged file."""
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return record.get("config_hash") == cell.config_hash and record.get("status") in DONE_STATUSES
+    if not isinstance(record, dict) or record.get("config_hash") != cell.config_hash:
+        return False
+    if record.get("status") == "ok":
+        return predictions_problem(record, record_path.parent) is None
+    return record.get("status") in DONE_STATUSES
 
 
 def _die_with_parent() -> None:
@@ -343,6 +350,8 @@ class MatrixRunner:
             },
         )
         last = next((line for line in reversed(tail) if line.strip()), "no output")
+        if returncode < 0:
+            last = f"{exit_text(returncode)}; {last}"
         self.console.print(f"[red]FAILED[/red] {cell.label}: {last}  (log: {log.name})")
 
     @staticmethod

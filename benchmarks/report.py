@@ -19,10 +19,13 @@ from benchmarks.records import (
     FRAMEWORK_NAMES,
     Row,
     Setting,
+    exit_text,
     group_rows,
+    is_compared,
     load_predictions,
     load_records,
     rows_by_setting,
+    warn,
 )
 from common_data.errors import ConfigError
 from common_data.metrics import classification_metrics, ensemble_proba
@@ -259,6 +262,7 @@ def environment_block(records: list[dict[str, Any]]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     seen = set()
+    records = [r for r in records if is_compared(r) and r["environment"] is not None]
     for record in records:
         env = record["environment"]
         key = json.dumps(env, sort_keys=True)
@@ -292,25 +296,52 @@ def environment_block(records: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _cell_text(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").strip()
+
+
 def failures_block(results_dir: Path, records: list[dict[str, Any]]) -> list[str]:
-    lines = []
+    """One table row per run that did not finish normally: failed and diverged records, and
+    the harness's notes on processes that died before writing a record."""
+    rows = []
     for record in records:
         if record["status"] != "ok":
             where = (
-                f" at epoch {record['diverged_at_epoch']}"
+                f"at epoch {record['diverged_at_epoch']}"
                 if record.get("diverged_at_epoch")
                 else ""
             )
-            error = (record.get("error") or "").strip().splitlines()[-1:] or [""]
-            lines.append(f"- `{record['run_id']}`: {record['status']}{where} {error[0]}".rstrip())
+            error = (record.get("error") or "").strip().splitlines()[-1:] or [where]
+            rows.append((record["run_id"], record["status"], error[0]))
     for path in sorted((results_dir / "failures").glob("*.json")):
-        failure = json.loads(path.read_text(encoding="utf-8"))
-        tail = [line for line in failure.get("error_tail", []) if line.strip()]
-        lines.append(
-            f"- `{failure['run_id']}`: process failed (exit {failure['returncode']}): "
-            f"{tail[-1] if tail else 'no output'}"
-        )
-    return ["## Runs that did not finish normally", "", *lines, ""] if lines else []
+        try:
+            failure = json.loads(path.read_text(encoding="utf-8"))
+            run_id, returncode = str(failure["run_id"]), failure["returncode"]
+            tail = [str(line) for line in failure.get("error_tail", []) if str(line).strip()]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            warn(f"skipping failure note {path}: unreadable ({type(exc).__name__})")
+            continue
+        rows.append((run_id, f"process failed ({exit_text(returncode)})",
+                     tail[-1] if tail else "no output"))
+    if not rows:
+        return []
+    lines = ["## Runs that did not finish normally", "", "| run | status | last error line |",
+             "|---|---|---|"]
+    lines += [f"| `{run_id}` | {status} | {_cell_text(error)} |" for run_id, status, error in rows]
+    return [*lines, ""]
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    """A side file of the report (finding, matrix summary); unreadable ones are skipped."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        warn(f"skipping {what} {path}: unreadable ({type(exc).__name__})")
+        return {}
+    if not isinstance(value, dict):
+        warn(f"skipping {what} {path}: expected a JSON object")
+        return {}
+    return value
 
 
 def _fmt_ci(values: list[float]) -> str:
@@ -321,7 +352,9 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
     """Verdicts of every stored finding: a table, a chart and plain sentences."""
     lines = []
     for path in sorted((results_dir / "findings").glob("*.json")):
-        result = json.loads(path.read_text(encoding="utf-8"))
+        result = _read_json(path, "finding")
+        if not result or not result.get("verdicts") or "claim" not in result:
+            continue
         if not result["verdicts"] or result.get("selection", {}).get("fault", "none") != "none":
             continue
         chart = figures.finding_chart(result, fig_dir / f"finding-{result['finding']}.png")
@@ -412,7 +445,7 @@ def render(results_dir: Path, out_dir: Path) -> Path:
     rows = group_rows(records)
     fig_dir = out_dir / "figures"
     matrix_path = results_dir / "matrix.json"
-    matrix = json.loads(matrix_path.read_text(encoding="utf-8")) if matrix_path.is_file() else {}
+    matrix = _read_json(matrix_path, "matrix summary") if matrix_path.is_file() else {}
     lines = [
         "# Framework comparison: thermal facial emotion recognition",
         "",
