@@ -36,6 +36,7 @@ from rich.progress import (
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, RUNNER_MODULES, framework_python
 from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, expand, load_profile
+from benchmarks.preflight import preflight
 from benchmarks.records import exit_text
 from common_data.errors import ConfigError
 from common_data.protocol import CONCURRENT_RUNS_ENV
@@ -78,7 +79,16 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
     parser.add_argument(
         "--force", action="store_true", help="rerun cells that already have a record"
     )
+    add_skip_bad_argument(parser)
     add_jobs_argument(parser)
+
+
+def add_skip_bad_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave out images that cannot be decoded (each is listed) instead of stopping",
+    )
 
 
 def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
@@ -157,6 +167,8 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
         run["epochs"] = args.epochs
     if args.image_size is not None:
         run["image_size"] = args.image_size
+    if args.skip_bad:
+        run["skip_bad"] = True
     for item in args.mode:
         key, sep, value = item.partition("=")
         if not sep:
@@ -438,12 +450,15 @@ def main(argv: list[str]) -> int:
     profile = apply_overrides(load_profile(args.profile), args)
     command = " ".join(["python -m benchmarks compare", *argv])
     jobs = parse_jobs(args.jobs)
-    summary = run_matrix(build_cells(profile), args.results, args.force, command, jobs)
-    if not args.no_report:
-        from benchmarks.report import render
+    with results_lock(args.results):  # from the checks to the report: one harness per folder
+        cells = build_cells(profile)
+        preflight(cells)
+        summary = run_matrix(cells, args.results, args.force, command, jobs)
+        if not args.no_report:
+            from benchmarks.report import render
 
-        out = render(args.results, args.results)
-        print(f"report: {out}")
+            out = render(args.results, args.results)
+            print(f"report: {out}")
     return 1 if summary["failed"] else 0
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from benchmarks.compare import (
     DEFAULT_RESULTS,
     add_jobs_argument,
+    add_skip_bad_argument,
     parse_csv,
     parse_jobs,
     parse_seeds,
@@ -25,7 +26,9 @@ from benchmarks.compare import (
     run_matrix,
 )
 from benchmarks.envs import FRAMEWORKS
+from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, expand
+from benchmarks.preflight import preflight
 from benchmarks.records import FRAMEWORK_NAMES, load_predictions, load_records
 from common_data.errors import ConfigError
 from common_data.faults import FAULTS
@@ -52,6 +55,7 @@ class Selection:
     regimes: list[str]
     probe: bool = True
     fault: str = "none"
+    skip_bad: bool = False
 
 
 def selection_from(finding: dict[str, Any], profile: str, data: str, **overrides: Any) -> Selection:
@@ -98,6 +102,7 @@ def _matrix_profile(finding: dict[str, Any], selection: Selection) -> dict[str, 
             "image_size": protocol["image_size"],
             "epochs": protocol["epochs"],
             "fault": selection.fault,
+            "skip_bad": selection.skip_bad,
             "threads": protocol.get("threads", 2),
         },
         "variant": {"augmented": augmented},
@@ -397,6 +402,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--force", action="store_true", help="rerun cells that have records")
+    add_skip_bad_argument(parser)
     add_jobs_argument(parser)
     parser.add_argument("--no-report", action="store_true", help="skip rendering COMPARISON.md")
     parser.add_argument(
@@ -415,10 +421,21 @@ def main(argv: list[str]) -> int:
         regimes=args.regimes and parse_csv("--regimes", args.regimes),
         probe=not args.no_probe,
         fault=args.fault,
+        skip_bad=args.skip_bad,
     )
+    jobs = parse_jobs(args.jobs)
+    with results_lock(args.results):  # from the checks to the report: one harness per folder
+        return _run_finding(finding, selection, args, argv, jobs)
+
+
+def _run_finding(
+    finding: dict[str, Any], selection: Selection, args: argparse.Namespace, argv: list[str],
+    jobs: int,
+) -> int:
     grid, probe = finding_cells(finding, selection)
+    preflight(grid + probe)
     command = " ".join(["python -m benchmarks finding", *argv])
-    run_matrix(grid + probe, args.results, args.force, command, parse_jobs(args.jobs))
+    run_matrix(grid + probe, args.results, args.force, command, jobs)
     result = evaluate_finding(finding, selection, grid, probe, args.results, command)
     name = finding["id"] if args.profile == DEFAULT_PROFILE else f"{finding['id']}-{args.profile}"
     if args.fault != "none":
