@@ -593,7 +593,11 @@ def parity_main(framework: str, make_twin: Callable[[], Twin], argv: Sequence[st
     weights = init_weights(spec, config.seed)
     x, y = parity_batch(spec)
     twin = make_twin()
-    twin.build(spec, weights, config)
+    try:
+        twin.build(spec, weights, config)
+    except ConfigError as exc:  # e.g. --device gpu on a machine without one
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     twin.set_training(False)
     logits = twin.predict_logits(x)
     losses = [twin.train_step(x, y)[0] for _ in range(args.steps)]
