@@ -35,7 +35,7 @@ from rich.progress import (
 
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, RUNNER_MODULES, framework_python
 from benchmarks.lock import results_lock
-from benchmarks.matrix import Cell, expand, load_profile
+from benchmarks.matrix import Cell, check_matrix, expand, load_profile
 from benchmarks.preflight import preflight
 from benchmarks.records import exit_text
 from common_data.errors import ConfigError
@@ -186,6 +186,7 @@ def count_sessions(data: str) -> int:
 
 
 def build_cells(profile: dict[str, Any]) -> list[Cell]:
+    check_matrix(profile)
     data = profile.get("run", {}).get("data", "synthetic")
     n_sessions = count_sessions(data) if "loso" in profile["splits"] else None
     return expand(profile, n_sessions)
