@@ -453,7 +453,7 @@ def main(argv: list[str]) -> int:
     jobs = parse_jobs(args.jobs)
     with results_lock(args.results):  # from the checks to the report: one harness per folder
         cells = build_cells(profile)
-        preflight(cells)
+        preflight(cells, args.results)
         summary = run_matrix(cells, args.results, args.force, command, jobs)
         if not args.no_report:
             from benchmarks.report import render

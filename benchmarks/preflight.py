@@ -9,8 +9,10 @@ is trained or written. The decode also fills the cache the runners then read.
 """
 
 import sys
+from pathlib import Path
 from typing import Any
 
+from benchmarks import data_quality
 from benchmarks.matrix import Cell
 from common_data.errors import BenchError, ConfigError
 
@@ -19,14 +21,16 @@ def _problem(error: BenchError) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-def find_problems(cells: list[Cell]) -> list[str]:
-    """Every problem the cells' runners would hit before training, each named once."""
+def find_problems(cells: list[Cell]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Every problem the cells' runners would hit before training, each named once, and the
+    data-quality report of each dataset (see `benchmarks.data_quality`)."""
     from common_data import cache, discovery, splits
     from common_data.datasets import resolve_data
     from common_data.preprocess import Preprocess
     from common_data.spec import load_spec
 
     problems: list[str] = []
+    reports: list[dict[str, Any]] = []
     seen: set[str] = set()
 
     def note(text: str) -> None:
@@ -52,6 +56,8 @@ def find_problems(cells: list[Cell]) -> list[str]:
         except BenchError as exc:
             note(_problem(exc))
             continue
+        report = data_quality.new_report(dataset)
+        reports.append(report)
         views: dict[tuple[int, str, bool], list[Cell]] = {}
         for cell in data_cells:
             key = (cell.config["image_size"], cell.config["hud"], cell.config["skip_bad"])
@@ -66,13 +72,16 @@ def find_problems(cells: list[Cell]) -> list[str]:
                     images = cache.load(dataset, preprocess, skip_bad=True)
                 except BenchError:
                     continue
+            data_quality.add_view(report, images)
             for split, fold, seed in sorted(_splits(view_cells)):
                 try:
-                    splits.make_split(images, split, fold=fold, seed=seed)
+                    made = splits.make_split(images, split, fold=fold, seed=seed)
                 except BenchError as exc:
                     where = f"split {split!r}" + (f" fold {fold}" if fold is not None else "")
                     note(f"{where} on {dataset.root}: {_problem(exc)}")
-    return problems
+                    continue
+                data_quality.add_split(report, made, hud)
+    return problems, reports
 
 
 def _splits(cells: list[Cell]) -> set[tuple[str, Any, int]]:
@@ -81,13 +90,15 @@ def _splits(cells: list[Cell]) -> set[tuple[str, Any, int]]:
     }
 
 
-def preflight(cells: list[Cell]) -> None:
-    """Print every problem on stderr, one `error:` line each, then refuse the matrix."""
+def preflight(cells: list[Cell], results: Path) -> None:
+    """Print every problem on stderr, one `error:` line each, then refuse the matrix; when
+    there is none, keep each dataset's data-quality report in `results`."""
     if not cells:
         raise ConfigError("the matrix is empty: expected at least one framework, variant, "
                           "seed, split and HUD mode")
-    problems = find_problems(cells)
+    problems, reports = find_problems(cells)
     if not problems:
+        data_quality.save_reports(results, reports)
         return
     for line in problems[:-1]:
         print(f"error: {line}", file=sys.stderr)

@@ -19,6 +19,7 @@ from common_data.schema import predictions_problem, read_predictions, read_recor
 
 FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow"}
 _NOT_PROTOCOL = ("seed", "framework", "variant", "save_weights")
+SHORT_HASH = 8
 
 
 @dataclass(frozen=True)
@@ -30,19 +31,26 @@ class Setting:
     fold: int
     hud: str
     image_size: int
+    dataset_hash: str = ""  # the identity: two folders of the same name never merge
+
+    @property
+    def data_label(self) -> str:
+        """'name (short hash)': the folder name a user knows, the hash that tells them apart."""
+        return f"{self.dataset} ({self.dataset_hash[:SHORT_HASH]})"
 
     @property
     def title(self) -> str:
         fold = f" fold {self.fold}" if self.split == "loso" else ""
         return (
-            f"{self.dataset}: {self.split} split{fold}, HUD {self.hud}, "
+            f"{self.data_label}: {self.split} split{fold}, HUD {self.hud}, "
             f"{self.image_size}x{self.image_size}"
         )
 
     @property
     def slug(self) -> str:
         fold = f"-f{self.fold}" if self.split == "loso" else ""
-        return f"{self.dataset}-{self.split}{fold}-{self.hud}-{self.image_size}".replace(" ", "_")
+        name = f"{self.dataset}-{self.dataset_hash[:SHORT_HASH]}"
+        return f"{name}-{self.split}{fold}-{self.hud}-{self.image_size}".replace(" ", "_")
 
 
 @dataclass
@@ -80,6 +88,7 @@ def setting_of(record: dict[str, Any]) -> Setting:
         -1 if fold is None else int(fold),
         data["hud"],
         int(data["image_size"]),
+        str(data["dataset_hash"]),
     )
 
 

@@ -7,6 +7,7 @@ predictions, so the report can be regenerated anywhere and always says what was 
 import argparse
 import json
 import os
+import tempfile
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import figures
+from benchmarks import data_quality, figures
 from benchmarks.records import (
     FRAMEWORK_NAMES,
     Row,
@@ -208,7 +209,7 @@ def published_table(rows: list[Row]) -> list[str]:
             mine = (
                 accuracy,
                 f"{row.ok[0]['model']['params_total']:,}",
-                f"{row.setting.dataset}, {row.setting.image_size}px",
+                f"{row.setting.data_label}, {row.setting.image_size}px",
             )
         params = item.get("params_note") or (f"{item['params']:,}" if "params" in item else "")
         lines.append(
@@ -409,6 +410,22 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
     return ["## Findings", "", *lines] if lines else []
 
 
+def data_section(rows: list[Row], results_dir: Path) -> list[str]:
+    """Per dataset (name and content hash): what the data left out or got wrong, from the
+    data-quality files the harness's preflight kept."""
+    reports = data_quality.load_reports(results_dir)
+    datasets = {row.setting.dataset_hash: row.setting.data_label for row in rows}
+    lines = []
+    for digest, label in datasets.items():
+        report = reports.get(digest)
+        if report is None:
+            found = ["- no data-quality file (these runs were made before the harness kept one)"]
+        else:
+            found = data_quality.summary_lines(report) or ["- nothing left out or flagged"]
+        lines += [f"### {label}", "", *found, ""]
+    return ["## Data quality", "", *lines] if lines else []
+
+
 def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: Path) -> list[str]:
     curves = figures.learning_curves(rows, setting.title, fig_dir / f"curves-{setting.slug}.png")
     confusion = figures.confusion_matrices(
@@ -439,8 +456,22 @@ def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: 
     return lines
 
 
+def check_writable(folder: Path) -> None:
+    """Fail before reading anything when the report cannot be written where it goes."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"--out {folder.parent}: cannot write the report there ({exc.strerror or exc}); "
+            "expected a writable folder (pass --out with another one)"
+        ) from None
+
+
 def render(results_dir: Path, out_dir: Path) -> Path:
     """Write `<out>/COMPARISON.md` and `<out>/figures/*.png`; returns the markdown path."""
+    check_writable(out_dir / "figures")
     records = load_records(results_dir / "runs")
     rows = group_rows(records)
     fig_dir = out_dir / "figures"
@@ -473,6 +504,7 @@ def render(results_dir: Path, out_dir: Path) -> Path:
     else:
         lines += [
             *findings_section(results_dir, fig_dir, out_dir),
+            *data_section(rows, results_dir),
             "## Results",
             "",
         ]
