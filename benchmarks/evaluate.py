@@ -174,11 +174,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print the evaluation as JSON")
     args = parser.parse_args(argv)
 
+    aliases = load_aliases(args.aliases) if args.aliases else None  # flags before records
     record_path = find_record(args.results / "runs", args.run)
     record = read_record(record_path)
     _, weights = evaluable(record, record_path)
     framework_python(record["framework"])  # a missing env fails before the slow decode
-    aliases = load_aliases(args.aliases) if args.aliases else None
     root = resolve_data(args.data)
     dataset = discover(root, aliases=aliases)
     preprocess = Preprocess(size=record["data"]["image_size"], hud=record["data"]["hud"])
