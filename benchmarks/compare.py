@@ -252,6 +252,8 @@ class MatrixRunner:
             todo = []
             for cell in cells:
                 if not self.force and is_done(self.runs_dir / f"{cell.run_id}.json", cell):
+                    # a run killed after writing its record left a note the record outdates
+                    (self.failures_dir / f"{cell.run_id}.json").unlink(missing_ok=True)
                     self.counts["skipped"] += 1
                     progress.advance(matrix)
                 else:

@@ -314,7 +314,10 @@ def failures_block(results_dir: Path, records: list[dict[str, Any]]) -> list[str
             )
             error = (record.get("error") or "").strip().splitlines()[-1:] or [where]
             rows.append((record["run_id"], record["status"], error[0]))
+    finished = {record["run_id"] for record in records if is_compared(record)}
     for path in sorted((results_dir / "failures").glob("*.json")):
+        if path.stem in finished:  # the cell ran again and finished: the note is history
+            continue
         try:
             failure = json.loads(path.read_text(encoding="utf-8"))
             run_id, returncode = str(failure["run_id"]), failure["returncode"]
