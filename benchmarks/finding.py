@@ -210,11 +210,12 @@ def probe_rows(probe: list[Cell], records: dict[str, dict[str, Any]]) -> dict[st
         ]
         if not done:
             continue
-        counts = np.bincount(np.concatenate([load_predictions(r)["y_true"] for r in done[:1]]))
+        # from the record's metrics, not its predictions file, which may be unreadable
+        support = [row["support"] for row in done[0]["metrics"]["per_class"].values()]
         out[framework] = {
             "accuracy": _summary([r["metrics"]["accuracy"] for r in done]),
             "n_seeds": len(done),
-            "majority_class_rate": float(counts.max() / counts.sum()),
+            "majority_class_rate": float(max(support) / sum(support)),
         }
     return out
 
@@ -316,7 +317,7 @@ def evaluate_finding(
         row["validation_intact"] = all(digests) if digests else None
         row["expected"] = expected.get(f"{row['framework']}.{row['split']}.{row['hud']}")
     probes = probe_rows(probe, records)
-    first = next((records[c.run_id] for c in grid if c.run_id in records), None)
+    first = next((records[c.run_id] for c in grid if records.get(c.run_id, {}).get("data")), None)
     result = {
         "finding": finding["id"],
         "claim": " ".join(finding["claim"].split()),
