@@ -9,6 +9,7 @@ config hash, so a killed or interrupted matrix loses nothing and finishes where 
 import argparse
 import contextlib
 import ctypes
+import dataclasses
 import json
 import os
 import queue
@@ -40,6 +41,7 @@ from benchmarks.preflight import preflight
 from benchmarks.records import exit_text
 from common_data.errors import ConfigError
 from common_data.protocol import CONCURRENT_RUNS_ENV
+from common_data.run_config import Mode
 from common_data.schema import predictions_problem, write_json_atomic
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
@@ -164,6 +166,8 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
     if args.data:
         run["data"] = resolve_data_flag(args.data)
     if args.epochs is not None:
+        if args.epochs < 1:
+            raise ConfigError(f"--epochs {args.epochs}: expected an integer >= 1")
         run["epochs"] = args.epochs
     if args.image_size is not None:
         run["image_size"] = args.image_size
@@ -173,6 +177,10 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
         key, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"--mode {item!r}: expected KEY=true|false, e.g. compile=true")
+        modes = [f.name for f in dataclasses.fields(Mode)]
+        if key.strip() not in modes:
+            raise ConfigError(f"--mode {item!r}: unknown key {key.strip()!r} (expected one of: "
+                              f"{', '.join(modes)})")
         run.setdefault("mode", {})[key.strip()] = _bool(value, f"--mode {key.strip()}")
     return profile
 

@@ -67,8 +67,9 @@ def add_view(report: dict[str, Any], images: Images) -> None:
     other = {size: n for fmt, n in images.source_formats.items()
              if (size := _frame_size(fmt)) and size != CAMERA_FRAME}
     for size, n in sorted(other.items()):
-        warning = (f"HUD mode '{hud}' blanks boxes measured on the camera's {CAMERA_FRAME} "
-                   f"frames, but {n} frames here are {size}: the boxes may cover face, not HUD")
+        warning = (f"HUD mode '{hud}' uses boxes measured on the camera's {CAMERA_FRAME} "
+                   f"frames, but {n} frames here are {size}: the boxes may miss the HUD or "
+                   "cover face")
         if warning not in report["hud_warnings"]:
             report["hud_warnings"].append(warning)
 

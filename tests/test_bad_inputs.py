@@ -167,6 +167,9 @@ CASES: dict[str, Case] = {
                                        "--mode 'compile'"),
     "compare data missing": Case(lambda t, r: ["compare", "--data", str(t / "nope")],
                                  "no such folder"),
+    "compare epochs zero": Case(lambda t, r: ["compare", "--epochs", "0"], "--epochs 0"),
+    "compare mode unknown key": Case(lambda t, r: ["compare", "--mode", "turbo=true"],
+                                     "unknown key 'turbo'"),
     "compare unknown profile": Case(lambda t, r: ["compare", "--profile", "nightly"],
                                     "--profile 'nightly'"),
     # --- compare: profiles
