@@ -19,6 +19,15 @@ _HELD: set[Path] = set()  # folders this process holds: `compare` holds the lock
 # preflight to its report and calls `run_matrix`, which takes it too
 
 
+def sweep_temporaries(results_dir: Path) -> None:
+    """Remove the temporary files of writers that were killed mid-write (`.<name>.*.tmp`, see
+    `write_json_atomic`). Only the lock holder may: nobody else can be writing them now."""
+    for folder in (results_dir, *(p for p in results_dir.iterdir() if p.is_dir())):
+        for tmp in folder.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
 def _holder(handle: int) -> str:
     try:
         text = os.pread(handle, 32, 0).decode("ascii", errors="replace").strip()
@@ -58,6 +67,7 @@ def results_lock(results_dir: Path) -> Iterator[None]:
         pid = str(os.getpid()).encode()
         os.pwrite(handle, pid, 0)
         os.ftruncate(handle, len(pid))
+        sweep_temporaries(results_dir)
         _HELD.add(key)
         try:
             yield

@@ -475,3 +475,18 @@ def test_a_failed_record_without_data_goes_to_the_failures_table(
     report = (results / "COMPARISON.md").read_text()
     assert "| `broken-cell` | failed | DataError: cannot decode image file x.png |" in report
     assert "| `killed-cell` | process failed (killed by SIGKILL) | no output |" in report
+
+
+def test_temporaries_of_killed_writers_are_swept_by_the_next_harness(
+    tmp_path: Path, results: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A harness killed while writing a config or record leaves `.<name>.*.tmp` behind; the
+    next one to hold the lock removes it (the chaos test found this)."""
+    litter = [results / "configs" / ".cell.json.x1.tmp", results / "runs" / ".cell.json.x2.tmp"]
+    for path in litter:
+        _write(path, "{")
+    code = bench_main(["compare", "--data", str(dataset(tmp_path / "data")), *TINY,
+                       "--image-size", "7", "--results", str(results)])
+    assert code == 2
+    assert not any(path.exists() for path in litter)
+    _report_renders(results, capsys)
