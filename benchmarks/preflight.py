@@ -9,10 +9,12 @@ is trained or written. The decode also fills the cache the runners then read.
 """
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from benchmarks import data_quality
+from benchmarks.data_quality import QUALITY_FOLDER
 from benchmarks.matrix import Cell
 from common_data.errors import BenchError, ConfigError
 
@@ -90,6 +92,27 @@ def _splits(cells: list[Cell]) -> set[tuple[str, Any, int]]:
     }
 
 
+RESULT_FOLDERS = ("runs", "configs", "logs", "failures", QUALITY_FOLDER)
+
+
+def unwritable(results: Path) -> list[str]:
+    """Folders of `results` the matrix will write to but cannot (a run would train, then fail
+    to write its record). Missing ones are made later in `results`, which the lock file
+    already proved writable."""
+    problems = []
+    for name in RESULT_FOLDERS:
+        folder = results / name
+        if not folder.is_dir():
+            continue
+        try:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            problems.append(f"--results {results}: cannot write in {folder} "
+                            f"({exc.strerror or exc}); expected a writable folder")
+    return problems
+
+
 def preflight(cells: list[Cell], results: Path) -> None:
     """Print every problem on stderr, one `error:` line each, then refuse the matrix; when
     there is none, keep each dataset's data-quality report in `results`."""
@@ -97,6 +120,7 @@ def preflight(cells: list[Cell], results: Path) -> None:
         raise ConfigError("the matrix is empty: expected at least one framework, variant, "
                           "seed, split and HUD mode")
     problems, reports = find_problems(cells)
+    problems += unwritable(results)
     if not problems:
         data_quality.save_reports(results, reports)
         return

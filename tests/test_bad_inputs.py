@@ -106,8 +106,8 @@ TINY = ["--frameworks", "torch", "--variants", "baseline", "--seeds", "0", "--ep
 def read_only_folder(tmp: Path) -> Path:
     """A folder nothing can be written under: chmod works for users, not for root."""
     if os.geteuid() == 0:
-        if not os.access("/sys", os.W_OK) or not _writable("/sys"):
-            return Path("/sys/thermal-bench-results")
+        if Path("/sys/kernel").is_dir() and not _writable("/sys/kernel"):
+            return Path("/sys/kernel")
         pytest.skip("running as root with a writable /sys: no read-only folder to use")
     folder = tmp / "read-only"
     folder.mkdir()
@@ -222,6 +222,9 @@ CASES: dict[str, Case] = {
     "compare read-only results": Case(
         lambda t, r: ["compare", "--data", str(dataset(t / "data")), *TINY,
                       "--results", str(read_only_folder(t))], "cannot create the lock file"),
+    "compare unwritable runs folder": Case(
+        lambda t, r: ["compare", "--data", str(dataset(t / "data")), *TINY,
+                      "--results", str(_unwritable_runs(t))], "cannot write in"),
     "finding undecodable image": Case(
         lambda t, r: ["finding", "--data", str(_corrupt_png(t)), "--frameworks", "torch",
                       "--seeds", "0", "--regimes", "random.full", "--no-probe", "--no-report",
@@ -279,6 +282,15 @@ CASES: dict[str, Case] = {
         lambda t, r: ["describe", "--data", _write(t / "file.txt", "x")], "is a file",
         command="data"),
 }
+
+
+def _unwritable_runs(tmp: Path) -> Path:
+    """A results folder whose runs/ cannot be written: a run would train, then lose its
+    record."""
+    folder = tmp / "other-results"
+    folder.mkdir()
+    (folder / "runs").symlink_to(read_only_folder(tmp), target_is_directory=True)
+    return folder
 
 
 def _write(path: Path, text: str) -> str:
