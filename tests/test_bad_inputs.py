@@ -24,18 +24,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import PROJECT_ROOT, SEED_RUNS
+from conftest import flat_dataset as dataset
 
 from benchmarks import figures
 from benchmarks.__main__ import main as bench_main
 from benchmarks.compare import is_done
 from benchmarks.matrix import Cell
 from common_data.__main__ import main as data_main
-from common_data.classes import CLASSES
-from tests.conftest import PROJECT_ROOT, frame, stamp, write_image
 
 pytestmark = pytest.mark.cross_env
 
-SEED_RUNS = sorted((PROJECT_ROOT / "results" / "runs").glob("*-baseline-random-full-32px-s0-*"))
 
 
 @pytest.fixture(autouse=True)
@@ -63,17 +62,6 @@ def results(tmp_path: Path, tmp_cache: Path) -> Path:
     for path in SEED_RUNS:
         shutil.copy(path, folder / "runs" / path.name)
     return folder
-
-
-def dataset(root: Path, per_class: int = 5, dated: bool = True) -> Path:
-    """A tiny flat dataset: every class, distinct 40x30 frames."""
-    seed = 0
-    for label in CLASSES:
-        for i in range(per_class):
-            seed += 1
-            name = stamp(3 * i) if dated else f"frame{i}"
-            write_image(root / label / f"{name}.png", frame(seed))
-    return root
 
 
 def png_bomb(path: Path, side: int = 100_000) -> Path:

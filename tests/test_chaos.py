@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import flat_dataset as dataset
 
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.records import load_records
 from common_data.errors import ConfigError
 from common_data.schema import predictions_problem
-from tests.test_bad_inputs import dataset
 
 pytestmark = pytest.mark.cross_env
 

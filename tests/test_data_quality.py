@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import flat_dataset as dataset
+from conftest import frame, write_image
 
 from benchmarks.compare import build_cells
 from benchmarks.preflight import find_problems
-from tests.conftest import frame, write_image
-from tests.test_bad_inputs import dataset
 
 pytestmark = pytest.mark.cross_env
 

@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SEED_RUNS
+from conftest import flat_dataset as dataset
 
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.records import group_rows, rows_by_setting
 from common_data.errors import ConfigError
-from tests.test_bad_inputs import SEED_RUNS, dataset
 
 pytestmark = pytest.mark.cross_env
 
