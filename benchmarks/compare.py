@@ -463,7 +463,7 @@ def main(argv: list[str]) -> int:
     jobs = parse_jobs(args.jobs)
     with results_lock(args.results):  # from the checks to the report: one harness per folder
         cells = build_cells(profile)
-        preflight(cells, args.results)
+        preflight(cells, args.results, args.force)
         summary = run_matrix(cells, args.results, args.force, command, jobs)
         if not args.no_report:
             from benchmarks.report import render

@@ -434,7 +434,7 @@ def _run_finding(
     jobs: int,
 ) -> int:
     grid, probe = finding_cells(finding, selection)
-    preflight(grid + probe, args.results)
+    preflight(grid + probe, args.results, args.force)
     command = " ".join(["python -m benchmarks finding", *argv])
     run_matrix(grid + probe, args.results, args.force, command, jobs)
     result = evaluate_finding(finding, selection, grid, probe, args.results, command)

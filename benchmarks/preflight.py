@@ -8,6 +8,7 @@ and collects every problem, so the user sees all of them at once, one line each,
 is trained or written. The decode also fills the cache the runners then read.
 """
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -113,7 +114,29 @@ def unwritable(results: Path) -> list[str]:
     return problems
 
 
-def preflight(cells: list[Cell], results: Path) -> None:
+def stale_records(cells: list[Cell], results: Path, reports: list[dict[str, Any]]) -> list[str]:
+    """Records a rerun would count as done although the folder they name now holds other
+    content: the config (and so the cell) names a folder, not what is in it."""
+    current = {report["dataset"]: report["dataset_hash"] for report in reports}
+    stale: dict[str, tuple[str, int]] = {}
+    for cell in cells:
+        try:
+            record = json.loads((results / "runs" / f"{cell.run_id}.json").read_text("utf-8"))
+            made_on = record["data"]["dataset_hash"]
+            root = record["data"]["dataset"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # no record, or one without data: the cell reruns anyway
+        if root in current and made_on != current[root]:
+            stale[root] = (made_on, stale.get(root, ("", 0))[1] + 1)
+    return [
+        f"{n} records in {results / 'runs'} were made on other content of {root} (dataset hash "
+        f"{made_on[:8]}, now {current[root][:8]}): rerun them with --force, or use another "
+        f"--results"
+        for root, (made_on, n) in stale.items()
+    ]
+
+
+def preflight(cells: list[Cell], results: Path, force: bool = False) -> None:
     """Print every problem on stderr, one `error:` line each, then refuse the matrix; when
     there is none, keep each dataset's data-quality report in `results`."""
     if not cells:
@@ -121,6 +144,8 @@ def preflight(cells: list[Cell], results: Path) -> None:
                           "seed, split and HUD mode")
     problems, reports = find_problems(cells)
     problems += unwritable(results)
+    if not force:
+        problems += stale_records(cells, results, reports)
     if not problems:
         data_quality.save_reports(results, reports)
         return

@@ -217,6 +217,8 @@ CASES: dict[str, Case] = {
     "compare unwritable runs folder": Case(
         lambda t, r: ["compare", "--data", str(dataset(t / "data")), *TINY,
                       "--results", str(_unwritable_runs(t))], "cannot write in"),
+    "compare records of other content": Case(
+        lambda t, r: _stale_record(t, r), "were made on other content of"),
     "finding undecodable image": Case(
         lambda t, r: ["finding", "--data", str(_corrupt_png(t)), "--frameworks", "torch",
                       "--seeds", "0", "--regimes", "random.full", "--no-probe", "--no-report",
@@ -283,6 +285,24 @@ def _unwritable_runs(tmp: Path) -> Path:
     folder.mkdir()
     (folder / "runs").symlink_to(read_only_folder(tmp), target_is_directory=True)
     return folder
+
+
+def _stale_record(tmp: Path, results: Path) -> list[str]:
+    """A record of the cell, made when the folder held other images (another dataset hash)."""
+    from benchmarks.compare import add_matrix_arguments, apply_overrides, build_cells
+    from benchmarks.matrix import load_profile
+
+    root = dataset(tmp / "data")
+    argv = ["compare", "--data", str(root), *TINY, "--results", str(results)]
+    parser = argparse.ArgumentParser()
+    add_matrix_arguments(parser, default_profile="quick")
+    args = parser.parse_args([a for a in argv[1:] if a != "--no-report"])
+    (cell,) = build_cells(apply_overrides(load_profile("quick"), args))
+    record = json.loads(next(p for p in SEED_RUNS if p.suffix == ".json").read_text())
+    record.update(config=cell.config, config_hash=cell.config_hash, run_id=cell.run_id)
+    record["data"].update(dataset=str(root.resolve()), dataset_hash="0" * 64)
+    _write(results / "runs" / f"{cell.run_id}.json", json.dumps(record))
+    return argv
 
 
 def _write(path: Path, text: str) -> str:
