@@ -30,13 +30,13 @@ def print_closing(console: Console, results_runs: Any, run_ids: list[str], repor
     table = Table(title="The matrix just run: validation accuracy (%), mean [95 % CI] over seeds")
     for column in ("data", "regime", "framework", "variant", "seeds", "accuracy"):
         table.add_column(column, justify="right" if column in ("seeds", "accuracy") else "left")
-    for row in sorted(rows, key=lambda r: (r.setting.dataset, r.setting.split != "random",
+    for row in sorted(rows, key=lambda r: (r.setting.data_label, r.setting.split != "random",
                                            r.setting.hud, r.variant != "baseline", r.framework)):
         values = row.values("accuracy")
         mean, _, low, high = mean_ci(values)
         interval = "" if len(values) < 2 or np.isnan(low) else \
             f" [{100 * low:.1f}, {100 * high:.1f}]"
-        table.add_row(f"{row.setting.dataset}, {row.setting.image_size}px",
+        table.add_row(f"{row.setting.data_label}, {row.setting.image_size}px",
                       regime_label(row.setting.split, row.setting.hud),
                       FRAMEWORK_NAMES[row.framework], row.variant, str(len(values)),
                       f"{100 * mean:.1f}{interval}")

@@ -9,6 +9,7 @@ config hash, so a killed or interrupted matrix loses nothing and finishes where 
 import argparse
 import contextlib
 import ctypes
+import dataclasses
 import json
 import os
 import queue
@@ -36,11 +37,13 @@ from rich.progress import (
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, RUNNER_MODULES, framework_python
 from benchmarks.executors import LOCAL, Executor, add_executor_arguments, executor_from
 from benchmarks.lock import results_lock
-from benchmarks.matrix import Cell, expand, load_profile
+from benchmarks.matrix import Cell, check_matrix, expand, load_profile
+from benchmarks.preflight import preflight
+from benchmarks.records import exit_text
 from common_data.errors import ConfigError
 from common_data.protocol import CONCURRENT_RUNS_ENV
-from common_data.run_config import MODE_FRAMEWORK, parse_mode_flags
-from common_data.schema import write_json_atomic
+from common_data.run_config import MODE_FRAMEWORK, Mode, parse_mode_flags
+from common_data.schema import predictions_problem, write_json_atomic
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
 PROGRESS_PREFIX = "@@progress "
@@ -81,7 +84,16 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
     parser.add_argument(
         "--force", action="store_true", help="rerun cells that already have a record"
     )
+    add_skip_bad_argument(parser)
     add_jobs_argument(parser)
+
+
+def add_skip_bad_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave out images that cannot be decoded (each is listed) instead of stopping",
+    )
 
 
 def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
@@ -156,16 +168,24 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
     if args.data:
         run["data"] = resolve_data_flag(args.data)
     if args.epochs is not None:
+        if args.epochs < 1:
+            raise ConfigError(f"--epochs {args.epochs}: expected an integer >= 1")
         run["epochs"] = args.epochs
     if args.image_size is not None:
         run["image_size"] = args.image_size
+    if args.skip_bad:
+        run["skip_bad"] = True
     return apply_mode_flags(profile, args.mode)
 
 
 def apply_mode_flags(profile: dict[str, Any], items: list[str]) -> dict[str, Any]:
     """`--mode KEY=BOOL` flags into a matrix profile: a mode that exists in one framework only
     goes to that framework's table, so `--mode onednn=true` leaves the torch cells valid."""
+    modes = [f.name for f in dataclasses.fields(Mode)]
     for key, value in parse_mode_flags(items).items():
+        if key not in modes:
+            raise ConfigError(f"--mode {key}: unknown key {key!r} (expected one of: "
+                              f"{', '.join(modes)})")
         owner = MODE_FRAMEWORK.get(key)
         table = profile.setdefault("framework", {}).setdefault(owner, {}) if owner else None
         if table is None:
@@ -183,18 +203,25 @@ def count_sessions(data: str) -> int:
 
 
 def build_cells(profile: dict[str, Any]) -> list[Cell]:
+    check_matrix(profile)
     data = profile.get("run", {}).get("data", "synthetic")
     n_sessions = count_sessions(data) if "loso" in profile["splits"] else None
     return expand(profile, n_sessions)
 
 
 def is_done(record_path: Path, cell: Cell) -> bool:
-    """A cell is done when its record exists, parses and matches the cell's config hash."""
+    """A cell is done when its record exists, parses, matches the cell's config hash and, for
+    an 'ok' run, its predictions file is intact (the checksum the record stores, when it has
+    one); anything less reruns the cell instead of reporting from a damaged file."""
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return record.get("config_hash") == cell.config_hash and record.get("status") in DONE_STATUSES
+    if not isinstance(record, dict) or record.get("config_hash") != cell.config_hash:
+        return False
+    if record.get("status") == "ok":
+        return predictions_problem(record, record_path.parent) is None
+    return record.get("status") in DONE_STATUSES
 
 
 def _die_with_parent() -> None:
@@ -242,6 +269,8 @@ class MatrixRunner:
             todo = []
             for cell in cells:
                 if not self.force and is_done(self.runs_dir / f"{cell.run_id}.json", cell):
+                    # a run killed after writing its record left a note the record outdates
+                    (self.failures_dir / f"{cell.run_id}.json").unlink(missing_ok=True)
                     self.counts["skipped"] += 1
                     progress.advance(matrix)
                 else:
@@ -366,6 +395,8 @@ class MatrixRunner:
             },
         )
         last = next((line for line in reversed(tail) if line.strip()), "no output")
+        if returncode < 0:
+            last = f"{exit_text(returncode)}; {last}"
         self.console.print(f"[red]FAILED[/red] {cell.label}: {last}  (log: {log_name})")
 
     @staticmethod
@@ -463,17 +494,18 @@ def main(argv: list[str]) -> int:
     profile = apply_overrides(load_profile(args.profile), args)
     command = " ".join(["python -m benchmarks compare", *argv])
     jobs = parse_jobs(args.jobs, profile.get("jobs", 1))
-    summary = run_matrix(
-        build_cells(profile), args.results, args.force, command, jobs, executor_from(args)
-    )
-    if not args.no_report:
-        from benchmarks.closing import print_closing
-        from benchmarks.finding import load_finding
-        from benchmarks.report import render
+    with results_lock(args.results):  # from the checks to the report: one harness per folder
+        cells = build_cells(profile)
+        preflight(cells, args.results, args.force)
+        summary = run_matrix(cells, args.results, args.force, command, jobs, executor_from(args))
+        if not args.no_report:
+            from benchmarks.closing import print_closing
+            from benchmarks.finding import load_finding
+            from benchmarks.report import render
 
-        out = render(args.results, args.results)
-        print_closing(Console(), args.results / "runs", summary["run_ids"], out,
-                      load_finding()["min_effect"])
+            out = render(args.results, args.results)
+            print_closing(Console(), args.results / "runs", summary["run_ids"], out,
+                          load_finding()["min_effect"])
     return 1 if summary["failed"] else 0
 
 

@@ -108,7 +108,7 @@ def run_evaluator(framework: str, record_path: Path, root: Path, out: Path,
 
 def read_predictions(path: Path, images: Images) -> tuple[np.ndarray, np.ndarray]:
     """y_true and proba, after checking the twin scored exactly the frames decoded here."""
-    with np.load(path) as stored:
+    with np.load(path, allow_pickle=False) as stored:
         y_true, proba, key = stored["y_true"], stored["proba"], str(stored["cache_key"])
     if key != images.cache_key or not np.array_equal(y_true, images.labels):
         raise RuntimeError(f"{path}: the evaluator scored other frames than the harness decoded "
@@ -166,18 +166,19 @@ def main(argv: list[str]) -> int:
                         help="dataset folder (<emotion>/<palette>/<image> or <emotion>/<image>)")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help="results folder holding runs/ (evaluations go to evaluations/)")
-    parser.add_argument("--aliases", help="TOML file with an [aliases] table, e.g. fear = "
-                                          "\"surprise\", extending the built-in folder names")
+    parser.add_argument("--aliases", help="TOML file with an [aliases] table mapping a folder "
+                        "to a class that has no folder there yet, e.g. `fear = \"surprise\"` "
+                        "for a dataset with fear/ and no surprise/ (one folder per class)")
     parser.add_argument("--skip-bad", action="store_true",
                         help="leave out images that cannot be decoded instead of stopping")
     parser.add_argument("--json", action="store_true", help="print the evaluation as JSON")
     args = parser.parse_args(argv)
 
+    aliases = load_aliases(args.aliases) if args.aliases else None  # flags before records
     record_path = find_record(args.results / "runs", args.run)
     record = read_record(record_path)
     _, weights = evaluable(record, record_path)
     framework_python(record["framework"])  # a missing env fails before the slow decode
-    aliases = load_aliases(args.aliases) if args.aliases else None
     root = resolve_data(args.data)
     dataset = discover(root, aliases=aliases)
     preprocess = Preprocess(size=record["data"]["image_size"], hud=record["data"]["hud"])
@@ -186,8 +187,13 @@ def main(argv: list[str]) -> int:
     images = load(dataset, preprocess, skip_bad=args.skip_bad)
 
     folder = args.results / "evaluations"
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{record['run_id']}__{dataset_name(args.data, root)}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--results {args.results}: cannot create {folder} "
+                          f"({exc.strerror or exc}); expected a writable results folder") from None
+    # the content hash keeps two datasets in folders of the same name apart
+    name = f"{record['run_id']}__{dataset_name(args.data, root)}-{images.dataset_hash[:8]}"
     predictions = folder / f"{name}.predictions.npz"
     run_evaluator(record["framework"], record_path, root, predictions, args)
     y_true, proba = read_predictions(predictions, images)

@@ -25,10 +25,11 @@ def _header(doc: dict[str, Any]) -> list[str]:
     for folder, label in sorted(data["folders"].items(), key=lambda item: item[1]):
         lines.append(f"  {f'{folder} -> {label}':<{width}}  {data['frames'][label]} frames")
     for folder, frames in sorted(data["unmapped"].items()):
-        lines.append(
-            f"  {folder}: {frames} frames, not evaluated (no such class; to score it, pass "
-            f"--aliases FILE.toml with [aliases] {folder} = \"<class>\")"
-        )
+        free = data["absent_classes"]
+        how = (f"to score it as a class with no folder here, pass --aliases FILE.toml with "
+               f"[aliases] {folder} = \"{free[0]}\"" if free else
+               "every class already has a folder here, and a class takes one folder")
+        lines.append(f"  {folder}: {frames} frames, not evaluated (no such class; {how})")
     if data["absent_classes"]:
         lines.append(
             f"  not in this folder: {', '.join(data['absent_classes'])} (no recall for them; "
@@ -46,8 +47,11 @@ def _header(doc: dict[str, Any]) -> list[str]:
 def _scores(metrics: dict[str, Any], present: list[str]) -> list[str]:
     auc = metrics["roc_auc_ovr_macro"]
     auc_text = "n/a" if auc is None else f"{auc:.3f}"
+    # what always predicting the largest class would score: the floor accuracy must clear
+    majority = max(row["support"] for row in metrics["per_class"].values()) / max(metrics["n"], 1)
     lines = [
-        f"accuracy {metrics['accuracy']:.3f}   macro F1 {metrics['macro_f1']:.3f}   "
+        f"accuracy {metrics['accuracy']:.3f} (majority class {majority:.3f})   "
+        f"macro F1 {metrics['macro_f1']:.3f}   "
         f"weighted F1 {metrics['weighted_f1']:.3f}   ROC AUC (OvR macro) {auc_text}",
         "recall per class:",
     ]

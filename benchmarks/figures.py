@@ -79,6 +79,12 @@ def confusion_matrices(rows: list[Row], title: str, path: Path) -> Path:
     return _save(fig, path)
 
 
+def _mean_timing(row: Row, key: str) -> float:
+    """Runs too short to time a step after the warm-up record None; the bar is then left out."""
+    values = [r["timing"][key] for r in row.ok if r["timing"][key] is not None]
+    return float(np.mean(values)) if values else 0.0
+
+
 def speed_chart(rows: list[Row], path: Path) -> Path:
     """Training throughput and median step time for every row, to compare like with like."""
     rows = [row for row in rows if row.ok]
@@ -87,8 +93,8 @@ def speed_chart(rows: list[Row], path: Path) -> Path:
         f"{r.ok[0]['environment']['device']}"
         for r in rows
     ]
-    ips = [np.mean([x["timing"]["images_per_s"] for x in r.ok]) for r in rows]
-    step = [np.mean([x["timing"]["step_ms_median"] for x in r.ok]) for r in rows]
+    ips = [_mean_timing(r, "images_per_s") for r in rows]
+    step = [_mean_timing(r, "step_ms_median") for r in rows]
     colours = [_COLOURS[r.framework] for r in rows]
     fig, (ax_ips, ax_step) = plt.subplots(1, 2, figsize=(11, 0.5 * len(rows) + 2))
     positions = np.arange(len(rows))

@@ -18,6 +18,7 @@ import numpy as np
 from benchmarks.compare import (
     DEFAULT_RESULTS,
     add_jobs_argument,
+    add_skip_bad_argument,
     parse_csv,
     parse_jobs,
     parse_seeds,
@@ -26,7 +27,9 @@ from benchmarks.compare import (
 )
 from benchmarks.envs import FRAMEWORKS
 from benchmarks.executors import executor_from
+from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, expand
+from benchmarks.preflight import preflight
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import FRAMEWORK_NAMES, load_predictions, load_records
 from common_data.errors import ConfigError
@@ -54,6 +57,7 @@ class Selection:
     regimes: list[str]
     probe: bool = True
     fault: str = "none"
+    skip_bad: bool = False
 
 
 def selection_from(finding: dict[str, Any], profile: str, data: str, **overrides: Any) -> Selection:
@@ -95,6 +99,7 @@ def matrix_profile(finding: dict[str, Any], selection: Selection) -> dict[str, A
             "image_size": protocol["image_size"],
             "epochs": protocol["epochs"],
             "fault": selection.fault,
+            "skip_bad": selection.skip_bad,
             "threads": protocol.get("threads", 2),
             "dropout": protocol.get("dropout", "shared"),
         },
@@ -204,11 +209,12 @@ def probe_rows(probe: list[Cell], records: dict[str, dict[str, Any]]) -> dict[st
         ]
         if not done:
             continue
-        counts = np.bincount(np.concatenate([load_predictions(r)["y_true"] for r in done[:1]]))
+        # from the record's metrics, not its predictions file, which may be unreadable
+        support = [row["support"] for row in done[0]["metrics"]["per_class"].values()]
         out[framework] = {
             "accuracy": _summary([r["metrics"]["accuracy"] for r in done]),
             "n_seeds": len(done),
-            "majority_class_rate": float(counts.max() / counts.sum()),
+            "majority_class_rate": float(max(support) / sum(support)),
         }
     return out
 
@@ -337,7 +343,7 @@ def evaluate_finding(
         row["validation_intact"] = all(digests) if digests else None
         row["expected"] = expected.get(f"{row['framework']}.{row['split']}.{row['hud']}")
     probes = probe_rows(probe, records)
-    first = next((records[c.run_id] for c in grid if c.run_id in records), None)
+    first = next((records[c.run_id] for c in grid if records.get(c.run_id, {}).get("data")), None)
     done = [records[c.run_id] for c in grid + probe if c.run_id in records]
     result = {
         "finding": finding["id"],
@@ -431,6 +437,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--force", action="store_true", help="rerun cells that have records")
+    add_skip_bad_argument(parser)
     add_jobs_argument(parser)
     parser.add_argument("--no-report", action="store_true", help="skip rendering COMPARISON.md")
     parser.add_argument("--no-train", action="store_true",
@@ -452,12 +459,22 @@ def main(argv: list[str]) -> int:
         regimes=args.regimes and parse_csv("--regimes", args.regimes),
         probe=not args.no_probe,
         fault=args.fault,
+        skip_bad=args.skip_bad,
     )
+    jobs = parse_jobs(args.jobs)
+    with results_lock(args.results):  # from the checks to the report: one harness per folder
+        return _run_finding(finding, selection, args, argv, jobs)
+
+
+def _run_finding(
+    finding: dict[str, Any], selection: Selection, args: argparse.Namespace, argv: list[str],
+    jobs: int,
+) -> int:
     grid, probe = finding_cells(finding, selection)
+    preflight(grid + probe, args.results, args.force)
     command = " ".join(["python -m benchmarks finding", *argv])
     if not args.no_train:
-        run_matrix(grid + probe, args.results, args.force, command, parse_jobs(args.jobs),
-                   executor_from(args))
+        run_matrix(grid + probe, args.results, args.force, command, jobs, executor_from(args))
     result = evaluate_finding(finding, selection, grid, probe, args.results, command)
     name = finding["id"] if args.profile == DEFAULT_PROFILE else f"{finding['id']}-{args.profile}"
     if args.fault != "none":

@@ -61,6 +61,12 @@ def load_profile(name_or_path: str) -> dict[str, Any]:
         )
     try:
         profile = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"profile {path}: cannot read the file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"profile {path}: not UTF-8 text (byte {exc.start}): expected a TOML file"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"profile {path}: not valid TOML ({exc})") from None
     unknown = sorted(set(profile) - _MATRIX_KEYS)
@@ -69,6 +75,7 @@ def load_profile(name_or_path: str) -> dict[str, Any]:
             f"profile {path}: unknown key {unknown[0]!r} (expected one of: "
             f"{', '.join(sorted(_MATRIX_KEYS))})"
         )
+    _check_tables(profile, f"profile {path}")
     profile["path"] = str(path)
     return profile
 
@@ -83,6 +90,49 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# The matrix axes: each a non-empty list, its items checked against the allowed values.
+AXES: dict[str, tuple[Any, ...] | None] = {
+    "frameworks": ("torch", "tf"),
+    "variants": ("baseline", "augmented"),
+    "seeds": None,  # integers >= 0
+    "splits": ("random", "session", "loso"),
+    "hud": ("full", "masked", "hud_only"),
+}
+
+
+def check_matrix(profile: dict[str, Any]) -> None:
+    """Refuse a profile (after the flags are folded in) whose matrix is missing, empty or
+    misspelt, naming the TOML key, before any cell is built."""
+    where = f"profile {profile.get('path', '<flags>')}"
+    for key, allowed in AXES.items():
+        if key not in profile:
+            raise ConfigError(f"{where}: missing key {key!r} (expected a list, e.g. "
+                              f"{key} = [{'0' if allowed is None else repr(allowed[0])}], "
+                              f"or the --{key} flag)")
+        items = profile[key]
+        if not isinstance(items, list) or not items:
+            raise ConfigError(f"{where}: key {key!r} must be a non-empty list, got {items!r} "
+                              "(an empty matrix runs nothing)")
+        for item in items:
+            ok = (isinstance(item, int) and not isinstance(item, bool) and item >= 0
+                  if allowed is None else item in allowed)
+            if not ok:
+                expected = "integers >= 0" if allowed is None else ", ".join(allowed)
+                raise ConfigError(f"{where}: key {key!r} has {item!r} (expected {expected})")
+    _check_tables(profile, where)
+
+
+def _check_tables(profile: dict[str, Any], where: str) -> None:
+    for key in ("run", "variant"):
+        if not isinstance(profile.get(key, {}), dict):
+            raise ConfigError(f"{where}: key {key!r} must be a table ([{key}]), "
+                              f"got {profile[key]!r}")
+    for name, table in profile.get("variant", {}).items():
+        if name not in ("baseline", "augmented") or not isinstance(table, dict):
+            raise ConfigError(f"{where}: [variant.{name}] is not valid (expected tables "
+                              f"[variant.baseline] or [variant.augmented])")
+
+
 def expand(profile: dict[str, Any], n_sessions: int | None = None) -> list[Cell]:
     """Return every cell of the profile's matrix, in a stable order: splits x HUD modes x
     variants x frameworks x seeds, then the probe's cells if the profile has a `probe` table
@@ -90,6 +140,7 @@ def expand(profile: dict[str, Any], n_sessions: int | None = None) -> list[Cell]
 
     `n_sessions` is needed only for `loso`, which expands into one cell per held-out session.
     """
+    check_matrix(profile)
     cells = []
     for split in profile["splits"]:
         if split == "loso" and not n_sessions:
@@ -124,5 +175,9 @@ def _cell(
     raw = _deep_merge(profile.get("run", {}), profile.get("variant", {}).get(variant, {}))
     raw = _deep_merge(raw, profile.get("framework", {}).get(framework, {}))
     raw.update(framework=framework, variant=variant, seed=seed, split=split, fold=fold, hud=hud)
-    config = load_run_config(raw)
+    try:
+        config = load_run_config(raw)
+    except ConfigError as exc:  # name the profile the user wrote, not an internal dict
+        where = f"profile {profile.get('path', '<flags>')} [run]"
+        raise ConfigError(str(exc).replace("run config <dict>", where, 1)) from None
     return Cell(framework, variant, seed, split, fold, hud, config.to_dict(), config.hash())

@@ -39,6 +39,7 @@ from benchmarks.compare import add_jobs_argument
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
 from common_data.dropout import SOURCES as DROPOUT_SOURCES
 from common_data.dropout import draw_masks, dropout_layers
+from common_data.errors import ConfigError
 from common_data.init_weights import init_weights, weights_digest
 from common_data.protocol import PARITY_LR
 from common_data.reference import forward, softmax_cross_entropy
@@ -67,6 +68,9 @@ def run_probe(framework: str, out: Path, args: argparse.Namespace) -> dict[str, 
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), PYTHONHASHSEED="0",
                TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    last = (proc.stderr.strip().splitlines() or [""])[-1]
+    if proc.returncode == 2 and last.startswith("error: "):  # the probe refused the settings
+        raise ConfigError(f"{framework} parity probe: {last[len('error: '):]}")
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-_ERROR_TAIL_LINES:])
         raise ProbeError(f"{framework} parity probe failed (exit {proc.returncode}):\n{tail}")
@@ -245,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.trajectory:
         return run_trajectory(args, argv)
+    if args.steps < 1:
+        raise ConfigError(f"--steps {args.steps}: expected an integer >= 1 (a training check "
+                          "with no step compares nothing)")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ConfigError(f"--lr {args.lr}: expected a finite number > 0")
     spec = load_spec(args.spec, image_size=args.image_size)
     for framework in FRAMEWORKS:
         framework_python(framework)

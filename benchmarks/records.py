@@ -5,6 +5,7 @@ in their seed are pooled, and runs made under another protocol are never mixed i
 """
 
 import json
+import signal
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -14,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from common_data.errors import DataError
-from common_data.schema import read_record
+from common_data.schema import predictions_problem, read_predictions, read_record
 
 FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow"}
 _NOT_PROTOCOL = ("seed", "framework", "variant", "save_weights")
+SHORT_HASH = 8
 
 
 @dataclass(frozen=True)
@@ -29,19 +31,26 @@ class Setting:
     fold: int
     hud: str
     image_size: int
+    dataset_hash: str = ""  # the identity: two folders of the same name never merge
+
+    @property
+    def data_label(self) -> str:
+        """'name (short hash)': the folder name a user knows, the hash that tells them apart."""
+        return f"{self.dataset} ({self.dataset_hash[:SHORT_HASH]})"
 
     @property
     def title(self) -> str:
         fold = f" fold {self.fold}" if self.split == "loso" else ""
         return (
-            f"{self.dataset}: {self.split} split{fold}, HUD {self.hud}, "
+            f"{self.data_label}: {self.split} split{fold}, HUD {self.hud}, "
             f"{self.image_size}x{self.image_size}"
         )
 
     @property
     def slug(self) -> str:
         fold = f"-f{self.fold}" if self.split == "loso" else ""
-        return f"{self.dataset}-{self.split}{fold}-{self.hud}-{self.image_size}".replace(" ", "_")
+        name = f"{self.dataset}-{self.dataset_hash[:SHORT_HASH]}"
+        return f"{name}-{self.split}{fold}-{self.hud}-{self.image_size}".replace(" ", "_")
 
 
 @dataclass
@@ -79,6 +88,7 @@ def setting_of(record: dict[str, Any]) -> Setting:
         -1 if fold is None else int(fold),
         data["hud"],
         int(data["image_size"]),
+        str(data["dataset_hash"]),
     )
 
 
@@ -95,16 +105,36 @@ def load_records(runs_dir: Path) -> list[dict[str, Any]]:
         try:
             record = read_record(path)
         except DataError as exc:
-            print(f"warning: skipping {exc}", file=sys.stderr)
+            warn(f"skipping {exc}")
             continue
         record["_path"] = str(path)
         records.append(record)
     return records
 
 
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def exit_text(returncode: Any) -> str:
+    """'exit 1', or 'killed by SIGKILL' for a process a signal ended (negative return code)."""
+    if isinstance(returncode, int) and returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit {returncode}"
+
+
+def is_compared(record: dict[str, Any]) -> bool:
+    """Finished runs ('ok', 'diverged') enter the tables; a failed run may have died before
+    reading its data, so it appears in the failures table only."""
+    return record["status"] != "failed" and record["data"] is not None
+
+
 def group_rows(records: list[dict[str, Any]]) -> list[Row]:
     rows: dict[tuple, Row] = {}
-    for record in records:
+    for record in filter(is_compared, records):
         key = (
             setting_of(record),
             record["framework"],
@@ -131,8 +161,17 @@ def load_predictions(record: dict[str, Any]) -> dict[str, np.ndarray] | None:
     name = record.get("predictions_file")
     if not name:
         return None
-    path = Path(record["_path"]).parent / name
-    if not path.is_file():
+    folder = Path(record["_path"]).parent
+    if not (folder / name).is_file():
         return None
-    with np.load(path) as stored:
-        return {key: stored[key] for key in stored.files}
+    if record.get("_unreadable_predictions"):
+        return None  # warned about once already
+    problem = predictions_problem(record, folder)
+    if problem is None:
+        try:
+            return read_predictions(folder / name)
+        except DataError as exc:
+            problem = str(exc)
+    record["_unreadable_predictions"] = True
+    warn(f"skipping the predictions of {record['run_id']}: {problem}")
+    return None

@@ -7,6 +7,7 @@ predictions, so the report can be regenerated anywhere and always says what was 
 import argparse
 import json
 import os
+import tempfile
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,16 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import figures, resolution, summary, trajectory
+from benchmarks import data_quality, figures, resolution, summary, trajectory
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import (
     FRAMEWORK_NAMES,
     Row,
     Setting,
+    exit_text,
     group_rows,
+    is_compared,
     load_predictions,
     load_records,
     rows_by_setting,
+    warn,
 )
 from common_data.errors import ConfigError
 from common_data.metrics import classification_metrics, ensemble_proba
@@ -220,7 +224,7 @@ def published_table(rows: list[Row]) -> list[str]:
             mine = (
                 accuracy,
                 f"{row.ok[0]['model']['params_total']:,}",
-                f"{row.setting.dataset}, {row.setting.image_size}px",
+                f"{row.setting.data_label}, {row.setting.image_size}px",
             )
         params = item.get("params_note") or (f"{item['params']:,}" if "params" in item else "")
         lines.append(
@@ -303,6 +307,7 @@ def environment_block(records: list[dict[str, Any]]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     seen = set()
+    records = [r for r in records if is_compared(r) and r["environment"] is not None]
     for record in records:
         env = {k: v for k, v in (record["environment"] or {}).items() if k != "node"}
         key = json.dumps(env, sort_keys=True)
@@ -337,25 +342,55 @@ def environment_block(records: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _cell_text(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").strip()
+
+
 def failures_block(results_dir: Path, records: list[dict[str, Any]]) -> list[str]:
-    lines = []
+    """One table row per run that did not finish normally: failed and diverged records, and
+    the harness's notes on processes that died before writing a record."""
+    rows = []
     for record in records:
         if record["status"] != "ok":
             where = (
-                f" at epoch {record['diverged_at_epoch']}"
+                f"at epoch {record['diverged_at_epoch']}"
                 if record.get("diverged_at_epoch")
                 else ""
             )
-            error = (record.get("error") or "").strip().splitlines()[-1:] or [""]
-            lines.append(f"- `{record['run_id']}`: {record['status']}{where} {error[0]}".rstrip())
+            error = (record.get("error") or "").strip().splitlines()[-1:] or [where]
+            rows.append((record["run_id"], record["status"], error[0]))
+    finished = {record["run_id"] for record in records if is_compared(record)}
     for path in sorted((results_dir / "failures").glob("*.json")):
-        failure = json.loads(path.read_text(encoding="utf-8"))
-        tail = [line for line in failure.get("error_tail", []) if line.strip()]
-        lines.append(
-            f"- `{failure['run_id']}`: process failed (exit {failure['returncode']}): "
-            f"{tail[-1] if tail else 'no output'}"
-        )
-    return ["## Runs that did not finish normally", "", *lines, ""] if lines else []
+        if path.stem in finished:  # the cell ran again and finished: the note is history
+            continue
+        try:
+            failure = json.loads(path.read_text(encoding="utf-8"))
+            run_id, returncode = str(failure["run_id"]), failure["returncode"]
+            tail = [str(line) for line in failure.get("error_tail", []) if str(line).strip()]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            warn(f"skipping failure note {path}: unreadable ({type(exc).__name__})")
+            continue
+        rows.append((run_id, f"process failed ({exit_text(returncode)})",
+                     tail[-1] if tail else "no output"))
+    if not rows:
+        return []
+    lines = ["## Runs that did not finish normally", "", "| run | status | last error line |",
+             "|---|---|---|"]
+    lines += [f"| `{run_id}` | {status} | {_cell_text(error)} |" for run_id, status, error in rows]
+    return [*lines, ""]
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    """A side file of the report (finding, matrix summary); unreadable ones are skipped."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        warn(f"skipping {what} {path}: unreadable ({type(exc).__name__})")
+        return {}
+    if not isinstance(value, dict):
+        warn(f"skipping {what} {path}: expected a JSON object")
+        return {}
+    return value
 
 
 def _fmt_ci(values: list[float]) -> str:
@@ -378,10 +413,11 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
     """Verdicts of every stored finding, highest fidelity first: a table naming the protocol
     the verdicts come from, a chart and plain sentences."""
     lines = []
-    results = [json.loads(path.read_text(encoding="utf-8"))
+    results = [_read_json(path, "finding")
                for path in sorted((results_dir / "findings").glob("*.json"))]
     results = [r for r in results
-               if r["verdicts"] and r.get("selection", {}).get("fault", "none") == "none"]
+               if r and r.get("verdicts") and "claim" in r
+               and r.get("selection", {}).get("fault", "none") == "none"]
     for result in sorted(results, key=_finding_order):
         name = f"{result['finding']}-{result['profile']}"
         chart = figures.finding_chart(result, fig_dir / f"finding-{name}.png")
@@ -465,7 +501,7 @@ def matrix_section(
         return []
     only = [Row(r.setting, r.framework, r.variant, r.protocol,
                 [x for x in r.records if x["run_id"] in matrix["run_ids"]]) for r in rows]
-    datasets = sorted({r.setting.dataset for r in only})
+    datasets = sorted({r.setting.data_label for r in only})
     chart = figures.regime_chart(only, fig_dir / "matrix-regimes.png")
     answers = summary.answers(only, load_finding()["min_effect"])
     return [
@@ -489,13 +525,29 @@ def summary_section(rows: list[Row]) -> list[str]:
     min_effect = load_finding()["min_effect"]
     datasets: dict[str, list[Row]] = {}
     for row in rows:
-        datasets.setdefault(row.setting.dataset, []).append(row)
+        datasets.setdefault(row.setting.data_label, []).append(row)
     lines = []
     for dataset, group in datasets.items():
         found = summary.answers(group, min_effect)
         if found:
             lines += [f"### {dataset}", "", *(f"- {text}" for text in found), ""]
     return ["## Summary of all stored runs, by dataset", "", *lines] if lines else []
+
+
+def data_section(rows: list[Row], results_dir: Path) -> list[str]:
+    """Per dataset (name and content hash): what the data left out or got wrong, from the
+    data-quality files the harness's preflight kept."""
+    reports = data_quality.load_reports(results_dir)
+    datasets = {row.setting.dataset_hash: row.setting.data_label for row in rows}
+    lines = []
+    for digest, label in datasets.items():
+        report = reports.get(digest)
+        if report is None:
+            found = ["- no data-quality file (these runs were made before the harness kept one)"]
+        else:
+            found = data_quality.summary_lines(report) or ["- nothing left out or flagged"]
+        lines += [f"### {label}", "", *found, ""]
+    return ["## Data quality", "", *lines] if lines else []
 
 
 def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: Path) -> list[str]:
@@ -528,13 +580,27 @@ def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: 
     return lines
 
 
+def check_writable(folder: Path) -> None:
+    """Fail before reading anything when the report cannot be written where it goes."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"--out {folder.parent}: cannot write the report there ({exc.strerror or exc}); "
+            "expected a writable folder (pass --out with another one)"
+        ) from None
+
+
 def render(results_dir: Path, out_dir: Path) -> Path:
     """Write `<out>/COMPARISON.md` and `<out>/figures/*.png`; returns the markdown path."""
+    check_writable(out_dir / "figures")
     records = load_records(results_dir / "runs")
     rows = group_rows(records)
     fig_dir = out_dir / "figures"
     matrix_path = results_dir / "matrix.json"
-    matrix = json.loads(matrix_path.read_text(encoding="utf-8")) if matrix_path.is_file() else {}
+    matrix = _read_json(matrix_path, "matrix summary") if matrix_path.is_file() else {}
     lines = [
         "# Framework comparison: thermal facial emotion recognition",
         "",
@@ -569,6 +635,7 @@ def render(results_dir: Path, out_dir: Path) -> Path:
             *findings_section(results_dir, fig_dir, out_dir),
             *resolution.section(records, fig_dir, out_dir),
             *trajectory.section(records, fig_dir, out_dir),
+            *data_section(rows, results_dir),
             "## Results",
             "",
         ]

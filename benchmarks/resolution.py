@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.published_protocol import published_protocol
-from benchmarks.records import FRAMEWORK_NAMES, dataset_label
+from benchmarks.records import FRAMEWORK_NAMES, setting_of
 
 WITHIN_PP = 3.0
 HUDS = ("full", "hud_only")
@@ -36,7 +36,7 @@ def study_tables(records: list[dict[str, Any]]) -> dict[str, Table]:
                 or config["seed"] != 0 or config["epochs"] != epochs
                 or config.get("dropout", "framework") != "shared"):
             continue
-        table = tables.setdefault(dataset_label(record), {})
+        table = tables.setdefault(setting_of(record).data_label, {})
         points = table.setdefault((record["framework"], config["hud"]), {})
         points[int(config["image_size"])] = float(record["metrics"]["accuracy"])
     # a study needs both modes at two sizes or more for some framework
@@ -88,7 +88,8 @@ def section(records: list[dict[str, Any]], fig_dir: Path, out_dir: Path) -> list
                    if size else
                    f"At no measured size does the HUD-only probe come within {WITHIN_PP:g} pp "
                    "of the full frame.")
-        chart = figures.resolution_chart(table, fig_dir / f"resolution-{dataset}.png")
+        slug = dataset.replace(" ", "_").replace("(", "").replace(")", "")
+        chart = figures.resolution_chart(table, fig_dir / f"resolution-{slug}.png")
         lines += ["", verdict, "",
                   f"![resolution study]({chart.relative_to(out_dir).as_posix()})", ""]
     return ["## Resolution study", "", *lines] if lines else []

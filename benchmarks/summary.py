@@ -32,7 +32,7 @@ class Study:
 
 
 def _study(row: Row) -> Study:
-    return Study(row.setting.dataset, row.setting.image_size,
+    return Study(row.setting.data_label, row.setting.image_size,
                  row.records[0]["config"].get("dropout", "framework"))
 
 

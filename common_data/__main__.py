@@ -21,7 +21,7 @@ from common_data.cache import Images, load
 from common_data.classes import CLASSES
 from common_data.datasets import load_for_run, resolve_data
 from common_data.discovery import Dataset, discover, summarize
-from common_data.errors import BenchError, ConfigError
+from common_data.errors import BenchError, ConfigError, reader_went_away
 from common_data.preprocess import HUD_MODES, Preprocess
 from common_data.splits import SPLIT_KINDS, Split, make_split
 
@@ -73,13 +73,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "describe":
-            return _describe(args)
-        if args.command == "split":
-            return _split(args)
-        return _digest(args)
+            code = _describe(args)
+        elif args.command == "split":
+            code = _split(args)
+        else:
+            code = _digest(args)
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
+        return code
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return reader_went_away()
 
 
 def describe_dataset(dataset: Dataset, images: Images) -> dict:

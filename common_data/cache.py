@@ -38,6 +38,7 @@ import numpy as np
 
 from common_data.classes import CLASSES
 from common_data.errors import DataError
+from common_data.image_limits import MAX_PIXELS_ENV, max_pixels, too_large
 from common_data.preprocess import Preprocess
 
 if TYPE_CHECKING:
@@ -145,7 +146,17 @@ def decode_rgb(data: bytes) -> tuple[np.ndarray, str]:
     """
     if not data:
         raise _BadImage("the file is empty (0 bytes)")
-    raw = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    bomb = too_large(data)
+    if bomb:
+        raise _BadImage(bomb)
+    try:
+        raw = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:  # OpenCV's own size guard is an assertion, not a None
+        message = str(exc).strip().splitlines()[-1][:120]
+        raise _BadImage(f"the decoder refuses it ({message})") from None
+    if raw is not None and raw.shape[0] * raw.shape[1] > max_pixels():
+        raise _BadImage(f"{raw.shape[1]}x{raw.shape[0]} pixels is over the limit of "
+                        f"{max_pixels():,} ({MAX_PIXELS_ENV})")
     if raw is None:
         raise _BadImage("OpenCV cannot decode it (truncated, corrupt or not image data)")
     channels = 1 if raw.ndim == 2 else raw.shape[2]

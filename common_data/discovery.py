@@ -20,6 +20,7 @@ modification time are unchanged is not read again.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -129,8 +130,42 @@ def _visible_entries(folder: Path) -> list[os.DirEntry]:
         raise DataError(f"cannot read folder {folder}: {exc.strerror}") from None
 
 
-def _is_image(entry: os.DirEntry) -> bool:
-    return entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
+def _kind(entry: os.DirEntry) -> str:
+    """'dir', 'image', or why the entry is ignored: 'not an image', 'broken symlink',
+    'not a regular file' (FIFO, socket, device). A symlink loop is an error: it is a mistake
+    in the dataset, and following it would never end."""
+    try:
+        if entry.is_dir():
+            return "dir"
+        if entry.is_file():
+            ext = os.path.splitext(entry.name)[1].lower()
+            return "image" if ext in IMAGE_EXTENSIONS else "not an image"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataError(
+                f"symlink loop at {entry.path}: it never resolves to a file or folder "
+                f"(remove the link or point it at a real file)"
+            ) from None
+        raise DataError(f"cannot read {entry.path}: {exc.strerror}") from None
+    return "broken symlink" if entry.is_symlink() else "not a regular file"
+
+
+def _split_entries(
+    entries: list[os.DirEntry], prefix: str, ignored: list[str]
+) -> tuple[list[os.DirEntry], list[os.DirEntry]]:
+    """(folders, images) among `entries`; everything else goes to `ignored`, listed with why
+    unless it is an ordinary non-image file."""
+    dirs, images = [], []
+    for entry in entries:
+        kind = _kind(entry)
+        if kind == "dir":
+            dirs.append(entry)
+        elif kind == "image":
+            images.append(entry)
+        else:
+            note = "" if kind == "not an image" else f" ({kind})"
+            ignored.append(f"{prefix}{entry.name}{note}")
+    return dirs, images
 
 
 def _class_folders(
@@ -142,10 +177,9 @@ def _class_folders(
     unknown: dict[str, int] = {}
     ignored: list[str] = []
     stray_images: list[str] = []
-    for entry in _visible_entries(root):
-        if not entry.is_dir():
-            (stray_images if _is_image(entry) else ignored).append(entry.name)
-            continue
+    dirs, images = _split_entries(_visible_entries(root), "", ignored)
+    stray_images.extend(e.name for e in images)
+    for entry in dirs:
         label = canonical_class(entry.name, aliases)
         if label is None:
             unknown[entry.name] = sum(len(files) for _, _, files in os.walk(entry.path))
@@ -178,10 +212,7 @@ def _scan_class_folders(
     found: list[_Found] = []
     layouts: dict[str, str] = {}
     for folder in sorted(class_dirs):
-        entries = _visible_entries(root / folder)
-        images = [e for e in entries if _is_image(e)]
-        subdirs = [e for e in entries if e.is_dir()]
-        ignored.extend(f"{folder}/{e.name}" for e in entries if e.is_file() and not _is_image(e))
+        subdirs, images = _split_entries(_visible_entries(root / folder), f"{folder}/", ignored)
         if images and subdirs:
             raise DataError(
                 f"unknown layout in {root / folder}: it holds both images and folders "
@@ -219,17 +250,13 @@ def _scan_class_folders(
 def _scan_palette_folder(
     root: Path, folder: str, sub: os.DirEntry, ignored: list[str]
 ) -> list[_Found]:
-    entries = _visible_entries(Path(sub.path))
-    deeper = [e for e in entries if e.is_dir()]
+    deeper, images = _split_entries(_visible_entries(Path(sub.path)), f"{folder}/{sub.name}/",
+                                    ignored)
     if deeper:
         raise DataError(
             f"unknown layout: folder {Path(sub.path) / deeper[0].name} is nested too deep; "
             f"{_EXPECTED}"
         )
-    images = [e for e in entries if _is_image(e)]
-    ignored.extend(
-        f"{folder}/{sub.name}/{e.name}" for e in entries if e.is_file() and not _is_image(e)
-    )
     if not images:
         raise DataError(
             f"palette folder {sub.path} holds no images: expected at least one "

@@ -51,7 +51,7 @@ from common_data.prefetch import prefetch
 from common_data.preprocess import Preprocess
 from common_data.reference import softmax_cross_entropy
 from common_data.run_config import RunConfig, load_run_config, parse_mode_flags
-from common_data.schema import SCHEMA_VERSION, validate_record, write_json_atomic
+from common_data.schema import SCHEMA_VERSION, file_sha256, validate_record, write_json_atomic
 from common_data.spec import Spec, load_spec
 
 PROGRESS_PREFIX = "@@progress "
@@ -270,7 +270,8 @@ def new_record(config: RunConfig, run_id: str) -> dict[str, Any]:
         "framework": config.framework, "config": config.to_dict(), "config_hash": config.hash(),
         "environment": None, "model": None, "data": None, "history": None,
         "diverged_at_epoch": None, "metrics": None, "predictions_file": None,
-        "weights_file": None, "timing": None, "memory": None, "error": None,
+        "predictions_sha256": None, "weights_file": None, "timing": None, "memory": None,
+        "error": None,
         "started_at": now(), "finished_at": None,
     }
 
@@ -297,6 +298,7 @@ def execute(
     predictions = out_path.with_name(f"{out_path.stem}.predictions.npz")
     save_npz_atomic(predictions, val_indices=split.val, y_true=y_val, proba=proba)
     record["predictions_file"] = predictions.name
+    record["predictions_sha256"] = file_sha256(predictions)
     if config.save_weights:
         folder = out_path.parent / WEIGHTS_FOLDER / record["run_id"]
         folder.mkdir(parents=True, exist_ok=True)
@@ -625,7 +627,11 @@ def parity_main(
     weights = init_weights(spec, config.seed)
     x, y = parity_batch(spec)
     twin = make_twin(config)
-    twin.build(spec, weights, config)
+    try:
+        twin.build(spec, weights, config)
+    except ConfigError as exc:  # e.g. --device gpu on a machine without one
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     twin.set_training(False)
     logits = twin.predict_logits(x)
     masks = draw_masks(dropout_layers(spec), args.seed, 0, 0, len(y))

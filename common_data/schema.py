@@ -30,6 +30,8 @@ Record, version 1 (every key is required; "|None" marks where null is allowed):
     metrics              metrics.classification_metrics(...) when status is 'ok', else None
     predictions_file     str|None, relative to the record's folder: .npz with val_indices,
                          y_true, proba
+    predictions_sha256   sha256 hex of that file's bytes (optional: records written before
+                         it existed lack it), so a truncated or swapped file is caught
     weights_file         str|None, relative to the record's folder
     timing               {warmup_s, step_ms_median, step_ms_p90, images_per_s, train_s,
                           device_s, data_wait_ms_median, data_wait_fraction, eval_s,
@@ -47,11 +49,13 @@ never silently dropped.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -252,6 +256,7 @@ FIELDS: dict[str, Check] = {
     "diverged_at_epoch": _nullable(_INT),
     "metrics": _nullable(METRICS),
     "predictions_file": _nullable(_REL),
+    "predictions_sha256": _nullable(_HEX64),
     "weights_file": _nullable(_REL),
     "timing": _obj({key: _nullable(_NUM) for key in TIMING_KEYS}),
     "memory": _obj({"peak_rss_mb": _NUM, "device_peak_mb": _nullable(_NUM)}),
@@ -262,6 +267,8 @@ FIELDS: dict[str, Check] = {
 
 # Sections a failed run may leave null: it may have died before reaching them.
 FAILED_MAY_BE_NULL = ("environment", "model", "data", "history", "timing", "memory")
+# Top-level fields added after version 1 was first written; older records stay valid.
+OPTIONAL_FIELDS = ("predictions_sha256",)
 
 
 def validate_record(record: dict[str, Any]) -> list[str]:
@@ -272,7 +279,7 @@ def validate_record(record: dict[str, Any]) -> list[str]:
     fields = dict(FIELDS)
     if status == "failed":
         fields.update({k: _nullable(FIELDS[k]) for k in FAILED_MAY_BE_NULL})
-    errors = _obj(fields)(record, "")
+    errors = _obj(fields, optional=OPTIONAL_FIELDS)(record, "")
     if errors:
         return errors
     return _cross_checks(record)
@@ -368,6 +375,59 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's bytes: what a record stores to vouch for its predictions file."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def predictions_problem(record: dict[str, Any], folder: Path) -> str | None:
+    """Why the record's predictions file cannot be trusted, or None when it can.
+
+    A record written before checksums existed is trusted when its file is there; a newer one
+    only when the file's bytes match, so a truncated or replaced file makes the cell rerun.
+    """
+    name = record.get("predictions_file")
+    if not name:
+        return "the record names no predictions file"
+    path = folder / name
+    try:
+        digest = file_sha256(path)
+    except OSError as exc:
+        return f"predictions file {path} cannot be read ({exc.strerror or exc})"
+    expected = record.get("predictions_sha256")
+    if expected is not None:
+        if digest != expected:
+            return f"predictions file {path} does not match the sha256 stored in its record"
+        return None
+    try:
+        read_predictions(path)
+    except DataError as exc:
+        return str(exc)
+    return None
+
+
+PREDICTION_ARRAYS = ("val_indices", "y_true", "proba")
+
+
+def read_predictions(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The arrays of a `.predictions.npz`; DataError for a truncated, pickled or foreign file.
+
+    `allow_pickle=False` because a predictions file is data: loading a pickle would run code.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {key: stored[key] for key in stored.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise DataError(f"predictions file {path}: not a readable .npz ({reason})") from None
+    missing = [key for key in PREDICTION_ARRAYS if key not in arrays]
+    if missing:
+        raise DataError(f"predictions file {path}: missing array {missing[0]!r} "
+                        f"(expected {', '.join(PREDICTION_ARRAYS)})")
+    return arrays
 
 
 def read_record(path: str | os.PathLike[str]) -> dict[str, Any]:

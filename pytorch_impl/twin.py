@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from common_data.dropout import Masks
+from common_data.errors import ConfigError
 from common_data.protocol import Twin
 from common_data.run_config import RunConfig
 from common_data.spec import Spec
@@ -165,5 +166,7 @@ def pick_device(requested: str) -> torch.device:
     rather than a silent CPU run that the record would mislabel."""
     available = torch.cuda.is_available()
     if requested == "gpu" and not available:
-        raise RuntimeError("device 'gpu' was requested, but torch found no CUDA device")
+        raise ConfigError(
+            "device 'gpu' was requested, but torch found no CUDA device: use --device cpu or auto"
+        )
     return torch.device("cuda" if available and requested != "cpu" else "cpu")

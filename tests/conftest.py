@@ -21,6 +21,8 @@ from common_data.preprocess import Preprocess
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REAL_DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "facial-emotion"
 BASE_TIME = datetime(2024, 3, 3, 10, 0, 0)
+# committed records of one setting (both twins, 32 px, seed 0): a results folder in miniature
+SEED_RUNS = sorted((PROJECT_ROOT / "results" / "runs").glob("*-baseline-random-full-32px-s0-*"))
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +61,18 @@ def write_image(path: Path, image: np.ndarray) -> Path:
     assert ok, path
     path.write_bytes(data.tobytes())
     return path
+
+
+def flat_dataset(root: Path, per_class: int = 5, dated: bool = True) -> Path:
+    """A tiny flat dataset at `root`: every class, distinct 40x30 frames 3 s apart (or
+    without capture times when not `dated`)."""
+    seed = 0
+    for label in CLASSES:
+        for i in range(per_class):
+            seed += 1
+            name = stamp(3 * i) if dated else f"frame{i}"
+            write_image(root / label / f"{name}.png", frame(seed))
+    return root
 
 
 def stamp(offset_s: float, base: datetime = BASE_TIME) -> str:

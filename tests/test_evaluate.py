@@ -89,8 +89,10 @@ def test_scores_an_unseen_folder_and_reports_what_it_could_not_map(
                  "accuracy", "macro F1", "recall per class", "confusion"):
         assert text in run.stdout
 
-    saved = results / "evaluations" / f"{run_id}__other-set.json"
+    (saved,) = (results / "evaluations").glob(f"{run_id}__other-set-*.json")
     doc = json.loads(saved.read_text())
+    assert saved.name.endswith(f"-{doc['data']['dataset_hash'][:8]}.json")
+    assert "(majority class 0.333)" in run.stdout
     assert doc["run_id"] == run_id
     assert doc["data"]["folders"] == {"anger": "angry", "happy": "happy", "neutral": "natural"}
     assert doc["data"]["frames"] == {"angry": 4, "happy": 4, "natural": 4}
@@ -128,7 +130,8 @@ def test_stored_weights_reproduce_the_runs_own_predictions(trained: tuple[Path, 
     assert "this is the dataset the run was trained on" in run.stdout
     with np.load(results / "runs" / f"{run_id}.predictions.npz") as stored:
         val, proba = stored["val_indices"], stored["proba"]
-    with np.load(results / "evaluations" / f"{run_id}__synthetic.predictions.npz") as scored:
+    (scored_path,) = (results / "evaluations").glob(f"{run_id}__synthetic-*.predictions.npz")
+    with np.load(scored_path) as scored:
         np.testing.assert_allclose(scored["proba"][val], proba, atol=1e-6)
 
 

@@ -207,18 +207,26 @@ def test_locked_results_folder_is_refused(tmp_path: Path) -> None:
     _needs_envs()
     results = tmp_path / "results"
     results.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    hold = (
+        "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+        "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, str(os.getpid()).encode()); "
+        "print('held', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(results / ".harness.lock")],
+                              stdout=subprocess.PIPE, text=True)
     try:
-        (results / ".harness.lock").write_text(str(holder.pid))
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         result = _harness("compare", *TINY, "--results", str(results))
     finally:
         holder.kill()
         holder.wait()
     assert result.returncode == 2
     assert f"locked by another harness (pid {holder.pid})" in result.stderr
+    assert not (results / "runs").exists(), "nothing may be written beside a live harness"
 
 
-def test_stale_lock_from_a_dead_harness_is_taken_over(tmp_path: Path) -> None:
+def test_lock_left_by_a_dead_harness_is_free(tmp_path: Path) -> None:
+    """flock dies with its process: a lock file with a dead pid in it blocks nobody."""
     _needs_envs()
     results = tmp_path / "results"
     results.mkdir()
@@ -229,5 +237,4 @@ def test_stale_lock_from_a_dead_harness_is_taken_over(tmp_path: Path) -> None:
         "compare", "--frameworks", "torch", "--seeds", "0", *TINY, "--results", str(results)
     )
     assert result.returncode == 0, result.stderr
-    assert not (results / ".harness.lock").exists()
     assert len(_records(results)) == 1

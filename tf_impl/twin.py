@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from common_data.dropout import Masks
+from common_data.errors import ConfigError
 from common_data.protocol import Twin
 from common_data.run_config import RunConfig
 from common_data.spec import Spec
@@ -172,5 +173,7 @@ def pick_device(requested: str) -> str:
     rather than a silent CPU run that the record would mislabel."""
     available = bool(tf.config.list_physical_devices("GPU"))
     if requested == "gpu" and not available:
-        raise RuntimeError("device 'gpu' was requested, but TensorFlow found no GPU")
+        raise ConfigError(
+            "device 'gpu' was requested, but TensorFlow found no GPU: use --device cpu or auto"
+        )
     return "/GPU:0" if available and requested != "cpu" else "/CPU:0"

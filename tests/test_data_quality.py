@@ -1,0 +1,47 @@
+"""The data-quality report: what a dataset leaves out or gets wrong reaches the report."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import flat_dataset as dataset
+from conftest import frame, write_image
+
+# The framework envs collect this file too (it is marked cross_env), so they must skip it
+# before the imports rather than fail on them.
+pytest.importorskip("rich", reason="the harness needs the harness env's rich")
+
+from benchmarks.compare import build_cells
+from benchmarks.preflight import find_problems
+
+pytestmark = pytest.mark.cross_env
+
+
+def test_the_report_names_every_kind_of_left_out_or_doubtful_data(
+    tmp_path: Path, tmp_cache: Path
+) -> None:
+    root = dataset(tmp_path / "data")
+    for i in range(4):  # a folder no class maps to
+        write_image(root / "fear" / f"f{i}.png", frame(100 + i))
+    (root / "notes.txt").write_text("not an image")
+    (root / "sad" / "gone.png").symlink_to("nowhere.png")
+    os.mkfifo(root / "happy" / "pipe.png")
+    shutil.copy(next((root / "angry").glob("*.png")), root / "sad" / "copy.png")
+    profile = {"frameworks": ["torch"], "variants": ["baseline"], "seeds": [0],
+               "splits": ["random"], "hud": ["masked"],
+               "run": {"data": str(root), "image_size": 32}}
+    problems, (report,) = find_problems(build_cells(profile))
+    assert problems == []
+    assert report["unmapped_folders"] == {"fear": 4}
+    assert set(report["ignored_files"]) == {
+        "notes.txt", "sad/gone.png (broken symlink)", "happy/pipe.png (not a regular file)"
+    }
+    (duplicate,) = report["duplicates_across_classes"]
+    assert duplicate["classes"] == ["angry", "sad"]
+    (warning,) = report["hud_warnings"]
+    assert "40x30" in warning and "320x240" in warning
+    (audit,) = report["splits"].values()
+    assert audit["n_val"] > 0 and 0 <= audit["near_duplicate_fraction"] <= 1
