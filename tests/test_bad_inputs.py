@@ -92,7 +92,7 @@ def profile(tmp: Path, text: str | bytes, data: Path | None = None) -> str:
 
 AXES = 'frameworks = ["torch"]\nvariants = ["baseline"]\nseeds = [0]\nsplits = ["random"]\n'
 TINY = ["--frameworks", "torch", "--variants", "baseline", "--seeds", "0", "--epochs", "1",
-        "--image-size", "32", "--no-report"]
+        "--image-size", "32", "--splits", "random", "--no-probe", "--jobs", "1", "--no-report"]
 
 
 def read_only_folder(tmp: Path) -> Path:

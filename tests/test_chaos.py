@@ -67,7 +67,8 @@ def _wait(proc: subprocess.Popen, results: Path, new_records: int, extra_s: floa
 def _harness(data: Path, results: Path, jobs: int) -> subprocess.Popen:
     args = ["compare", "--data", str(data), "--frameworks", "torch,tf", "--variants", "baseline",
             "--seeds", ",".join(map(str, SEEDS)), "--epochs", "1", "--image-size", "32",
-            "--no-report", "--jobs", str(jobs), "--results", str(results)]
+            "--splits", "random", "--no-probe", "--no-report", "--jobs", str(jobs),
+            "--results", str(results)]
     return subprocess.Popen([sys.executable, "-m", "benchmarks", *args], cwd=PROJECT_ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 

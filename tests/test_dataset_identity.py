@@ -47,7 +47,8 @@ def test_two_folders_named_data_give_two_headings_and_two_sets_of_rows(
         run = subprocess.run(
             [sys.executable, "-m", "benchmarks", "compare", "--data", str(root), "--frameworks",
              "torch", "--variants", "baseline", "--seeds", "0", "--epochs", "1",
-             "--image-size", "32", "--results", str(results)],
+             "--image-size", "32", "--splits", "random", "--no-probe", "--jobs", "1",
+             "--results", str(results)],
             cwd=PROJECT_ROOT, capture_output=True, text=True,
         )
         assert run.returncode == 0, run.stderr
