@@ -55,3 +55,33 @@ def test_only_the_published_protocol_is_called_the_published_setting(
     assert ("published setting" in text) is published
     if not published:
         assert "not the published protocol" in text
+
+
+def _rows(accuracies: dict[tuple[str, str, str, str], list[float]]) -> list[Row]:
+    """Rows for (split, hud, variant, framework) with one record per seed."""
+    rows = []
+    for (split, hud, variant, framework), values in accuracies.items():
+        setting = Setting("data", split, -1, hud, 64, "ab12cd34ef")
+        records = [{"status": "ok", "metrics": {"accuracy": a},
+                    "config": {"seed": seed, "epochs": 20, "dropout": "shared"}}
+                   for seed, a in enumerate(values)]
+        rows.append(Row(setting, framework, variant, "p", records))
+    return rows
+
+
+def test_the_three_answers_carry_the_runs_numbers() -> None:
+    from benchmarks.summary import answers
+
+    rows = _rows({
+        ("random", "full", "baseline", "torch"): [0.80, 0.82, 0.84],
+        ("random", "full", "baseline", "tf"): [0.79, 0.82, 0.83],
+        ("random", "full", "augmented", "torch"): [0.40, 0.42, 0.41],
+        ("random", "full", "augmented", "tf"): [0.50, 0.52, 0.51],
+        ("random", "hud_only", "baseline", "torch"): [0.78, 0.79, 0.80],
+        ("session", "full", "baseline", "tf"): [0.30, 0.31, 0.29],
+    })
+    twins, finding, shortcut = answers(rows, min_effect=0.05)
+    assert "+0.7 pp [" in twins and "3 seeds, shared dropout masks" in twins
+    assert "PyTorch random/full -41.0 pp" in finding and "(reproduced)" in finding
+    assert "PyTorch HUD only 79.0 % vs full frame 82.0 %" in shortcut
+    assert "TensorFlow session split (full) 30.0 % vs random 81.3 %" in shortcut
