@@ -10,7 +10,9 @@ so that a failure says which side drifted:
    reference with the same masks, so a twin that ignores the masks (or scales them
    differently) fails;
 4. training: the loss before each of ten Adam steps (same batch, dropout off, lr 1e-4; see
-   `common_data.protocol.parity_main` for why not 1e-3) agrees between the twins.
+   `common_data.protocol.parity_main` for why not 1e-3) agrees between the twins;
+5. training mode (batch norm on batch statistics, running statistics, shared dropout masks):
+   see `benchmarks.parity_train_mode`.
 
 The training threshold sits between what identical updates give and what a subtle algorithmic
 difference gives. Measured on CPU (both specs, 32/64/128 px, seeds 0-2): identical updates
@@ -36,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
+from benchmarks.parity_train_mode import render_train_mode, train_mode_section
 from common_data.dropout import draw_masks, dropout_layers
 from common_data.init_weights import init_weights, weights_digest
 from common_data.protocol import PARITY_LR
@@ -117,6 +120,8 @@ def compare(
         "shared_dropout": masked_diff["max"] <= THRESHOLDS["forward_max_abs_diff"],
         "training": train_rel <= THRESHOLDS["train_loss_max_rel_diff"],
     }
+    train_mode = train_mode_section(spec, weights, seed, probes)
+    checks.update(train_mode["checks"])
     return {
         "spec": spec.name, "input_shape": list(spec.input_shape), "seed": seed, "lr": lr,
         "steps": len(losses["torch"]), "params": {**params, "spec": spec.total_params()},
@@ -126,7 +131,7 @@ def compare(
         "reference_loss": softmax_cross_entropy(reference, y), "train_loss": losses,
         "train_loss_max_rel_diff": train_rel, "thresholds": THRESHOLDS,
         "environment": {fw: probes[fw]["environment"] for fw in FRAMEWORKS},
-        "checks": checks, "passed": all(checks.values()),
+        "train_mode": train_mode, "checks": checks, "passed": all(checks.values()),
     }
 
 
@@ -172,7 +177,8 @@ def render(report: dict[str, Any]) -> str:
     for i, (a, b) in enumerate(zip(runs["torch"], runs["tf"], strict=True), 1):
         lines.append(f"{i:>4} {a:>12.8f} {b:>12.8f} {max_rel_diff([a], [b]):>9.1e}")
     lines += [f"max relative difference {report['train_loss_max_rel_diff']:.2e} "
-              f"(threshold {limits['train_loss_max_rel_diff']:.0e})", ""]
+              f"(threshold {limits['train_loss_max_rel_diff']:.0e})"]
+    lines += [*render_train_mode(report["train_mode"]), ""]
     lines += [f"{name:<24} {'pass' if ok else 'FAIL'}" for name, ok in report["checks"].items()]
     lines.append("PASSED" if report["passed"] else "FAILED")
     return "\n".join(lines)

@@ -47,6 +47,7 @@ from common_data.dropout import DropoutLayer, Masks, draw_masks, dropout_layers,
 from common_data.errors import ConfigError
 from common_data.init_weights import INIT_SCHEME, init_weights, weights_digest
 from common_data.metrics import classification_metrics, softmax
+from common_data.parity_probe import train_mode_probe
 from common_data.prefetch import prefetch
 from common_data.preprocess import Preprocess
 from common_data.reference import softmax_cross_entropy
@@ -106,6 +107,12 @@ class Twin(ABC):
     @abstractmethod
     def set_training(self, training: bool) -> None:
         """Whether `train_step` applies dropout; parity switches it off."""
+
+    @abstractmethod
+    def canonical_state(self) -> dict[str, np.ndarray]:
+        """Every tensor the network holds (weights and batch-norm running statistics) by
+        canonical name, in the canonical layout, as float32 NumPy: parity compares the
+        running statistics with the reference's this way."""
 
     @abstractmethod
     def get_state(self) -> Any:
@@ -586,7 +593,8 @@ def parity_main(
     From the shared initial weights, on the fixed batch: the logits (inference), the logits
     with the shared dropout masks of step 0 (`masked_logits`), the loss before each of
     `--steps` Adam steps on that same batch with dropout off, and the parameters as the
-    framework holds them (canonical names and shapes). `--mode KEY=BOOL` runs the probe under
+    framework holds them (canonical names and shapes); then the training-mode probe of a
+    fresh copy (`common_data.parity_probe`). `--mode KEY=BOOL` runs the probe under
     a tuned mode, so a mode is shown faithful (or not) by the same figures.
 
     The steps use lr 1e-4, not the runs' 1e-3: at 1e-3 the first step on one small batch
@@ -628,8 +636,10 @@ def parity_main(
     losses = [twin.train_step(x, y)[0] for _ in range(args.steps)]
     shapes = twin.parameter_shapes()
     names = sorted(shapes)
+    train_mode = train_mode_probe(make_twin(config), spec, weights, config, x, y, args.steps)
     save_npz_atomic(
-        args.out, x=x, y=y, logits=logits, masked_logits=masked_logits, losses=np.asarray(losses),
+        args.out, **train_mode,
+        x=x, y=y, logits=logits, masked_logits=masked_logits, losses=np.asarray(losses),
         weights_digest=np.asarray(weights_digest(weights)), param_names=np.asarray(names),
         param_shapes=np.asarray(json.dumps([shapes[n] for n in names])),
         environment=np.asarray(json.dumps({**environment(twin), "modes": asdict(config.mode)})),

@@ -21,7 +21,13 @@ from common_data.dropout import Masks
 from common_data.protocol import Twin
 from common_data.run_config import RunConfig
 from common_data.spec import Spec
-from pytorch_impl.model import build_model, canonical_shapes, load_weights, to_framework_masks
+from pytorch_impl.model import (
+    build_model,
+    canonical_shapes,
+    canonical_state,
+    load_weights,
+    to_framework_masks,
+)
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -87,6 +93,9 @@ class TorchTwin(Twin):
     def set_training(self, training: bool) -> None:
         self.training = training
         self.model.train(training)
+
+    def canonical_state(self) -> dict[str, np.ndarray]:
+        return canonical_state(self.model)
 
     def get_state(self) -> Any:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}

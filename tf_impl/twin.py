@@ -21,7 +21,13 @@ from common_data.dropout import Masks
 from common_data.protocol import Twin
 from common_data.run_config import RunConfig
 from common_data.spec import Spec
-from tf_impl.model import build_model, canonical_shapes, load_weights, to_framework_masks
+from tf_impl.model import (
+    build_model,
+    canonical_shapes,
+    canonical_state,
+    load_weights,
+    to_framework_masks,
+)
 from tf_impl.run import ONEDNN_ENV
 
 WEIGHTS_FILE = "model.weights.h5"
@@ -83,6 +89,9 @@ class TFTwin(Twin):
 
     def set_training(self, training: bool) -> None:
         self.training = training
+
+    def canonical_state(self) -> dict[str, np.ndarray]:
+        return canonical_state(self.model)
 
     def get_state(self) -> Any:
         return self.model.get_weights()
