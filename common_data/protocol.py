@@ -50,6 +50,7 @@ from common_data.metrics import classification_metrics, softmax
 from common_data.parity_probe import train_mode_probe
 from common_data.prefetch import prefetch
 from common_data.preprocess import Preprocess
+from common_data.pretrained import init_description, pretrained_weights
 from common_data.reference import softmax_cross_entropy
 from common_data.run_config import RunConfig, load_run_config, parse_mode_flags
 from common_data.schema import SCHEMA_VERSION, validate_record, write_json_atomic
@@ -287,10 +288,11 @@ def execute(
     """The run proper; fills `record` section by section so a failure keeps what was done."""
     images, split = load_data(config, record)
     spec = load_spec(config.spec, image_size=config.image_size)
-    weights = init_weights(spec, config.seed)
+    weights = initial_weights(spec, config)
     twin.build(spec, weights, config)
     record["environment"] = environment(twin)
     record["model"] = model_section(twin, spec, weights)
+    record["model"]["init_scheme"] = init_description(pretrained_path(config), config.transfer)
     fit = train(twin, config, images, split, timing, dropout_layers(spec))
     record["history"] = fit.history
     if fit.diverged_at is not None:
@@ -308,6 +310,18 @@ def execute(
         folder.mkdir(parents=True, exist_ok=True)
         record["weights_file"] = twin.save_weights(folder).relative_to(out_path.parent).as_posix()
     record["status"] = "ok"
+
+
+def pretrained_path(config: RunConfig) -> Path | None:
+    return Path(config.pretrained) if config.pretrained else None
+
+
+def initial_weights(spec: Spec, config: RunConfig) -> dict[str, np.ndarray]:
+    """The shared seed-drawn weights, or for a transfer run the user's ImageNet weights with
+    a seed-drawn head (common_data.pretrained): the same bytes for both twins either way."""
+    weights = init_weights(spec, config.seed)
+    path = pretrained_path(config)
+    return weights if path is None else pretrained_weights(spec, weights, path, config.transfer)
 
 
 def load_data(config: RunConfig, record: dict[str, Any]) -> tuple[cache.Images, splits.Split]:

@@ -121,11 +121,27 @@ class _SpecNet(nn.Module):
             raise ValueError(f"the torch twin has no builder for layer type {missing[0]!r} "
                              f"(registry types: {', '.join(LAYER_TYPES)})")
         self.plan: list[tuple[str, bool]] = []
+        self.frozen: list[str] = []
         self.dropouts = {layer.name for layer in spec.layers if layer.type == "dropout"}
         for layer, in_shape in zip(spec.layers, spec.input_shapes(), strict=True):
             self.add_module(layer.name, BUILDERS[layer.type](layer, in_shape))
             relu = getattr(layer, "activation", "none") == "relu"
             self.plan.append((layer.name, relu))
+
+    def freeze_all_but(self, head: str) -> None:
+        """Transfer v1: no gradient for any layer but `head`, and their batch norms stay in
+        inference mode (ImageNet running statistics) even in training, as Keras does for
+        frozen layers."""
+        self.frozen = [name for name, _ in self.plan if name != head]
+        for name in self.frozen:
+            getattr(self, name).requires_grad_(False)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> _SpecNet:
+        super().train(mode)
+        for name in self.frozen:
+            getattr(self, name).eval()
+        return self
 
     def forward(
         self, x: torch.Tensor, masks: Mapping[str, torch.Tensor] | None = None

@@ -45,6 +45,8 @@ class TorchTwin(Twin):
         torch.manual_seed(config.seed)
         self.model = build_model(spec)
         load_weights(self.model, weights)
+        if config.transfer == "v1":
+            self.model.freeze_all_but(spec.layers[-1].name)
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         self.model.to(self.device, memory_format=memory_format)
         self.forward = torch.compile(self.model) if config.mode.compile else self.model

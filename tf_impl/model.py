@@ -100,7 +100,7 @@ class _BatchNorm(keras.layers.Layer):
 
     def call(self, inputs: tf.Tensor, training: bool = False) -> tf.Tensor:
         x = keras.ops.cast(inputs, "float32")
-        if training:
+        if training and self.trainable:  # a frozen batch norm keeps its statistics
             mean, variance = keras.ops.moments(x, axes=[0, 1, 2])
             count = keras.ops.cast(keras.ops.prod(keras.ops.shape(x)[:-1]), "float32")
             unbiased = variance * count / keras.ops.maximum(count - 1.0, 1.0)
@@ -215,6 +215,12 @@ BUILDERS: dict[str, Callable[[Layer, Shape, int], keras.layers.Layer]] = {
         name=layer.name),
     "stage": lambda layer, shape, seed: _Stage(layer, shape),
 }
+
+
+def freeze_all_but(model: keras.Sequential, head: str) -> None:
+    """Transfer v1: only `head` trains; frozen batch norms stay in inference mode."""
+    for layer in model.layers:
+        layer.trainable = layer.name == head
 
 
 def load_weights(model: keras.Sequential, weights: Mapping[str, np.ndarray]) -> None:

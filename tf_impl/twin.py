@@ -25,6 +25,7 @@ from tf_impl.model import (
     build_model,
     canonical_shapes,
     canonical_state,
+    freeze_all_but,
     load_weights,
     to_framework_masks,
 )
@@ -54,6 +55,8 @@ class TFTwin(Twin):
         with tf.device(self.device):
             self.model = build_model(spec, dropout_seed=config.seed)
             load_weights(self.model, weights)
+            if config.transfer == "v1":
+                freeze_all_but(self.model, spec.layers[-1].name)
             self.optimizer = keras.optimizers.Adam(
                 learning_rate=config.optimizer.lr, beta_1=config.optimizer.beta_1,
                 beta_2=config.optimizer.beta_2, epsilon=config.optimizer.epsilon,
