@@ -62,6 +62,9 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
     parser.add_argument("--hud", help="comma-separated subset of: full,masked,hud_only")
     parser.add_argument("--epochs", type=int, help="epochs per run (overrides the profile)")
     parser.add_argument("--image-size", type=int, help="input size in pixels (square)")
+    parser.add_argument("--pretrained", type=Path, metavar="FILE",
+                        help="ImageNet weights for a transfer profile (safetensors, torchvision "
+                        "ResNet layout); nothing is ever downloaded")
     parser.add_argument(
         "--mode",
         action="append",
@@ -148,6 +151,11 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
         run["epochs"] = args.epochs
     if args.image_size is not None:
         run["image_size"] = args.image_size
+    if args.pretrained is not None:
+        if not args.pretrained.is_file():
+            raise ConfigError(f"--pretrained {args.pretrained}: no such file (expected a "
+                              "safetensors file in the torchvision ResNet layout)")
+        run["pretrained"] = str(args.pretrained.resolve())
     for key, value in parse_mode_flags(args.mode).items():
         # a mode that exists in one framework only goes to that framework's cells
         owner = MODE_FRAMEWORK.get(key)

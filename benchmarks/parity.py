@@ -152,17 +152,18 @@ def render(report: dict[str, Any]) -> str:
     modes = "; ".join(
         f"{fw} " + (", ".join(k for k, on in report["modes"][fw].items() if on) or "default")
         for fw in FRAMEWORKS)
+    w = max([16, *(len(row["param"]) for row in report["params_per_tensor"])])
     lines = [f"parity of the twins: spec {report['spec']} at {size}, seed {report['seed']} "
              f"(modes: {modes})", "",
-             f"{'parameter':<16} {'spec':<20} {'torch':<20} {'tf':<20} {'count':>10}"]
+             f"{'parameter':<{w}} {'spec':<20} {'torch':<20} {'tf':<20} {'count':>10}"]
     for row in report["params_per_tensor"]:
         cells = [str(tuple(row[k])) if row[k] else "-" for k in ("spec", "torch", "tf")]
         mark = "" if row["match"] else "  MISMATCH"
-        lines.append(f"{row['param']:<16} {cells[0]:<20} {cells[1]:<20} {cells[2]:<20} "
+        lines.append(f"{row['param']:<{w}} {cells[0]:<20} {cells[1]:<20} {cells[2]:<20} "
                      f"{row['count']:>10,}{mark}")
     p, f = report["params"], report["forward_max_abs_diff"]
     m = report["shared_dropout_max_abs_diff"]
-    lines += [f"{'total':<16} {p['spec']:<20,} {p['torch']:<20,} {p['tf']:<20,}", "",
+    lines += [f"{'total':<{w}} {p['spec']:<20,} {p['torch']:<20,} {p['tf']:<20,}", "",
               f"forward, max |logit - float64 reference|: torch {f['torch']:.2e}, tf {f['tf']:.2e} "
               f"(torch vs tf {f['torch_vs_tf']:.2e}; "
               f"threshold {limits['forward_max_abs_diff']:.0e})",

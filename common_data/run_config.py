@@ -320,7 +320,7 @@ def _check_combinations(config: RunConfig, where: str) -> None:
     if (config.transfer == "scratch") != (config.pretrained == ""):
         raise ConfigError(
             f"{where}: keys 'transfer' and 'pretrained' go together: 'v1' or 'v2' with a "
-            f"weights file, 'scratch' without, got {config.transfer!r} and "
+            f"weights file (--pretrained FILE), 'scratch' without, got {config.transfer!r} and "
             f"{config.pretrained!r}"
         )
     if config.mode.mixed_precision and config.device == "cpu":

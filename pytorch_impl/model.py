@@ -128,15 +128,6 @@ class _SpecNet(nn.Module):
             relu = getattr(layer, "activation", "none") == "relu"
             self.plan.append((layer.name, relu))
 
-    def freeze_all_but(self, head: str) -> None:
-        """Transfer v1: no gradient for any layer but `head`, and their batch norms stay in
-        inference mode (ImageNet running statistics) even in training, as Keras does for
-        frozen layers."""
-        self.frozen = [name for name, _ in self.plan if name != head]
-        for name in self.frozen:
-            getattr(self, name).requires_grad_(False)
-        self.train(self.training)
-
     def train(self, mode: bool = True) -> _SpecNet:
         super().train(mode)
         for name in self.frozen:
@@ -159,6 +150,16 @@ class _SpecNet(nn.Module):
 def build_model(spec: Spec) -> nn.Module:
     """The untrained network; its initial values are overwritten by `load_weights`."""
     return _SpecNet(spec)
+
+
+def freeze_all_but(model: _SpecNet, head: str) -> None:
+    """Transfer v1: no gradient for any layer but `head`, and their batch norms stay in
+    inference mode (ImageNet running statistics) even in training, as Keras does for frozen
+    layers (`_SpecNet.train` keeps them in eval)."""
+    model.frozen = [name for name, _ in model.plan if name != head]
+    for name in model.frozen:
+        getattr(model, name).requires_grad_(False)
+    model.train(model.training)
 
 
 def load_weights(model: nn.Module, weights: Mapping[str, np.ndarray]) -> None:

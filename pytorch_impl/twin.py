@@ -25,6 +25,7 @@ from pytorch_impl.model import (
     build_model,
     canonical_shapes,
     canonical_state,
+    freeze_all_but,
     load_weights,
     to_framework_masks,
 )
@@ -46,7 +47,7 @@ class TorchTwin(Twin):
         self.model = build_model(spec)
         load_weights(self.model, weights)
         if config.transfer == "v1":
-            self.model.freeze_all_but(spec.layers[-1].name)
+            freeze_all_but(self.model, spec.layers[-1].name)
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         self.model.to(self.device, memory_format=memory_format)
         self.forward = torch.compile(self.model) if config.mode.compile else self.model

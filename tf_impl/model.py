@@ -226,7 +226,7 @@ def freeze_all_but(model: keras.Sequential, head: str) -> None:
 def load_weights(model: keras.Sequential, weights: Mapping[str, np.ndarray]) -> None:
     """Copy canonical weights in; a missing or extra name is an error, because a silently
     skipped tensor would keep Keras' own initialiser."""
-    variables = canonical_variables(model)
+    variables = canonical_tensors(model)
     if set(variables) != set(weights):
         raise ValueError(
             f"weights do not match the model: missing {sorted(set(variables) - set(weights))}, "
@@ -240,7 +240,7 @@ def load_weights(model: keras.Sequential, weights: Mapping[str, np.ndarray]) -> 
         variable.assign(array)
 
 
-def canonical_variables(model: keras.Sequential) -> dict[str, keras.Variable]:
+def canonical_tensors(model: keras.Sequential) -> dict[str, keras.Variable]:
     """Every variable of the model (weights and batch-norm running statistics) by its
     canonical name: a built-in layer's are '<layer>.<variable>', ours say their own."""
     out: dict[str, keras.Variable] = {}
@@ -255,12 +255,13 @@ def canonical_variables(model: keras.Sequential) -> dict[str, keras.Variable]:
 def canonical_shapes(model: keras.Sequential) -> dict[str, tuple[int, ...]]:
     """Every variable as Keras holds it, renamed and reshaped to the canonical layout."""
     return {name: to_canonical_shape(tuple(v.shape))
-            for name, v in canonical_variables(model).items()}
+            for name, v in canonical_tensors(model).items()}
 
 
 def canonical_state(model: keras.Sequential) -> dict[str, np.ndarray]:
     """Every variable's current value in the canonical layout (float32 NumPy)."""
-    return {name: np.asarray(v.numpy()) for name, v in canonical_variables(model).items()}
+    return {name: to_canonical_layout(np.asarray(v.numpy()))
+            for name, v in canonical_tensors(model).items()}
 
 
 def to_framework_masks(masks: Mapping[str, np.ndarray] | None) -> dict[str, tf.Tensor] | None:
@@ -271,6 +272,11 @@ def to_framework_masks(masks: Mapping[str, np.ndarray] | None) -> dict[str, tf.T
 
 
 def to_framework_layout(array: np.ndarray) -> np.ndarray:
+    """Keras' layout is the canonical one."""
+    return array
+
+
+def to_canonical_layout(array: np.ndarray) -> np.ndarray:
     """Keras' layout is the canonical one."""
     return array
 
