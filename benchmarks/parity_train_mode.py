@@ -19,7 +19,7 @@ statistics come from few values (the last stage at 32-64 px sees 8 x 1 x 1 or 8 
 the forward threshold is looser than inference's 1e-5. With float64 twins the same checks agree
 with the reference to 1e-12, so what the thresholds absorb is float32 rounding, not a
 difference of convention: a biased running-variance update, a flipped momentum or Keras'
-epsilon would each exceed them (tests/test_parity_train_mode.py).
+epsilon would each exceed them (tests/test_parity_resnet.py).
 """
 
 from __future__ import annotations
