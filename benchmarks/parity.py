@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
-from benchmarks.parity_train_mode import render_train_mode, train_mode_section
+from benchmarks.parity_train_mode import batchnorm_limits, render_train_mode, train_mode_section
 from common_data.dropout import draw_masks, dropout_layers
 from common_data.init_weights import init_weights, weights_digest
 from common_data.protocol import PARITY_LR
@@ -111,6 +111,7 @@ def compare(
     masked_diff["max"] = max(masked_diff["torch"], masked_diff["tf"])
     losses = {fw: probes[fw]["losses"].tolist() for fw in FRAMEWORKS}
     train_rel = max_rel_diff(losses["torch"], losses["tf"])
+    limits = {**THRESHOLDS, **batchnorm_limits(spec)}
 
     checks = {
         "same_batch_and_weights": same_batch and all(
@@ -118,7 +119,7 @@ def compare(
         "params": all(row["match"] for row in per_layer),
         "forward": forward_diff["max"] <= THRESHOLDS["forward_max_abs_diff"],
         "shared_dropout": masked_diff["max"] <= THRESHOLDS["forward_max_abs_diff"],
-        "training": train_rel <= THRESHOLDS["train_loss_max_rel_diff"],
+        "training": train_rel <= limits["train_loss_max_rel_diff"],
     }
     train_mode = train_mode_section(spec, weights, seed, probes)
     checks.update(train_mode["checks"])
@@ -129,7 +130,7 @@ def compare(
         "shared_dropout_max_abs_diff": masked_diff,
         "modes": {fw: probes[fw]["environment"].get("modes", {}) for fw in FRAMEWORKS},
         "reference_loss": softmax_cross_entropy(reference, y), "train_loss": losses,
-        "train_loss_max_rel_diff": train_rel, "thresholds": THRESHOLDS,
+        "train_loss_max_rel_diff": train_rel, "thresholds": limits,
         "environment": {fw: probes[fw]["environment"] for fw in FRAMEWORKS},
         "train_mode": train_mode, "checks": checks, "passed": all(checks.values()),
     }

@@ -80,7 +80,8 @@ class Twin(ABC):
     @abstractmethod
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         """Every parameter as the framework holds it, renamed and reshaped to the canonical
-        '<layer>.kernel' / '<layer>.bias' layout, so it can be checked against the spec."""
+        '<layer>.kernel' / '<layer>.bias' layout (batch-norm running statistics included),
+        so it can be checked against the spec."""
 
     @abstractmethod
     def trainable_params(self) -> int:
