@@ -139,3 +139,4 @@ def test_torch_twin_loads_the_file_and_trains_only_the_head(spec, tmp_path):
 def test_tf_twin_loads_the_file_and_trains_only_the_head(spec, tmp_path):
     pytest.importorskip("tensorflow")
     check_twin_loads_the_file("tf", spec, tmp_path)
+

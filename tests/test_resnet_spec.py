@@ -4,6 +4,9 @@ of the new layer types can make."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ from common_data.errors import ConfigError
 from common_data.init_weights import init_weights
 from common_data.spec import SPECS_DIR, load_spec
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESNET50_TOML = (SPECS_DIR / "resnet50.toml").read_text(encoding="utf-8")
 
 # Pinned: a change here re-labels every stored record of these specs (records keep spec_hash).
@@ -105,3 +109,19 @@ def test_spec_errors_are_one_line_and_name_the_layer(tmp_path, old, new, message
 @pytest.mark.parametrize("name", list(SPEC_HASHES))
 def test_existing_specs_keep_their_hash(name):
     assert load_spec(name).hash() == SPEC_HASHES[name]
+
+
+@pytest.mark.cross_env  # the harness CLI needs the harness env
+@pytest.mark.parametrize(("extra", "expected"), [
+    ([], "keys 'transfer' and 'pretrained' go together"),
+    (["--pretrained", "absent.safetensors"], "--pretrained absent.safetensors: no such file"),
+])
+def test_a_transfer_profile_without_a_file_is_refused_before_any_run(tmp_path, extra, expected):
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "compare", "--profile", "resnet50_v1",
+         "--results", str(tmp_path), "--no-report", *extra],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and expected in lines[0], result.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
