@@ -68,6 +68,9 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
                         help="leave out the profile's probe cells (e.g. the HUD-only baseline)")
     parser.add_argument("--epochs", type=int, help="epochs per run (overrides the profile)")
     parser.add_argument("--image-size", type=int, help="input size in pixels (square)")
+    parser.add_argument("--pretrained", type=Path, metavar="FILE",
+                        help="ImageNet weights for a transfer profile (safetensors, torchvision "
+                        "ResNet layout); nothing is ever downloaded")
     parser.add_argument(
         "--mode",
         action="append",
@@ -175,6 +178,11 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
         run["image_size"] = args.image_size
     if args.skip_bad:
         run["skip_bad"] = True
+    if args.pretrained is not None:
+        if not args.pretrained.is_file():
+            raise ConfigError(f"--pretrained {args.pretrained}: no such file (expected a "
+                              "safetensors file in the torchvision ResNet layout)")
+        run["pretrained"] = str(args.pretrained.resolve())
     return apply_mode_flags(profile, args.mode)
 
 

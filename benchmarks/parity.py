@@ -10,7 +10,9 @@ so that a failure says which side drifted:
    reference with the same masks, so a twin that ignores the masks (or scales them
    differently) fails;
 4. training: the loss before each of ten Adam steps (same batch, dropout off, lr 1e-4; see
-   `common_data.protocol.parity_main` for why not 1e-3) agrees between the twins.
+   `common_data.protocol.parity_main` for why not 1e-3) agrees between the twins;
+5. training mode (batch norm on batch statistics, running statistics, shared dropout masks):
+   see `benchmarks.parity_train_mode`.
 
 The training threshold sits between what identical updates give and what a subtle algorithmic
 difference gives. Measured on CPU (both specs, 32/64/128 px, seeds 0-2): identical updates
@@ -37,6 +39,7 @@ import numpy as np
 
 from benchmarks.compare import add_jobs_argument
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
+from benchmarks.parity_train_mode import batchnorm_limits, render_train_mode, train_mode_section
 from common_data.dropout import SOURCES as DROPOUT_SOURCES
 from common_data.dropout import draw_masks, dropout_layers
 from common_data.errors import ConfigError
@@ -115,6 +118,7 @@ def compare(
     masked_diff["max"] = max(masked_diff["torch"], masked_diff["tf"])
     losses = {fw: probes[fw]["losses"].tolist() for fw in FRAMEWORKS}
     train_rel = max_rel_diff(losses["torch"], losses["tf"])
+    limits = {**THRESHOLDS, **batchnorm_limits(spec)}
 
     checks = {
         "same_batch_and_weights": same_batch and all(
@@ -122,8 +126,10 @@ def compare(
         "params": all(row["match"] for row in per_layer),
         "forward": forward_diff["max"] <= THRESHOLDS["forward_max_abs_diff"],
         "shared_dropout": masked_diff["max"] <= THRESHOLDS["forward_max_abs_diff"],
-        "training": train_rel <= THRESHOLDS["train_loss_max_rel_diff"],
+        "training": train_rel <= limits["train_loss_max_rel_diff"],
     }
+    train_mode = train_mode_section(spec, weights, seed, probes)
+    checks.update(train_mode["checks"])
     return {
         "spec": spec.name, "input_shape": list(spec.input_shape), "seed": seed, "lr": lr,
         "steps": len(losses["torch"]), "params": {**params, "spec": spec.total_params()},
@@ -131,9 +137,9 @@ def compare(
         "shared_dropout_max_abs_diff": masked_diff,
         "modes": {fw: probes[fw]["environment"].get("modes", {}) for fw in FRAMEWORKS},
         "reference_loss": softmax_cross_entropy(reference, y), "train_loss": losses,
-        "train_loss_max_rel_diff": train_rel, "thresholds": THRESHOLDS,
+        "train_loss_max_rel_diff": train_rel, "thresholds": limits,
         "environment": {fw: probes[fw]["environment"] for fw in FRAMEWORKS},
-        "checks": checks, "passed": all(checks.values()),
+        "train_mode": train_mode, "checks": checks, "passed": all(checks.values()),
     }
 
 
@@ -154,17 +160,18 @@ def render(report: dict[str, Any]) -> str:
     modes = "; ".join(
         f"{fw} " + (", ".join(k for k, on in report["modes"][fw].items() if on) or "default")
         for fw in FRAMEWORKS)
+    w = max([16, *(len(row["param"]) for row in report["params_per_tensor"])])
     lines = [f"parity of the twins: spec {report['spec']} at {size}, seed {report['seed']} "
              f"(modes: {modes})", "",
-             f"{'parameter':<16} {'spec':<20} {'torch':<20} {'tf':<20} {'count':>10}"]
+             f"{'parameter':<{w}} {'spec':<20} {'torch':<20} {'tf':<20} {'count':>10}"]
     for row in report["params_per_tensor"]:
         cells = [str(tuple(row[k])) if row[k] else "-" for k in ("spec", "torch", "tf")]
         mark = "" if row["match"] else "  MISMATCH"
-        lines.append(f"{row['param']:<16} {cells[0]:<20} {cells[1]:<20} {cells[2]:<20} "
+        lines.append(f"{row['param']:<{w}} {cells[0]:<20} {cells[1]:<20} {cells[2]:<20} "
                      f"{row['count']:>10,}{mark}")
     p, f = report["params"], report["forward_max_abs_diff"]
     m = report["shared_dropout_max_abs_diff"]
-    lines += [f"{'total':<16} {p['spec']:<20,} {p['torch']:<20,} {p['tf']:<20,}", "",
+    lines += [f"{'total':<{w}} {p['spec']:<20,} {p['torch']:<20,} {p['tf']:<20,}", "",
               f"forward, max |logit - float64 reference|: torch {f['torch']:.2e}, tf {f['tf']:.2e} "
               f"(torch vs tf {f['torch_vs_tf']:.2e}; "
               f"threshold {limits['forward_max_abs_diff']:.0e})",
@@ -179,7 +186,8 @@ def render(report: dict[str, Any]) -> str:
     for i, (a, b) in enumerate(zip(runs["torch"], runs["tf"], strict=True), 1):
         lines.append(f"{i:>4} {a:>12.8f} {b:>12.8f} {max_rel_diff([a], [b]):>9.1e}")
     lines += [f"max relative difference {report['train_loss_max_rel_diff']:.2e} "
-              f"(threshold {limits['train_loss_max_rel_diff']:.0e})", ""]
+              f"(threshold {limits['train_loss_max_rel_diff']:.0e})"]
+    lines += [*render_train_mode(report["train_mode"]), ""]
     lines += [f"{name:<24} {'pass' if ok else 'FAIL'}" for name, ok in report["checks"].items()]
     lines.append("PASSED" if report["passed"] else "FAILED")
     return "\n".join(lines)

@@ -20,30 +20,33 @@ INIT_SCHEME = (
     "glorot_uniform/zeros, numpy PCG64 default_rng([seed, layer_index]), float64 -> float32"
 )
 
+_CONSTANT = {"zeros": 0.0, "ones": 1.0}
+
 
 def init_weights(spec: Spec, seed: int) -> dict[str, np.ndarray]:
-    """Glorot-uniform kernels and zero biases, float32, canonical layout.
+    """Glorot-uniform kernels, zero biases, batch norm at the identity (gamma and running
+    variance ones, beta and running mean zeros); float32, canonical layout, spec order.
 
     Fans are computed as Keras does: for a conv kernel (kh, kw, cin, cout) fan_in is
-    kh*kw*cin and fan_out kh*kw*cout. Each layer gets its own generator seeded with
-    [seed, layer_index] (its position in ``spec.layers``), so changing one layer's shape
-    leaves every other layer's weights unchanged.
+    kh*kw*cin and fan_out kh*kw*cout. Each kernel gets its own generator seeded with
+    [seed, layer_index] (its layer's position in ``spec.layers``), extended by the kernel's
+    stream within a layer that holds several (a ResNet stage: [seed, layer_index, block,
+    conv]), so changing one layer's shape leaves every other layer's weights unchanged.
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    shapes = dict(spec.param_shapes())
     weights: dict[str, np.ndarray] = {}
-    for index, layer in enumerate(spec.layers):
-        kernel_name = f"{layer.name}.kernel"
-        if kernel_name not in shapes:
-            continue
-        shape = shapes[kernel_name]
-        receptive = math.prod(shape[:-2])
-        fan_in, fan_out = receptive * shape[-2], receptive * shape[-1]
-        limit = math.sqrt(6.0 / (fan_in + fan_out))
-        rng = np.random.default_rng([int(seed), index])
-        weights[kernel_name] = rng.uniform(-limit, limit, size=shape).astype(np.float32)
-        weights[f"{layer.name}.bias"] = np.zeros(shapes[f"{layer.name}.bias"], dtype=np.float32)
+    for named in spec.params():
+        param = named.param
+        if param.init == "glorot":
+            receptive = math.prod(param.shape[:-2])
+            fan_in, fan_out = receptive * param.shape[-2], receptive * param.shape[-1]
+            limit = math.sqrt(6.0 / (fan_in + fan_out))
+            rng = np.random.default_rng([int(seed), named.layer_index, *param.stream])
+            value = rng.uniform(-limit, limit, size=param.shape).astype(np.float32)
+        else:
+            value = np.full(param.shape, _CONSTANT[param.init], dtype=np.float32)
+        weights[named.name] = value
     return weights
 
 

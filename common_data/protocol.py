@@ -47,8 +47,10 @@ from common_data.dropout import DropoutLayer, Masks, draw_masks, dropout_layers,
 from common_data.errors import ConfigError
 from common_data.init_weights import INIT_SCHEME, init_weights, weights_digest
 from common_data.metrics import classification_metrics, softmax
+from common_data.parity_probe import train_mode_probe
 from common_data.prefetch import prefetch
 from common_data.preprocess import Preprocess
+from common_data.pretrained import init_description, pretrained_weights
 from common_data.reference import softmax_cross_entropy
 from common_data.run_config import RunConfig, load_run_config, parse_mode_flags
 from common_data.schema import SCHEMA_VERSION, file_sha256, validate_record, write_json_atomic
@@ -79,7 +81,8 @@ class Twin(ABC):
     @abstractmethod
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         """Every parameter as the framework holds it, renamed and reshaped to the canonical
-        '<layer>.kernel' / '<layer>.bias' layout, so it can be checked against the spec."""
+        '<layer>.kernel' / '<layer>.bias' layout (batch-norm running statistics included),
+        so it can be checked against the spec."""
 
     @abstractmethod
     def trainable_params(self) -> int:
@@ -107,6 +110,12 @@ class Twin(ABC):
     @abstractmethod
     def set_training(self, training: bool) -> None:
         """Whether `train_step` applies dropout; parity switches it off."""
+
+    @abstractmethod
+    def canonical_state(self) -> dict[str, np.ndarray]:
+        """Every tensor the network holds (weights and batch-norm running statistics) by
+        canonical name, in the canonical layout, as float32 NumPy: parity compares the
+        running statistics with the reference's this way."""
 
     @abstractmethod
     def get_state(self) -> Any:
@@ -282,10 +291,11 @@ def execute(
     """The run proper; fills `record` section by section so a failure keeps what was done."""
     images, split = load_data(config, record)
     spec = load_spec(config.spec, image_size=config.image_size)
-    weights = init_weights(spec, config.seed)
+    weights = initial_weights(spec, config)
     twin.build(spec, weights, config)
     record["environment"] = environment(twin)
     record["model"] = model_section(twin, spec, weights)
+    record["model"]["init_scheme"] = init_description(pretrained_path(config), config.transfer)
     fit = train(twin, config, images, split, timing, dropout_layers(spec))
     record["history"] = fit.history
     if fit.diverged_at is not None:
@@ -304,6 +314,18 @@ def execute(
         folder.mkdir(parents=True, exist_ok=True)
         record["weights_file"] = twin.save_weights(folder).relative_to(out_path.parent).as_posix()
     record["status"] = "ok"
+
+
+def pretrained_path(config: RunConfig) -> Path | None:
+    return Path(config.pretrained) if config.pretrained else None
+
+
+def initial_weights(spec: Spec, config: RunConfig) -> dict[str, np.ndarray]:
+    """The shared seed-drawn weights, or for a transfer run the user's ImageNet weights with
+    a seed-drawn head (common_data.pretrained): the same bytes for both twins either way."""
+    weights = init_weights(spec, config.seed)
+    path = pretrained_path(config)
+    return weights if path is None else pretrained_weights(spec, weights, path, config.transfer)
 
 
 def load_data(config: RunConfig, record: dict[str, Any]) -> tuple[cache.Images, splits.Split]:
@@ -593,7 +615,8 @@ def parity_main(
     From the shared initial weights, on the fixed batch: the logits (inference), the logits
     with the shared dropout masks of step 0 (`masked_logits`), the loss before each of
     `--steps` Adam steps on that same batch with dropout off, and the parameters as the
-    framework holds them (canonical names and shapes). `--mode KEY=BOOL` runs the probe under
+    framework holds them (canonical names and shapes); then the training-mode probe of a
+    fresh copy (`common_data.parity_probe`). `--mode KEY=BOOL` runs the probe under
     a tuned mode, so a mode is shown faithful (or not) by the same figures.
 
     The steps use lr 1e-4, not the runs' 1e-3: at 1e-3 the first step on one small batch
@@ -639,8 +662,10 @@ def parity_main(
     losses = [twin.train_step(x, y)[0] for _ in range(args.steps)]
     shapes = twin.parameter_shapes()
     names = sorted(shapes)
+    train_mode = train_mode_probe(make_twin(config), spec, weights, config, x, y, args.steps)
     save_npz_atomic(
-        args.out, x=x, y=y, logits=logits, masked_logits=masked_logits, losses=np.asarray(losses),
+        args.out, **train_mode,
+        x=x, y=y, logits=logits, masked_logits=masked_logits, losses=np.asarray(losses),
         weights_digest=np.asarray(weights_digest(weights)), param_names=np.asarray(names),
         param_shapes=np.asarray(json.dumps([shapes[n] for n in names])),
         environment=np.asarray(json.dumps({**environment(twin), "modes": asdict(config.mode)})),

@@ -2,9 +2,12 @@
 
 Both twins run float32 kernels that round differently; comparing each against one float64
 reference tells which twin drifts, where comparing the twins with each other could not.
-Layout is canonical Keras: NHWC activations, HWIO conv kernels, flatten in NHWC order.
+Layout is canonical Keras: NHWC activations, HWIO conv kernels, flatten in NHWC order. What
+each layer computes is its registry entry's `forward` (common_data.layers).
 Dropout is the identity (inference) unless shared masks are given (common_data.dropout), in
-which case it multiplies by them, as both twins do in training.
+which case it multiplies by them, as both twins do in training. Batch norm uses the running
+statistics unless `training`, where it uses the batch's (`train_forward` also returns the
+running statistics that step leaves behind).
 """
 
 from __future__ import annotations
@@ -13,25 +16,44 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from common_data.spec import Layer, Spec
+from common_data.layers import LAYER_TYPES, Pass
+from common_data.spec import Spec
 
 
 def forward(
     spec: Spec, weights: Mapping[str, np.ndarray], x_nhwc: np.ndarray,
-    masks: Mapping[str, np.ndarray] | None = None,
+    masks: Mapping[str, np.ndarray] | None = None, training: bool = False,
 ) -> np.ndarray:
     """Logits (N, num_classes) in float64 for a batch of NHWC images; `masks` are dropout
-    masks by layer name (a dropout layer without one is the identity)."""
+    masks by layer name (a dropout layer without one is the identity); `training` switches
+    batch norm to batch statistics."""
+    return _run(spec, weights, x_nhwc, Pass(training=training, masks=masks))
+
+
+def train_forward(
+    spec: Spec, weights: Mapping[str, np.ndarray], x_nhwc: np.ndarray,
+    masks: Mapping[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A training-mode forward: (logits, the batch-norm running statistics after this step,
+    by canonical name)."""
+    run = Pass(training=True, masks=masks)
+    logits = _run(spec, weights, x_nhwc, run)
+    return logits, run.updates
+
+
+def _run(
+    spec: Spec, weights: Mapping[str, np.ndarray], x_nhwc: np.ndarray, run: Pass
+) -> np.ndarray:
     x = np.asarray(x_nhwc, dtype=np.float64)
     if x.ndim != 4 or x.shape[1:] != spec.input_shape:
         expected = ", ".join(map(str, spec.input_shape))
         raise ValueError(f"x_nhwc must have shape (N, {expected}), got {x.shape}")
     params = _checked_params(spec, weights)
     for layer in spec.layers:
-        if layer.type == "dropout" and masks is not None and layer.name in masks:
-            x = x * np.asarray(masks[layer.name], dtype=np.float64)
-        else:
-            x = _apply(layer, x, params)
+        prefix = f"{layer.name}."
+        own = {name[len(prefix):]: value for name, value in params.items()
+               if name.startswith(prefix)}
+        x = LAYER_TYPES[layer.type].forward(layer, x, own, run)
     return x
 
 
@@ -65,43 +87,3 @@ def _checked_params(spec: Spec, weights: Mapping[str, np.ndarray]) -> dict[str, 
             )
         params[name] = array
     return params
-
-
-def _apply(layer: Layer, x: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
-    if layer.type == "conv":
-        out = _conv2d(x, params[f"{layer.name}.kernel"], layer.padding == "same")
-        out += params[f"{layer.name}.bias"]
-    elif layer.type == "dense":
-        out = x @ params[f"{layer.name}.kernel"] + params[f"{layer.name}.bias"]
-    elif layer.type == "maxpool":
-        assert layer.size is not None
-        return _maxpool(x, layer.size)
-    elif layer.type == "flatten":
-        return x.reshape(x.shape[0], -1)
-    else:
-        return x
-    return np.maximum(out, 0.0) if layer.activation == "relu" else out
-
-
-def _conv2d(x: np.ndarray, kernel: np.ndarray, same: bool) -> np.ndarray:
-    """Stride-1 cross-correlation as k*k shifted matmuls: BLAS-fast without building the
-    full im2col matrix. 'same' pads (k-1)/2 per side, which Spec guarantees is whole."""
-    k = kernel.shape[0]
-    if same:
-        p = (k - 1) // 2
-        x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-    n, h, w, _ = x.shape
-    ho, wo = h - k + 1, w - k + 1
-    out = np.zeros((n, ho, wo, kernel.shape[3]), dtype=np.float64)
-    for i in range(k):
-        for j in range(k):
-            out += x[:, i:i + ho, j:j + wo, :] @ kernel[i, j]
-    return out
-
-
-def _maxpool(x: np.ndarray, size: int) -> np.ndarray:
-    """Non-overlapping pooling that drops the ragged edge, as Keras 'valid' pooling does."""
-    n, h, w, c = x.shape
-    ho, wo = h // size, w // size
-    trimmed = x[:, : ho * size, : wo * size, :]
-    return trimmed.reshape(n, ho, size, wo, size, c).max(axis=(2, 4))

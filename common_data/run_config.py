@@ -19,6 +19,7 @@ from typing import Any
 from common_data.dropout import SOURCES as DROPOUT_SOURCES
 from common_data.errors import ConfigError
 from common_data.faults import FAULTS
+from common_data.pretrained import TRANSFERS
 
 # Keys added after records were committed, with the value every earlier run implicitly had.
 # The hash leaves a key out while it holds that value, so the stored runs keep their config
@@ -26,6 +27,8 @@ from common_data.faults import FAULTS
 LEGACY_VALUES: dict[tuple[str, ...], Any] = {
     ("dropout",): "framework",
     ("mode", "onednn"): False,
+    ("pretrained",): "",
+    ("transfer",): "scratch",
 }
 
 # Tuned modes that exist in one framework only; a config naming one for the other is refused.
@@ -84,6 +87,13 @@ class _Str(_Check):
 
     def convert(self, value: Any) -> Any:
         return value if isinstance(value, str) and value.strip() else None
+
+
+class _OptionalPath(_Check):
+    expected = 'a path to a file, or "" for none'
+
+    def convert(self, value: Any) -> Any:
+        return value if isinstance(value, str) else None
 
 
 class _Enum(_Check):
@@ -159,6 +169,8 @@ class RunConfig:
     threads: int = _key(_Int(1))
     inter_op_threads: int = _key(_Int(1))
     fault: str = _key(_Enum(*FAULTS))
+    pretrained: str = _key(_OptionalPath())
+    transfer: str = _key(_Enum(*TRANSFERS))
     optimizer: Optimizer = field(metadata={"section": Optimizer})
     early_stopping: EarlyStopping = field(metadata={"section": EarlyStopping})
     reduce_on_plateau: ReduceOnPlateau = field(metadata={"section": ReduceOnPlateau})
@@ -305,6 +317,12 @@ def _check_combinations(config: RunConfig, where: str) -> None:
                 f"{where}: key 'mode.{key}' applies to framework {framework!r} only, "
                 f"got true with framework {config.framework!r}"
             )
+    if (config.transfer == "scratch") != (config.pretrained == ""):
+        raise ConfigError(
+            f"{where}: keys 'transfer' and 'pretrained' go together: 'v1' or 'v2' with a "
+            f"weights file (--pretrained FILE), 'scratch' without, got {config.transfer!r} and "
+            f"{config.pretrained!r}"
+        )
     if config.mode.mixed_precision and config.device == "cpu":
         raise ConfigError(
             f"{where}: key 'mode.mixed_precision' needs a GPU, got true with device 'cpu'"

@@ -2,15 +2,17 @@
 
 Counting parameters, shapes and FLOPs here (instead of asking each framework) is what lets
 the harness prove that the two twins are the same model: each twin checks its own counts
-against these numbers.
+against these numbers. What each layer type means lives in the layer registry
+(`common_data.layers`); this module reads, validates and walks the list of layers.
 
 FLOP convention (``Spec.flops_per_image``): a multiply-add counts as 2 FLOPs; only conv
-and dense layers are counted (bias adds, ReLU, max-pooling and dropout are ignored, as is
-usual for CNN FLOP tables). Training counts what a step must compute: the forward pass, the
-weight gradient of every counted layer (as many FLOPs as its forward) and the input gradient
-of every counted layer but the first, whose input is the image and needs no gradient. The
-usual "3x forward" shortcut would credit the twins with the first conv's ~3 % that no
-framework computes, and flatter the roofline fraction by as much.
+and dense layers are counted, the convs inside ResNet stages included (bias adds, ReLU,
+pooling, batch norm, residual adds and dropout are ignored, as is usual for CNN FLOP tables).
+Training counts what a step must compute: the forward pass, the weight gradient of every
+counted layer (as many FLOPs as its forward) and the input gradient of every counted layer but
+the first, whose input is the image and needs no gradient. The usual "3x forward" shortcut
+would credit the twins with the first conv's ~3 % that no framework computes, and flatter the
+roofline fraction by as much.
 """
 
 from __future__ import annotations
@@ -19,63 +21,34 @@ import hashlib
 import json
 import math
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from common_data.errors import ConfigError
+from common_data.layers import LAYER_TYPES, Layer, Param, Shape, layer_type
 
 SPECS_DIR = Path(__file__).resolve().parent / "specs"
 
-LAYER_TYPES = ("conv", "maxpool", "flatten", "dense", "dropout")
-PADDINGS = ("valid", "same")
-ACTIVATIONS = ("relu", "none")
-
-# Per layer type: the keys it requires and the optional keys with their defaults. Defaults
-# follow Keras (valid padding, linear activation) so a spec reads like the Keras model.
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "conv": ("filters", "kernel"),
-    "maxpool": ("size",),
-    "flatten": (),
-    "dense": ("units",),
-    "dropout": ("rate",),
-}
-_OPTIONAL: dict[str, dict[str, Any]] = {
-    "conv": {"padding": "valid", "activation": "none"},
-    "maxpool": {},
-    "flatten": {},
-    "dense": {"activation": "none"},
-    "dropout": {},
-}
 _TOP_KEYS = ("name", "input_shape", "num_classes", "layers")
 
-Shape = tuple[int, ...]
+__all__ = ["SPECS_DIR", "Layer", "NamedParam", "Shape", "Spec", "load_spec",
+           "resolve_spec_path"]
 
 
 @dataclass(frozen=True)
-class Layer:
-    """One layer; fields that do not apply to its type are None."""
+class NamedParam:
+    """A spec tensor: its canonical name, the layer it belongs to (by position) and what the
+    registry declares about it (shape, initialiser, trainable, generator stream)."""
 
     name: str
-    type: str
-    filters: int | None = None
-    kernel: int | None = None
-    padding: str | None = None
-    activation: str | None = None
-    size: int | None = None
-    units: int | None = None
-    rate: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Only the fields that apply, so the canonical JSON does not change when a field
-        is added for another layer type."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {k: v for k, v in values.items() if v is not None}
+    layer_index: int
+    param: Param
 
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated sequential CNN; shapes are NHWC without the batch axis."""
+    """A validated sequential network; shapes are NHWC without the batch axis."""
 
     name: str
     input_shape: Shape
@@ -87,50 +60,48 @@ class Spec:
         shapes: list[tuple[str, Shape]] = []
         shape = self.input_shape
         for layer in self.layers:
-            shape = _output_shape(layer, shape)
+            shape = LAYER_TYPES[layer.type].output_shape(layer, shape)
             shapes.append((layer.name, shape))
         return shapes
 
+    def params(self) -> list[NamedParam]:
+        """Every tensor, trainable or not, in layer order and the registry's order within."""
+        return [NamedParam(f"{layer.name}.{p.suffix}", index, p)
+                for index, (layer, in_shape) in enumerate(zip(self.layers, self.input_shapes(),
+                                                              strict=True))
+                for p in LAYER_TYPES[layer.type].params(layer, in_shape)]
+
     def param_shapes(self) -> list[tuple[str, Shape]]:
-        """('<layer>.kernel' | '<layer>.bias', shape) in the canonical Keras layout:
-        conv kernel HWIO, dense kernel (in, out)."""
-        out: list[tuple[str, Shape]] = []
-        for layer, in_shape in zip(self.layers, self._input_shapes(), strict=True):
-            out.extend(_layer_params(layer, in_shape))
-        return out
+        """('<layer>.<tensor>', shape) in the canonical Keras layout (conv kernel HWIO, dense
+        kernel (in, out)), batch-norm running statistics included."""
+        return [(p.name, p.param.shape) for p in self.params()]
 
     def param_counts(self) -> list[dict[str, Any]]:
         """Per layer, parameterless layers included (like a Keras summary):
         ``{"layer", "params", "shapes": {"kernel": [...], "bias": [...]}}``. Shapes are lists
         so a record read back from JSON compares equal."""
         rows = []
-        for layer, in_shape in zip(self.layers, self._input_shapes(), strict=True):
-            params = _layer_params(layer, in_shape)
+        for layer, in_shape in zip(self.layers, self.input_shapes(), strict=True):
+            params = LAYER_TYPES[layer.type].params(layer, in_shape)
             rows.append({
                 "layer": layer.name,
-                "params": sum(math.prod(s) for _, s in params),
-                "shapes": {n.split(".", 1)[1]: list(s) for n, s in params},
+                "params": sum(math.prod(p.shape) for p in params),
+                "shapes": {p.suffix: list(p.shape) for p in params},
             })
         return rows
 
     def total_params(self) -> int:
-        """All parameters are trainable in this family (no batch norm)."""
-        return sum(math.prod(s) for _, s in self.param_shapes())
+        """Every tensor, batch-norm running statistics included (Keras' "Total params")."""
+        return sum(math.prod(p.param.shape) for p in self.params())
+
+    def trainable_params(self) -> int:
+        """What an optimizer updates (torch's sum over `parameters()`)."""
+        return sum(math.prod(p.param.shape) for p in self.params() if p.param.trainable)
 
     def flops_per_image(self, training: bool = False) -> int:
         """See the module docstring for the convention."""
-        counted = []
-        for layer, in_shape, (_, out_shape) in zip(
-            self.layers, self._input_shapes(), self.output_shapes(), strict=True
-        ):
-            if layer.type == "conv":
-                assert layer.kernel is not None and layer.filters is not None
-                h, w, _ = out_shape
-                counted.append(
-                    2 * h * w * layer.kernel * layer.kernel * in_shape[-1] * layer.filters)
-            elif layer.type == "dense":
-                assert layer.units is not None
-                counted.append(2 * in_shape[-1] * layer.units)
+        counted = [flops for layer, in_shape in zip(self.layers, self.input_shapes(), strict=True)
+                   for flops in LAYER_TYPES[layer.type].flops(layer, in_shape)]
         forward = sum(counted)
         if not training:
             return forward
@@ -150,42 +121,9 @@ class Spec:
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    def _input_shapes(self) -> list[Shape]:
+    def input_shapes(self) -> list[Shape]:
+        """Each layer's input shape, in order."""
         return [self.input_shape] + [s for _, s in self.output_shapes()[:-1]]
-
-
-def _output_shape(layer: Layer, shape: Shape) -> Shape:
-    if layer.type == "conv":
-        assert layer.kernel is not None and layer.filters is not None
-        h, w, _ = shape
-        if layer.padding == "valid":
-            h, w = h - layer.kernel + 1, w - layer.kernel + 1
-        return (h, w, layer.filters)
-    if layer.type == "maxpool":
-        assert layer.size is not None
-        h, w, c = shape
-        return (h // layer.size, w // layer.size, c)
-    if layer.type == "flatten":
-        return (math.prod(shape),)
-    if layer.type == "dense":
-        assert layer.units is not None
-        return (layer.units,)
-    return shape
-
-
-def _layer_params(layer: Layer, in_shape: Shape) -> list[tuple[str, Shape]]:
-    if layer.type == "conv":
-        assert layer.kernel is not None and layer.filters is not None
-        k = layer.kernel
-        return [(f"{layer.name}.kernel", (k, k, in_shape[-1], layer.filters)),
-                (f"{layer.name}.bias", (layer.filters,))]
-    if layer.type == "dense":
-        assert layer.units is not None
-        return [(f"{layer.name}.kernel", (in_shape[-1], layer.units)),
-                (f"{layer.name}.bias", (layer.units,))]
-    return []
-
-
 def resolve_spec_path(name_or_path: str) -> Path:
     """A bare name means common_data/specs/<name>.toml; anything with a suffix or a
     separator is a path, so a typo in a name is never mistaken for a file elsewhere."""
@@ -264,57 +202,53 @@ def _parse_layer(entry: Any, index: int, where: str) -> Layer:
             f"{where}: layer {index} needs a 'name' that is an identifier, got {name!r}"
         )
     here = f"{where}: layer {name!r}"
-    kind = entry.get("type")
-    if kind not in LAYER_TYPES:
+    kind_name = entry.get("type")
+    if kind_name not in LAYER_TYPES:
         expected = ", ".join(LAYER_TYPES)
-        raise ConfigError(f"{here}: unknown type {kind!r} (expected one of: {expected})")
-    allowed = ("name", "type", *_REQUIRED[kind], *_OPTIONAL[kind])
+        raise ConfigError(f"{here}: unknown type {kind_name!r} (expected one of: {expected})")
+    kind = layer_type(kind_name)
+    allowed = ("name", "type", *(key.name for key in kind.keys))
     for key in entry:
         if key not in allowed:
             raise ConfigError(
-                f"{here}: unknown key {key!r} for a {kind} layer "
+                f"{here}: unknown key {key!r} for a {kind.name} layer "
                 f"(expected one of: {', '.join(allowed)})"
             )
-    for key in _REQUIRED[kind]:
-        if key not in entry:
-            raise ConfigError(f"{here}: missing key {key!r} for a {kind} layer")
-    values = {**_OPTIONAL[kind], **{k: v for k, v in entry.items() if k not in ("name", "type")}}
-
-    for key in ("filters", "kernel", "size", "units"):
-        if key in values and not (_is_int(values[key]) and values[key] >= 1):
-            raise ConfigError(f"{here}: {key!r} must be an integer >= 1, got {values[key]!r}")
-    if "rate" in values:
-        rate = values["rate"]
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.0 <= rate < 1.0:
-            raise ConfigError(f"{here}: 'rate' must be a number in [0, 1), got {rate!r}")
-        values["rate"] = float(rate)
-    for key, choices in (("padding", PADDINGS), ("activation", ACTIVATIONS)):
-        if key in values and values[key] not in choices:
-            expected = " or ".join(repr(c) for c in choices)
-            raise ConfigError(f"{here}: {key!r} must be {expected}, got {values[key]!r}")
-    return Layer(name=name, type=kind, **values)
+    options = []
+    for key in kind.keys:
+        if key.name not in entry:
+            if key.required:
+                raise ConfigError(f"{here}: missing key {key.name!r} for a {kind.name} layer")
+            options.append((key.name, key.default))
+            continue
+        try:
+            options.append((key.name, key.validate(entry[key.name])))
+        except ValueError as exc:
+            raise ConfigError(f"{here}: {key.name!r} {exc}") from None
+    return Layer(name=name, type=kind.name, options=tuple(options))
 
 
 def _check_topology(spec: Spec, where: str) -> None:
     """Reject networks the twins would build differently: dense on a 4-D tensor means
-    different things in Keras and torch, and a 'same' conv with an even kernel pads
-    asymmetrically in Keras but symmetrically in torch."""
+    different things in Keras and torch, and each type's own check (e.g. a 'same' conv with
+    an even kernel pads asymmetrically in Keras but symmetrically in torch)."""
     shape = spec.input_shape
     for layer in spec.layers:
         here = f"{where}: layer {layer.name!r}"
-        spatial = len(shape) == 3
-        if layer.type in ("conv", "maxpool", "flatten") and not spatial:
+        kind = LAYER_TYPES[layer.type]
+        if kind.input_rank == 3 and len(shape) != 3:
             raise ConfigError(f"{here}: a {layer.type} layer needs an H x W x C input, got {shape}")
-        if layer.type == "dense" and spatial:
-            raise ConfigError(f"{here}: a dense layer needs a flattened input, got {shape}")
-        if layer.type == "conv" and layer.padding == "same" and (layer.kernel or 0) % 2 == 0:
-            raise ConfigError(f"{here}: padding 'same' needs an odd kernel, got {layer.kernel}")
-        before, shape = shape, _output_shape(layer, shape)
+        if kind.input_rank == 1 and len(shape) != 1:
+            raise ConfigError(f"{here}: a {layer.type} layer needs a flattened input, got {shape}")
+        before, shape = shape, kind.output_shape(layer, shape)
         if any(d < 1 for d in shape):
             raise ConfigError(
                 f"{here}: its input {before} is too small at input_shape {spec.input_shape} "
                 "(expected a larger image_size or fewer downsampling layers)"
             )
+        problem = kind.check(layer, before)
+        if problem:
+            raise ConfigError(f"{here}: {problem}")
     if shape != (spec.num_classes,):
         raise ConfigError(
             f"{where}: the last layer must output ({spec.num_classes},) logits "

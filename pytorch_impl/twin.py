@@ -22,7 +22,14 @@ from common_data.errors import ConfigError
 from common_data.protocol import Twin
 from common_data.run_config import RunConfig
 from common_data.spec import Spec
-from pytorch_impl.model import build_model, canonical_shapes, load_weights, to_framework_masks
+from pytorch_impl.model import (
+    build_model,
+    canonical_shapes,
+    canonical_state,
+    freeze_all_but,
+    load_weights,
+    to_framework_masks,
+)
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -40,6 +47,8 @@ class TorchTwin(Twin):
         torch.manual_seed(config.seed)
         self.model = build_model(spec)
         load_weights(self.model, weights)
+        if config.transfer == "v1":
+            freeze_all_but(self.model, spec.layers[-1].name)
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         self.model.to(self.device, memory_format=memory_format)
         self.forward = torch.compile(self.model) if config.mode.compile else self.model
@@ -88,6 +97,9 @@ class TorchTwin(Twin):
     def set_training(self, training: bool) -> None:
         self.training = training
         self.model.train(training)
+
+    def canonical_state(self) -> dict[str, np.ndarray]:
+        return canonical_state(self.model)
 
     def get_state(self) -> Any:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}

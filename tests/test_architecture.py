@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORK_HOME = {
     "torch": "pytorch_impl",
-    "safetensors": "pytorch_impl",
+    "safetensors.torch": "pytorch_impl",  # safetensors.numpy is framework-free
     "tensorflow": "tf_impl",
     "keras": "tf_impl",
 }
@@ -21,8 +21,9 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.update((node.module.split(".")[0], node.module))
     return names
 
 

@@ -64,6 +64,9 @@ class FakeTwin(Twin):
     def set_training(self, training: bool) -> None:
         pass
 
+    def canonical_state(self) -> dict[str, np.ndarray]:
+        return {name: np.zeros(shape, np.float32) for name, shape in self.spec.param_shapes()}
+
     def get_state(self) -> Any:
         return self.epoch
 

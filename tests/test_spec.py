@@ -101,11 +101,11 @@ def test_unknown_name_lists_the_available_specs():
         ('type = "conv"\nfilters = 32', 'type = "convolution"\nfilters = 32',
          r"layer 'conv1': unknown type 'convolution' \(expected one of: conv, maxpool"),
         ("kernel = 3\npadding = \"valid\"\nactivation = \"relu\"\n\n[[layers]]\nname = \"pool1\"",
-         "kernel = 3\nstride = 2\n\n[[layers]]\nname = \"pool1\"",
-         r"layer 'conv1': unknown key 'stride' for a conv layer \(expected one of: name, type, "
-         r"filters, kernel, padding, activation\)"),
+         "kernel = 3\ndilation = 2\n\n[[layers]]\nname = \"pool1\"",
+         r"layer 'conv1': unknown key 'dilation' for a conv layer \(expected one of: name, type, "
+         r"filters, kernel, padding, activation, stride, bias\)"),
         ('padding = "valid"', 'padding = "full"',
-         r"layer 'conv1': 'padding' must be 'valid' or 'same', got 'full'"),
+         r"layer 'conv1': 'padding' must be 'valid', 'same' or an integer >= 0, got 'full'"),
         ("filters = 32", "filters = true", r"layer 'conv1': 'filters' must be an integer >= 1"),
         ("rate = 0.5", "rate = 1.5", r"layer 'dropout': 'rate' must be a number in \[0, 1\)"),
         ("units = 5", "units = 7", r"must output \(5,\) logits to match num_classes, got \(7,\)"),

@@ -22,7 +22,14 @@ from common_data.errors import ConfigError
 from common_data.protocol import Twin
 from common_data.run_config import RunConfig
 from common_data.spec import Spec
-from tf_impl.model import build_model, canonical_shapes, load_weights, to_framework_masks
+from tf_impl.model import (
+    build_model,
+    canonical_shapes,
+    canonical_state,
+    freeze_all_but,
+    load_weights,
+    to_framework_masks,
+)
 from tf_impl.run import ONEDNN_ENV
 
 WEIGHTS_FILE = "model.weights.h5"
@@ -49,6 +56,8 @@ class TFTwin(Twin):
         with tf.device(self.device):
             self.model = build_model(spec, dropout_seed=config.seed)
             load_weights(self.model, weights)
+            if config.transfer == "v1":
+                freeze_all_but(self.model, spec.layers[-1].name)
             self.optimizer = keras.optimizers.Adam(
                 learning_rate=config.optimizer.lr, beta_1=config.optimizer.beta_1,
                 beta_2=config.optimizer.beta_2, epsilon=config.optimizer.epsilon,
@@ -84,6 +93,9 @@ class TFTwin(Twin):
 
     def set_training(self, training: bool) -> None:
         self.training = training
+
+    def canonical_state(self) -> dict[str, np.ndarray]:
+        return canonical_state(self.model)
 
     def get_state(self) -> Any:
         return self.model.get_weights()
