@@ -192,44 +192,69 @@ def delta_table(rows: list[Row]) -> list[str]:
     return lines if len(lines) > 2 else []
 
 
-def published_table(rows: list[Row]) -> list[str]:
-    """The published figures beside ours on the published split (random, full frame)."""
-    published = tomllib.loads(PUBLISHED.read_text(encoding="utf-8"))
-    ours: dict[tuple[str, str], Row] = {}
+def _best_rows(rows: list[Row], item: dict[str, Any], transfer: str) -> dict[str, Row]:
+    """Per framework, our highest-fidelity row (largest input, then most seeds) of the
+    published row's spec, transfer mode and variant, on the published split and frame."""
+    variant = "baseline" if item["variant"] == "ensemble" else item["variant"]
+    best: dict[str, Row] = {}
     for row in rows:
-        if row.setting.split == "random" and row.setting.hud == "full" and row.ok:
-            ours.setdefault((row.framework, row.variant), row)
+        config = row.records[0]["config"]
+        if (row.setting.split, row.setting.hud, row.variant) != ("random", "full", variant) \
+                or not row.ok or config["spec"] != item["spec"] \
+                or config.get("transfer", "scratch") != transfer:
+            continue
+        current = best.get(row.framework)
+        rank = (row.setting.image_size, len(row.ok))
+        if current is None or rank > (current.setting.image_size, len(current.ok)):
+            best[row.framework] = row
+    return best
+
+
+def _ours_text(found: dict[str, Row], ensemble: bool) -> str:
+    parts = []
+    for framework, row in sorted(found.items()):
+        where = f"{row.setting.image_size}px, {row.setting.data_label}"
+        if ensemble:
+            result = _ensemble(row)
+            if result:
+                parts.append(f"{FRAMEWORK_NAMES[framework]} {_pct(result[0]['accuracy'])} "
+                             f"({len(row.ok)}-seed ensemble, {where})")
+            continue
+        seeds = len(row.ok)
+        parts.append(f"{FRAMEWORK_NAMES[framework]} {_pct(float(np.mean(row.values('accuracy'))))}"
+                     f" ({seeds} seed{'s' if seeds > 1 else ''}, {where})")
+    return "; ".join(parts)
+
+
+def published_table(rows: list[Row]) -> list[str]:
+    """The published figures beside ours on the published split (random, full frame): per
+    published model, our runs of the same spec (and transfer mode), or why there are none.
+    A run trained from scratch is never shown as a transfer result."""
+    published = tomllib.loads(PUBLISHED.read_text(encoding="utf-8"))
     lines = [
         f"Published values are from the {published['source']}, labelled **published**; "
-        "ours are this project's records on the random split with the full frame "
-        "(dataset and input size in the last column).",
+        "ours are this project's records of the same spec on the random split with the full "
+        "frame, per twin, at the largest input size run (seeds, input and dataset named).",
         "",
         "| framework | model | published accuracy | published params | ours: accuracy "
-        "(mean over seeds) | ours: params | ours: data, input |",
-        "|---|---|---|---|---|---|---|",
+        "(mean over seeds) | ours: params |",
+        "|---|---|---|---|---|---|",
     ]
     for item in published["row"]:
+        transfer = item.get("transfer", "scratch")
+        found = _best_rows(rows, item, transfer)
         ensemble = item["variant"] == "ensemble"
-        row = ours.get((item["framework"], "baseline" if ensemble else item["variant"]))
-        mine = ("not run", "", "")
-        if row is not None:
-            accuracy = _pct(float(np.mean(row.values("accuracy"))))
-            if ensemble:
-                result = _ensemble(row)
-                accuracy = (
-                    f"{_pct(result[0]['accuracy'])} ({len(row.ok)}-seed ensemble)"
-                    if result
-                    else "not run"
-                )
-            mine = (
-                accuracy,
-                f"{row.ok[0]['model']['params_total']:,}",
-                f"{row.setting.data_label}, {row.setting.image_size}px",
-            )
-        params = item.get("params_note") or (f"{item['params']:,}" if "params" in item else "")
+        mine = _ours_text(found, ensemble) or "not run"
+        if not found and transfer != "scratch":
+            scratch = _ours_text(_best_rows(rows, item, "scratch"), ensemble)
+            mine = ("not run: needs `--pretrained FILE` (ImageNet weights, torchvision layout)"
+                    + (f"; from scratch instead: {scratch}" if scratch else ""))
+        params = next((f"{r.ok[0]['model']['params_total']:,}" for r in found.values()), "")
+        published_params = item.get("params_note") or (
+            f"{item['params']:,}" if "params" in item else "")
         lines.append(
             f"| {FRAMEWORK_NAMES[item['framework']]} | {item['model']} | "
-            f"{_pct(item['accuracy'])} (published) | {params} | " + " | ".join(mine) + " |"
+            f"{_pct(item['accuracy'])} (published) | {published_params} | {mine} | {params} |"
         )
     return lines
 
