@@ -85,3 +85,19 @@ def test_the_three_answers_carry_the_runs_numbers() -> None:
     assert "PyTorch random/full -41.0 pp" in finding and "(reproduced)" in finding
     assert "PyTorch HUD only 79.0 % vs full frame 82.0 %" in shortcut
     assert "TensorFlow session split (full) 30.0 % vs random 81.3 %" in shortcut
+
+
+def test_a_scratch_run_is_never_shown_as_a_transfer_result() -> None:
+    from benchmarks.report import published_table
+
+    setting = Setting("data", "random", -1, "full", 64, "ab12cd34ef")
+    record = {"status": "ok", "metrics": {"accuracy": 0.5}, "model": {"params_total": 23518277},
+              "config": {"seed": 0, "spec": "resnet50", "transfer": "scratch"}}
+    text = "\n".join(published_table([Row(setting, "torch", "baseline", "p", [record])]))
+    v2 = next(line for line in text.splitlines() if "ResNet-50 transfer v2" in line)
+    assert "not run: needs `--pretrained FILE`" in v2
+    assert "from scratch instead: PyTorch 50.00 (1 seed, 64px" in v2
+    record["config"]["transfer"] = "v2"
+    text = "\n".join(published_table([Row(setting, "torch", "baseline", "p", [record])]))
+    v2 = next(line for line in text.splitlines() if "ResNet-50 transfer v2" in line)
+    assert "| PyTorch 50.00 (1 seed, 64px" in v2 and "23,518,277" in v2
