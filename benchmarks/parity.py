@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.compare import add_jobs_argument
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
 from benchmarks.parity_train_mode import batchnorm_limits, render_train_mode, train_mode_section
 from common_data.dropout import SOURCES as DROPOUT_SOURCES
@@ -249,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         "once with shared dropout masks and once with each framework's own, plus PyTorch "
         "again at one more thread (the float32 'floor'), and compares their per-epoch "
         "validation accuracy and loss")
+    from benchmarks.compare import add_jobs_argument  # rich: harness env only, like the run
+
     trajectory.add_argument("--trajectory", action="store_true")
     trajectory.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
     trajectory.add_argument("--results", type=Path, default=PROJECT_ROOT / "results",
