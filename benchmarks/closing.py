@@ -25,7 +25,7 @@ def print_closing(console: Console, results_runs: Any, run_ids: list[str], repor
     records = [r for r in load_records(results_runs) if r["run_id"] in wanted]
     rows = [row for row in group_rows(records) if row.ok]
     if not rows:
-        console.print(f"report: {report}")
+        print(f"report: {report}")
         return
     table = Table(title="The matrix just run: validation accuracy (%), mean [95 % CI] over seeds")
     for column in ("data", "regime", "framework", "variant", "seeds", "accuracy"):
@@ -41,6 +41,8 @@ def print_closing(console: Console, results_runs: Any, run_ids: list[str], repor
                       FRAMEWORK_NAMES[row.framework], row.variant, str(len(values)),
                       f"{100 * mean:.1f}{interval}")
     console.print(table)
+    # plain prints: rich would wrap sentences and paths at the terminal's width, and a path
+    # broken over two lines cannot be copied
     for text in answers(rows, min_effect):
-        console.print(text.replace("**", ""))
-    console.print(f"report: {report}")
+        print(text.replace("**", ""))
+    print(f"report: {report}")
