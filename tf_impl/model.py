@@ -56,10 +56,13 @@ class _PaddedConv2D(keras.layers.Conv2D):
         return super().call(_pad(inputs, self.pad))
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> Any:
-        n, h, w, c = input_shape
-        grow = 2 * self.pad
-        return super().compute_output_shape(
-            (n, None if h is None else h + grow, None if w is None else w + grow, c))
+        return super().compute_output_shape(_padded_shape(input_shape, self.pad))
+
+
+def _padded_shape(shape: tuple[int | None, ...], pad: int) -> tuple[int | None, ...]:
+    """An NHWC shape after `pad` pixels on every side (unknown sizes stay unknown)."""
+    n, h, w, c = shape
+    return (n, None if h is None else h + 2 * pad, None if w is None else w + 2 * pad, c)
 
 
 class _PaddedMaxPool(keras.layers.MaxPooling2D):
@@ -73,10 +76,7 @@ class _PaddedMaxPool(keras.layers.MaxPooling2D):
         return super().call(_pad(inputs, self.pad, float("-inf")))
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> Any:
-        n, h, w, c = input_shape
-        grow = 2 * self.pad
-        return super().compute_output_shape(
-            (n, None if h is None else h + grow, None if w is None else w + grow, c))
+        return super().compute_output_shape(_padded_shape(input_shape, self.pad))
 
 
 class _BatchNorm(keras.layers.Layer):
