@@ -125,3 +125,18 @@ def test_unreadable_or_malformed_files_are_config_errors(tmp_path):
     listing.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="expected an object of settings, got list"):
         load_run_config(listing)
+
+
+def test_runs_recorded_before_a_key_existed_keep_their_config_hash() -> None:
+    """Keys added later (dropout, mode.onednn, ...) must not change the identity of the runs
+    committed before them, or every stored run would be rerun instead of resumed."""
+    import json
+    from pathlib import Path
+
+    runs = Path(__file__).resolve().parent.parent / "results" / "runs"
+    older = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(runs.glob("*.json"))]
+    older = [r for r in older if "dropout" not in r["config"]]
+    assert len(older) >= 50
+    for record in older:
+        config = load_run_config({**record["config"], "dropout": "framework"})
+        assert config.hash() == record["config_hash"], record["run_id"]
