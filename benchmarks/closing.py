@@ -14,8 +14,8 @@ from rich.table import Table
 
 from benchmarks.figures import regime_label
 from benchmarks.records import FRAMEWORK_NAMES, group_rows, load_records
+from benchmarks.stats import mean_ci
 from benchmarks.summary import answers
-from common_data.stats import mean_ci
 
 
 def print_closing(console: Console, results_runs: Any, run_ids: list[str], report: Any,

@@ -41,9 +41,9 @@ from benchmarks.matrix import Cell, check_matrix, expand, load_profile
 from benchmarks.preflight import preflight
 from benchmarks.records import exit_text
 from common_data.errors import ConfigError
-from common_data.protocol import CONCURRENT_RUNS_ENV
-from common_data.run_config import MODE_FRAMEWORK, Mode, parse_mode_flags
-from common_data.schema import predictions_problem, write_json_atomic
+from common_data.run.config import MODE_FRAMEWORK, Mode, parse_mode_flags
+from common_data.run.protocol import CONCURRENT_RUNS_ENV
+from common_data.run.schema import predictions_problem, write_json_atomic
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
 PROGRESS_PREFIX = "@@progress "
@@ -204,8 +204,8 @@ def apply_mode_flags(profile: dict[str, Any], items: list[str]) -> dict[str, Any
 
 def count_sessions(data: str) -> int:
     """Capture sessions in the dataset, for expanding `loso` into folds."""
-    from common_data.datasets import resolve_data
-    from common_data.discovery import discover
+    from common_data.data.datasets import resolve_data
+    from common_data.data.discovery import discover
 
     return len({record.session for record in discover(resolve_data(data)).records})
 
@@ -450,7 +450,7 @@ def run_matrix(
     started = time.perf_counter()
     with results_lock(results):
         if any(cell.config["data"] == "synthetic" for cell in cells):
-            from common_data.synthetic import ensure_synthetic
+            from common_data.data.synthetic import ensure_synthetic
 
             ensure_synthetic()
         if executor.kind == "ray":

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from benchmarks.records import FRAMEWORK_NAMES, Row
-from common_data.classes import CLASSES
+from common_data.data.classes import CLASSES
 
 _COLOURS = {"torch": "#ee4c2c", "tf": "#ff8f00"}
 _STYLES = {"baseline": "-", "augmented": "--"}
@@ -187,7 +187,7 @@ def regime_label(split: str, hud: str) -> str:
 def regime_chart(rows: list[Row], path: Path) -> Path:
     """Accuracy per regime (split x HUD mode) for both twins and both variants, mean over
     seeds with a 95 % t-interval: the story of a matrix in one picture."""
-    from common_data.stats import mean_ci
+    from benchmarks.stats import mean_ci
 
     regimes = sorted({(r.setting.split, r.setting.hud) for r in rows if r.ok},
                      key=lambda k: (k[0] != "random", k[1] != "full", k))

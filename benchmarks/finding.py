@@ -32,11 +32,11 @@ from benchmarks.matrix import Cell, expand
 from benchmarks.preflight import preflight
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import FRAMEWORK_NAMES, load_predictions, load_records
+from benchmarks.stats import mcnemar, mean_ci, paired_t_test
+from common_data.data.faults import FAULTS
 from common_data.errors import ConfigError
-from common_data.faults import FAULTS
-from common_data.metrics import ensemble_proba
-from common_data.schema import write_json_atomic
-from common_data.stats import mcnemar, mean_ci, paired_t_test
+from common_data.run.metrics import ensemble_proba
+from common_data.run.schema import write_json_atomic
 
 FINDING_PATH = Path(__file__).resolve().parent / "findings" / "augmentation.toml"
 DEFAULT_PROFILE = "schedule64"
@@ -294,7 +294,7 @@ class CleanPipeline:
         self._images: dict[tuple[int, str], Any] = {}
 
     def _load(self, image_size: int, hud: str) -> Any:
-        from common_data.datasets import load_for_run
+        from common_data.data.datasets import load_for_run
 
         key = (image_size, hud)
         if key not in self._images:
@@ -303,9 +303,9 @@ class CleanPipeline:
 
     def check(self, record: dict[str, Any]) -> tuple[bool, bool | None]:
         """(split intact, validation inputs intact — None where the record has no digest)."""
-        from common_data.protocol import validation_digest
-        from common_data.run_config import load_run_config
-        from common_data.splits import make_split
+        from common_data.data.splits import make_split
+        from common_data.run.config import load_run_config
+        from common_data.run.protocol import validation_digest
 
         config = load_run_config({**record["config"], "fault": "none"})
         images = self._load(config.image_size, config.hud)

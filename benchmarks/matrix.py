@@ -1,7 +1,7 @@
 """Expand a profile (TOML) plus command-line overrides into the cells of a run matrix.
 
 A cell is one training run: framework x variant x seed x split (x fold) x HUD mode. Its run
-config is validated by `common_data.run_config`, and the config's hash is the cell's identity,
+config is validated by `common_data.run.config`, and the config's hash is the cell's identity,
 which is what lets a rerun skip the cells that already have a record.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from common_data.errors import ConfigError
-from common_data.run_config import load_run_config
+from common_data.run.config import load_run_config
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 _MATRIX_KEYS = {

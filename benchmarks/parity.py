@@ -6,11 +6,11 @@ so that a failure says which side drifted:
 
 1. parameters: per tensor, canonical name and shape identical to the spec on both sides;
 2. forward: each side's float32 logits on the fixed batch vs the NumPy float64 reference;
-3. shared dropout: each side's logits with the shared dropout masks (common_data.dropout) vs the
-   reference with the same masks, so a twin that ignores the masks (or scales them
-   differently) fails;
+3. shared dropout: each side's logits with the shared dropout masks
+   (common_data.model.dropout) vs the reference with the same masks, so a twin that ignores
+   the masks (or scales them differently) fails;
 4. training: the loss before each of ten Adam steps (same batch, dropout off, lr 1e-4; see
-   `common_data.protocol.parity_main` for why not 1e-3) agrees between the twins;
+   `common_data.run.protocol.parity_main` for why not 1e-3) agrees between the twins;
 5. training mode (batch norm on batch statistics, running statistics, shared dropout masks):
    see `benchmarks.parity_train_mode`.
 
@@ -39,14 +39,14 @@ import numpy as np
 
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
 from benchmarks.parity_train_mode import batchnorm_limits, render_train_mode, train_mode_section
-from common_data.dropout import SOURCES as DROPOUT_SOURCES
-from common_data.dropout import draw_masks, dropout_layers
 from common_data.errors import ConfigError
-from common_data.init_weights import init_weights, weights_digest
-from common_data.protocol import PARITY_LR
-from common_data.reference import forward, softmax_cross_entropy
-from common_data.run_config import MODE_FRAMEWORK, parse_mode_flags
-from common_data.spec import Spec, load_spec
+from common_data.model.dropout import SOURCES as DROPOUT_SOURCES
+from common_data.model.dropout import draw_masks, dropout_layers
+from common_data.model.init_weights import init_weights, weights_digest
+from common_data.model.reference import forward, softmax_cross_entropy
+from common_data.model.spec import Spec, load_spec
+from common_data.run.config import MODE_FRAMEWORK, parse_mode_flags
+from common_data.run.protocol import PARITY_LR
 
 PROBES = {"torch": "pytorch_impl.parity", "tf": "tf_impl.parity"}
 THRESHOLDS = {"forward_max_abs_diff": 1e-5, "train_loss_max_rel_diff": 1e-4}

@@ -30,9 +30,9 @@ from benchmarks import perf_figures as pf
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
 from benchmarks.matrix import PROFILES_DIR
 from benchmarks.perf_render import explain, render
-from common_data import workload
-from common_data.protocol import cpu_name
-from common_data.schema import write_json_atomic
+from common_data.bench import workload
+from common_data.run.protocol import cpu_name
+from common_data.run.schema import write_json_atomic
 
 SUITES = {"torch": "pytorch_impl/bench.py", "tf": "tf_impl/bench.py"}
 DATA_SUITE = "benchmarks/bench_data.py"
@@ -90,7 +90,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         description="Run the benchmark suites and write results/PERFORMANCE.md.")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--profile", default="quick", choices=workload.profile_names(),
-                        help="benchmark profile from common_data/workload.toml (default quick)")
+                        help="benchmark profile from common_data/bench/workload.toml "
+                             "(default quick)")
     choice.add_argument("--quick", dest="profile", action="store_const", const="quick",
                         help="same as --profile quick: a few minutes on two cores")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS),

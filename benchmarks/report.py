@@ -29,9 +29,9 @@ from benchmarks.records import (
     rows_by_setting,
     warn,
 )
+from benchmarks.stats import mcnemar, mean_ci, paired_t_test
 from common_data.errors import ConfigError
-from common_data.metrics import classification_metrics, ensemble_proba
-from common_data.stats import mcnemar, mean_ci, paired_t_test
+from common_data.run.metrics import classification_metrics, ensemble_proba
 
 PUBLISHED = Path(__file__).resolve().parent / "published.toml"
 _METRICS = (
@@ -643,7 +643,7 @@ def render(results_dir: Path, out_dir: Path) -> Path:
     lines += [
         "",
         "Accuracy and F1 are percentages on the validation frames, computed in "
-        "`common_data.metrics` from each run's stored predictions; cells read "
+        "`common_data.run.metrics` from each run's stored predictions; cells read "
         "`mean ± std [95 % t-interval over seeds]`. Times exclude the first (warm-up/compile) "
         "step, which is reported apart.",
         "",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.records import FRAMEWORK_NAMES, Row
-from common_data.stats import mean_ci
+from benchmarks.stats import mean_ci
 
 
 @dataclass(frozen=True)

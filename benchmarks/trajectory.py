@@ -161,7 +161,7 @@ def section(records: list[dict[str, Any]], fig_dir: Path, out_dir: Path) -> list
         "Same-seed twin pairs: identical configs but the framework (same data, split, "
         "initial weights, batches and dropout source), compared epoch by epoch "
         "(Δ = PyTorch − TensorFlow). *shared*: both apply the dropout masks drawn once in "
-        "`common_data.dropout`; *framework*: each draws its own. *Floor* pairs are one "
+        "`common_data.model.dropout`; *framework*: each draws its own. *Floor* pairs are one "
         "framework at two thread counts (the same sums in another order): how fast they part "
         "measures how chaotic float32 training itself is, the yardstick for the twins. "
         "Regenerate the pairs with `python -m benchmarks parity --trajectory --data PATH`.",

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from common_data.protocol import Twin, run_main
-from common_data.run_config import RunConfig
+from common_data.run.config import RunConfig
+from common_data.run.protocol import Twin, run_main
 
 
 def make_twin(config: RunConfig | None = None) -> Twin:

@@ -442,7 +442,7 @@ def _seed_cell(results: Path) -> tuple[Path, Cell]:
 
 
 def _with_checksum(path: Path) -> None:
-    from common_data.schema import file_sha256
+    from common_data.run.schema import file_sha256
 
     record = json.loads(path.read_text())
     record["predictions_sha256"] = file_sha256(path.parent / record["predictions_file"])

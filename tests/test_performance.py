@@ -16,7 +16,7 @@ import pytest
 from benchmarks import perf_figures as pf
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.performance import Suite, assemble
-from common_data import workload
+from common_data.bench import workload
 from common_data.errors import ConfigError
 
 pytestmark = pytest.mark.cross_env

@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from common_data import protocol
-from common_data.dropout import Masks, draw_masks, dropout_layers
 from common_data.errors import ConfigError
-from common_data.protocol import EarlyStopping, ReduceOnPlateau, Twin
-from common_data.run_config import RunConfig, load_run_config
-from common_data.schema import read_record
-from common_data.spec import Spec
+from common_data.model.dropout import Masks, draw_masks, dropout_layers
+from common_data.model.spec import Spec
+from common_data.run import protocol
+from common_data.run.config import RunConfig, load_run_config
+from common_data.run.protocol import EarlyStopping, ReduceOnPlateau, Twin
+from common_data.run.schema import read_record
 
 
 class FakeTwin(Twin):
