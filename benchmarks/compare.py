@@ -40,10 +40,11 @@ from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, check_matrix, expand, load_profile
 from benchmarks.preflight import preflight
 from benchmarks.records import exit_text
+from common_data.atomic import write_json_atomic
 from common_data.errors import ConfigError
 from common_data.run.config import MODE_FRAMEWORK, Mode, parse_mode_flags
 from common_data.run.protocol import CONCURRENT_RUNS_ENV
-from common_data.run.schema import predictions_problem, write_json_atomic
+from common_data.run.schema import predictions_problem
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
 PROGRESS_PREFIX = "@@progress "

@@ -17,8 +17,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from common_data.atomic import write_json_atomic
 from common_data.errors import DataError
-from common_data.run.schema import write_json_atomic
 
 if TYPE_CHECKING:
     from common_data.data.cache import Images

@@ -24,6 +24,7 @@ import numpy as np
 
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.evaluation_summary import render
+from common_data.atomic import write_json_atomic
 from common_data.data.aliases import load_aliases
 from common_data.data.cache import Images, load
 from common_data.data.classes import CLASSES
@@ -34,7 +35,7 @@ from common_data.errors import ConfigError, DataError
 from common_data.run.evaluation import evaluable
 from common_data.run.metrics import classification_metrics
 from common_data.run.protocol import PACKAGES
-from common_data.run.schema import read_record, write_json_atomic
+from common_data.run.schema import read_record
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
 EVALUATION_VERSION = 1

@@ -1,6 +1,5 @@
 """PNG figures for the report, drawn from stored records only (matplotlib, no display)."""
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from benchmarks.records import FRAMEWORK_NAMES, Row
+from common_data.atomic import atomic_file
 from common_data.data.classes import CLASSES
 
 _COLOURS = {"torch": "#ee4c2c", "tf": "#ff8f00"}
@@ -17,12 +17,12 @@ _STYLES = {"baseline": "-", "augmented": "--"}
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    """Write via a temporary file so a killed report never leaves half a PNG."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
+    """Write atomically (common_data.atomic) so a killed report never leaves half a PNG."""
+    try:
+        with atomic_file(path) as handle:
+            fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -33,10 +33,10 @@ from benchmarks.preflight import preflight
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import FRAMEWORK_NAMES, load_predictions, load_records
 from benchmarks.stats import mcnemar, mean_ci, paired_t_test
+from common_data.atomic import write_json_atomic
 from common_data.data.faults import FAULTS
 from common_data.errors import ConfigError
 from common_data.run.metrics import ensemble_proba
-from common_data.run.schema import write_json_atomic
 
 FINDING_PATH = Path(__file__).resolve().parent / "findings" / "augmentation.toml"
 DEFAULT_PROFILE = "schedule64"

@@ -30,9 +30,9 @@ from benchmarks import perf_figures as pf
 from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
 from benchmarks.matrix import PROFILES_DIR
 from benchmarks.perf_render import explain, render
+from common_data.atomic import write_json_atomic
 from common_data.bench import workload
 from common_data.run.protocol import cpu_name
-from common_data.run.schema import write_json_atomic
 
 SUITES = {"torch": "pytorch_impl/bench.py", "tf": "tf_impl/bench.py"}
 DATA_SUITE = "benchmarks/bench_data.py"

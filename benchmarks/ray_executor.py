@@ -26,8 +26,8 @@ from benchmarks.envs import PROJECT_ROOT, env_python
 from benchmarks.executors import Executor
 from benchmarks.matrix import Cell
 from benchmarks.ray_node import run_cell
+from common_data.atomic import write_bytes_atomic, write_json_atomic
 from common_data.errors import ConfigError
-from common_data.run.schema import write_bytes_atomic, write_json_atomic
 
 MAX_RETRIES = 3
 CONNECT_TIMEOUT_S = 10

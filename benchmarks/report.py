@@ -6,7 +6,6 @@ predictions, so the report can be regenerated anywhere and always says what was 
 
 import argparse
 import json
-import os
 import tempfile
 import tomllib
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from benchmarks.records import (
     warn,
 )
 from benchmarks.stats import mcnemar, mean_ci, paired_t_test
+from common_data.atomic import write_text_atomic
 from common_data.errors import ConfigError
 from common_data.run.metrics import classification_metrics, ensemble_proba
 
@@ -686,11 +686,8 @@ def render(results_dir: Path, out_dir: Path) -> Path:
             *environment_block(records),
             "",
         ]
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "COMPARISON.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, "\n".join(lines))
     return path
 
 

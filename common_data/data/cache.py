@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from common_data.atomic import atomic_file, write_text_atomic
 from common_data.data.cache_root import cache_root
 from common_data.data.classes import CLASSES
 from common_data.data.image_limits import MAX_PIXELS_ENV, max_pixels, too_large
@@ -297,20 +298,11 @@ def _write_entry(folder: Path, key: str, array: np.ndarray, extra: dict) -> None
         "sha256": _checksum(array),
         **extra,
     }
-    suffix = f".{os.getpid()}.tmp"
-    array_path = folder / f"{key}.npy"
-    manifest_path = folder / f"{key}.json"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(array_path.with_name(array_path.name + suffix), "wb") as fh:
+        with atomic_file(folder / f"{key}.npy") as fh:
             np.save(fh, array, allow_pickle=False)
-        os.replace(array_path.with_name(array_path.name + suffix), array_path)
-        manifest_tmp = manifest_path.with_name(manifest_path.name + suffix)
-        manifest_tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(manifest_tmp, manifest_path)
+        write_text_atomic(folder / f"{key}.json", json.dumps(manifest, indent=1))
     except OSError as exc:
-        for path in (array_path, manifest_path):
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
         print(
             f"warning: cannot write decode cache in {folder} ({exc.strerror}); "
             f"images will be decoded again next time",

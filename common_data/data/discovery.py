@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from common_data.atomic import write_text_atomic
 from common_data.data.cache_root import cache_root
 from common_data.data.classes import CLASSES, canonical_class
 from common_data.errors import DataError
@@ -330,13 +331,9 @@ def _read_index(path: Path) -> dict[str, list]:
 
 def _write_index(path: Path, root: Path, files: dict[str, list]) -> None:
     payload = json.dumps({"version": HASH_INDEX_VERSION, "root": str(root), "files": files})
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(payload)
-        os.replace(tmp, path)
+        write_text_atomic(path, payload)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         print(
             f"warning: cannot write hash index {path} ({exc.strerror}); files will be re-hashed "
             f"next time",

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from common_data.atomic import save_npz_atomic
 from common_data.data.aliases import load_aliases
 from common_data.data.batches import iterate_batches
 from common_data.data.datasets import load_for_run
@@ -27,7 +28,7 @@ from common_data.errors import BenchError, ConfigError, DataError
 from common_data.model.spec import Spec, load_spec
 from common_data.run.config import RunConfig, load_run_config
 from common_data.run.metrics import softmax
-from common_data.run.protocol import PACKAGES, save_npz_atomic
+from common_data.run.protocol import PACKAGES
 from common_data.run.schema import read_record
 
 Predictor = Callable[[np.ndarray], np.ndarray]

@@ -28,7 +28,6 @@ import os
 import platform
 import resource
 import sys
-import tempfile
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,6 +39,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from common_data.atomic import save_npz_atomic, write_json_atomic
 from common_data.data import cache, discovery, faults, splits
 from common_data.data.batches import iterate_batches
 from common_data.data.datasets import resolve_data
@@ -54,7 +54,7 @@ from common_data.model.reference import softmax_cross_entropy
 from common_data.model.spec import Spec, load_spec
 from common_data.run.config import RunConfig, load_run_config, parse_mode_flags
 from common_data.run.metrics import classification_metrics, softmax
-from common_data.run.schema import SCHEMA_VERSION, file_sha256, validate_record, write_json_atomic
+from common_data.run.schema import SCHEMA_VERSION, file_sha256, validate_record
 
 PROGRESS_PREFIX = "@@progress "
 ERROR_TAIL_LINES = 15
@@ -524,18 +524,6 @@ def report_progress(entry: Mapping[str, Any], epochs: int) -> None:
     keys = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
     line = {"epoch": entry["epoch"], "epochs": epochs, **{k: entry[k] for k in keys[1:]}}
     print(PROGRESS_PREFIX + json.dumps(line), file=sys.stderr, flush=True)
-
-
-def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
-    """Like the record: written beside the target and renamed, never seen half-written."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def error_tail(text: str) -> str:

@@ -48,13 +48,11 @@ never silently dropped.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Callable
 from datetime import datetime
@@ -321,60 +319,6 @@ def _cross_checks(record: dict[str, Any]) -> list[str]:
         elif sum(map(sum, metrics["confusion"])) != metrics["n"]:
             errors.append(f"metrics.confusion must sum to metrics.n ({metrics['n']})")
     return errors
-
-
-def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write strict JSON so that readers see the old file or the new one, never a torn one.
-
-    The text is serialised before any file is created, then written atomically (see
-    `write_bytes_atomic`). NaN and infinity are refused (``allow_nan=False``) because they are
-    not JSON and other tools reject them; write None instead. NumPy scalars and arrays and
-    paths are converted, since twins hand back NumPy values.
-    """
-    text = json.dumps(obj, indent=2, allow_nan=False, default=_to_json) + "\n"
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to a temporary file in the same folder (same filesystem, so the rename is
-    atomic), flush, fsync and move it over the target: readers see the old file or the new."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp's 0600 would hide results from other users
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-
-
-def _to_json(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable; not every platform lets a directory be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
