@@ -34,16 +34,17 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, RUNNER_MODULES, framework_python
+from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.executors import LOCAL, Executor, add_executor_arguments, executor_from
 from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, check_matrix, expand, load_profile
 from benchmarks.preflight import preflight
 from benchmarks.records import exit_text
 from common_data.atomic import write_json_atomic
+from common_data.environ import CONCURRENT_RUNS_ENV
 from common_data.errors import ConfigError
-from common_data.run.config import MODE_FRAMEWORK, Mode, parse_mode_flags
-from common_data.run.protocol import CONCURRENT_RUNS_ENV
+from common_data.frameworks import FRAMEWORKS, MODE_FRAMEWORK
+from common_data.run.config import Mode, parse_mode_flags
 from common_data.run.schema import predictions_problem
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
@@ -158,7 +159,7 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
     """Fold command-line flags into the profile; flags win."""
     run = profile.setdefault("run", {})
     if args.frameworks:
-        profile["frameworks"] = parse_csv("--frameworks", args.frameworks, FRAMEWORKS)
+        profile["frameworks"] = parse_csv("--frameworks", args.frameworks, tuple(FRAMEWORKS))
     if args.variants:
         profile["variants"] = parse_csv("--variants", args.variants, ("baseline", "augmented"))
     if args.splits:
@@ -328,7 +329,7 @@ class MatrixRunner:
         command = [
             str(python),
             "-m",
-            RUNNER_MODULES[cell.framework],
+            FRAMEWORKS[cell.framework].module("run"),
             "--config",
             str(config_path),
             "--out",

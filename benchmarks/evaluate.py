@@ -32,9 +32,9 @@ from common_data.data.datasets import SYNTHETIC, resolve_data
 from common_data.data.discovery import IMAGE_EXTENSIONS, Dataset, discover
 from common_data.data.preprocess import Preprocess
 from common_data.errors import ConfigError, DataError
+from common_data.frameworks import FRAMEWORKS
 from common_data.run.evaluation import evaluable
 from common_data.run.metrics import classification_metrics
-from common_data.run.protocol import PACKAGES
 from common_data.run.schema import read_record
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
@@ -87,7 +87,7 @@ def run_evaluator(framework: str, record_path: Path, root: Path, out: Path,
                   args: argparse.Namespace) -> None:
     """The twin's evaluator in its own env. Its exit code 2 is a user error with one line,
     raised on as such; anything else is a crash, shown with the end of its output."""
-    command = [str(framework_python(framework)), "-m", f"{PACKAGES[framework]}.evaluate",
+    command = [str(framework_python(framework)), "-m", FRAMEWORKS[framework].module("evaluate"),
                "--record", str(record_path), "--data", str(root), "--out", str(out)]
     if args.aliases:
         command += ["--aliases", str(Path(args.aliases).expanduser().resolve())]

@@ -25,17 +25,17 @@ from benchmarks.compare import (
     resolve_data_flag,
     run_matrix,
 )
-from benchmarks.envs import FRAMEWORKS
 from benchmarks.executors import executor_from
 from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, expand
 from benchmarks.preflight import preflight
 from benchmarks.published_protocol import published_protocol
-from benchmarks.records import FRAMEWORK_NAMES, load_predictions, load_records
+from benchmarks.records import load_predictions, load_records
 from benchmarks.stats import mcnemar, mean_ci, paired_t_test
 from common_data.atomic import write_json_atomic
 from common_data.data.faults import FAULTS
 from common_data.errors import ConfigError
+from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 from common_data.run.metrics import ensemble_proba
 
 FINDING_PATH = Path(__file__).resolve().parent / "findings" / "augmentation.toml"
@@ -454,7 +454,8 @@ def main(argv: list[str]) -> int:
         finding,
         args.profile,
         resolve_data_flag(args.data),
-        frameworks=args.frameworks and parse_csv("--frameworks", args.frameworks, FRAMEWORKS),
+        frameworks=args.frameworks
+        and parse_csv("--frameworks", args.frameworks, tuple(FRAMEWORKS)),
         seeds=args.seeds and parse_seeds(args.seeds),
         regimes=args.regimes and parse_csv("--regimes", args.regimes),
         probe=not args.no_probe,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from common_data.errors import ConfigError
+from common_data.frameworks import FRAMEWORKS
 from common_data.run.config import load_run_config
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
@@ -92,7 +93,7 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 # The matrix axes: each a non-empty list, its items checked against the allowed values.
 AXES: dict[str, tuple[Any, ...] | None] = {
-    "frameworks": ("torch", "tf"),
+    "frameworks": tuple(FRAMEWORKS),
     "variants": ("baseline", "augmented"),
     "seeds": None,  # integers >= 0
     "splits": ("random", "session", "loso"),

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.envs import FRAMEWORKS
+from common_data.frameworks import FRAMEWORKS
 from common_data.model.dropout import draw_masks, dropout_layers
 from common_data.model.parity_probe import flat_state, running_names
 from common_data.model.reference import train_forward

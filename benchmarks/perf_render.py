@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow"}
+from common_data.frameworks import FRAMEWORK_NAMES
+
 _SPEEDUP_KEY = {"cached": "speedup", "cached_prefetch": "speedup_prefetch"}
 
 

@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import perf_figures as pf
-from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
+from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.matrix import PROFILES_DIR
 from benchmarks.perf_render import explain, render
 from common_data.atomic import write_json_atomic
 from common_data.bench import workload
+from common_data.frameworks import FRAMEWORKS
 from common_data.run.protocol import cpu_name
 
-SUITES = {"torch": "pytorch_impl/bench.py", "tf": "tf_impl/bench.py"}
 DATA_SUITE = "benchmarks/bench_data.py"
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
 OUTCOMES = ("PASSED", "SKIPPED", "FAILED", "ERROR")
@@ -124,7 +124,8 @@ def run_suite(framework: str, threads: int, profile: workload.Profile, data: str
     selection = workload.Selection(profile=profile.name, threads=threads, data=data)
     json_path, junit = out_dir / f"{name}.json", out_dir / f"{name}.junit.xml"
     json_path.unlink(missing_ok=True)
-    command = [str(framework_python(framework)), "-m", "pytest", SUITES[framework], "-v",
+    command = [str(framework_python(framework)), "-m", "pytest", FRAMEWORKS[framework].bench_suite,
+               "-v",
                "-p", "no:cacheprovider", "--benchmark-json", str(json_path),
                "--junitxml", str(junit)]
     returncode = _stream(command, name, out_dir, selection.to_env())

@@ -17,7 +17,6 @@ import numpy as np
 from benchmarks import data_quality, figures, resolution, summary, trajectory
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import (
-    FRAMEWORK_NAMES,
     Row,
     Setting,
     exit_text,
@@ -31,6 +30,7 @@ from benchmarks.records import (
 from benchmarks.stats import mcnemar, mean_ci, paired_t_test
 from common_data.atomic import write_text_atomic
 from common_data.errors import ConfigError
+from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 from common_data.run.metrics import classification_metrics, ensemble_proba
 
 PUBLISHED = Path(__file__).resolve().parent / "published.toml"
@@ -170,7 +170,7 @@ def delta_table(rows: list[Row]) -> list[str]:
         key = (row.variant, json.dumps(protocol, sort_keys=True))
         by_variant.setdefault(key, {})[row.framework] = row
     for (variant, _), pair in by_variant.items():
-        if {"torch", "tf"} - set(pair):
+        if set(FRAMEWORKS) - set(pair):
             continue
         torch_seeds, tf_seeds = pair["torch"].by_seed(), pair["tf"].by_seed()
         seeds = sorted(set(torch_seeds) & set(tf_seeds))

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.records import FRAMEWORK_NAMES, Setting, setting_of
+from benchmarks.records import Setting, setting_of
+from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 
 _NOT_PAIRED = ("framework", "mode", "save_weights")
 _NOT_FLOOR = ("threads", "inter_op_threads", "save_weights")
@@ -101,7 +102,7 @@ def twin_pairs(records: list[dict[str, Any]]) -> list[Pair]:
     pairs = []
     for group in _groups(records, _NOT_PAIRED):
         by_framework = {r["framework"]: r for r in group}
-        if {"torch", "tf"} <= by_framework.keys():
+        if set(FRAMEWORKS) <= by_framework.keys():
             pairs.append(_pair("twins", by_framework["torch"], by_framework["tf"]))
     for group in _groups(records, _NOT_FLOOR):
         by_threads = {r["config"]["threads"]: r for r in group}

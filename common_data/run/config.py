@@ -18,6 +18,7 @@ from typing import Any
 
 from common_data.data.faults import FAULTS
 from common_data.errors import ConfigError
+from common_data.frameworks import FRAMEWORKS, MODE_FRAMEWORK
 from common_data.model.dropout import SOURCES as DROPOUT_SOURCES
 from common_data.model.pretrained import TRANSFERS
 
@@ -31,8 +32,6 @@ LEGACY_VALUES: dict[tuple[str, ...], Any] = {
     ("transfer",): "scratch",
 }
 
-# Tuned modes that exist in one framework only; a config naming one for the other is refused.
-MODE_FRAMEWORK = {"channels_last": "torch", "compile": "torch", "jit_compile": "tf", "onednn": "tf"}
 
 DEFAULTS_PATH = Path(__file__).resolve().parent / "defaults" / "run.toml"
 
@@ -150,7 +149,7 @@ class Mode:
 class RunConfig:
     """A validated run config; the field set is exactly the key set of defaults/run.toml."""
 
-    framework: str = _key(_Enum("torch", "tf"))
+    framework: str = _key(_Enum(*FRAMEWORKS))
     variant: str = _key(_Enum("baseline", "augmented"))
     data: str = _key(_Str())
     split: str = _key(_Enum("random", "session", "loso"))

@@ -25,10 +25,10 @@ from common_data.data.aliases import load_aliases
 from common_data.data.batches import iterate_batches
 from common_data.data.datasets import load_for_run
 from common_data.errors import BenchError, ConfigError, DataError
+from common_data.frameworks import FRAMEWORKS
 from common_data.model.spec import Spec, load_spec
 from common_data.run.config import RunConfig, load_run_config
 from common_data.run.metrics import softmax
-from common_data.run.protocol import PACKAGES
 from common_data.run.schema import read_record
 
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -95,7 +95,7 @@ def evaluate_main(framework: str, load_predictor: LoadPredictor,
     """Everything is checked before the framework is imported (inside `load_predictor`), so a
     bad argument fails fast with one line on stderr and exit code 2."""
     parser = argparse.ArgumentParser(
-        prog=f"python -m {PACKAGES[framework]}.evaluate",
+        prog=f"python -m {FRAMEWORKS[framework].module('evaluate')}",
         description="Predict every mapped frame of a dataset folder with a stored run's "
                     "weights and save val_indices, y_true and proba (NPZ).")
     parser.add_argument("--record", type=Path, required=True, help="the run's result record")

@@ -45,7 +45,9 @@ from common_data.data.batches import iterate_batches
 from common_data.data.datasets import resolve_data
 from common_data.data.prefetch import prefetch
 from common_data.data.preprocess import Preprocess
+from common_data.environ import CONCURRENT_RUNS_ENV, NODE_ENV
 from common_data.errors import ConfigError
+from common_data.frameworks import FRAMEWORKS
 from common_data.model.dropout import DropoutLayer, Masks, draw_masks, dropout_layers, with_masks
 from common_data.model.init_weights import INIT_SCHEME, init_weights, weights_digest
 from common_data.model.parity_probe import train_mode_probe
@@ -62,9 +64,6 @@ WEIGHTS_FOLDER = "weights"
 PARITY_BATCH = 8
 PARITY_BATCH_SEED = 123
 PARITY_LR = 1e-4
-PACKAGES = {"torch": "pytorch_impl", "tf": "tf_impl"}
-CONCURRENT_RUNS_ENV = "THERMAL_BENCH_CONCURRENT_RUNS"  # set by the harness's --jobs
-NODE_ENV = "THERMAL_BENCH_NODE"  # set by the Ray executor: the id of the node that ran the run
 
 
 class Twin(ABC):
@@ -572,7 +571,7 @@ def run_main(
     The config is validated before the framework is imported, so a bad config fails fast
     with one line on stderr and exit code 2, and writes no record.
     """
-    parser = argparse.ArgumentParser(prog=f"python -m {PACKAGES[framework]}.run",
+    parser = argparse.ArgumentParser(prog=f"python -m {FRAMEWORKS[framework].module('run')}",
                                      description="Train one run and write its result record.")
     parser.add_argument("--config", type=Path, required=True, help="run config (JSON or TOML)")
     parser.add_argument("--out", type=Path, required=True, help="result record to write (JSON)")
@@ -612,7 +611,7 @@ def parity_main(
     1e-3 between twins that compute the same update, which would hide a real difference of
     algorithm; at 1e-4 the loss descends smoothly and identical updates agree within 4e-5.
     """
-    parser = argparse.ArgumentParser(prog=f"python -m {PACKAGES[framework]}.parity",
+    parser = argparse.ArgumentParser(prog=f"python -m {FRAMEWORKS[framework].module('parity')}",
                                      description="Write the twin's parity probe (NPZ).")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--spec", default="baseline_cnn")

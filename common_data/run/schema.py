@@ -62,6 +62,7 @@ from typing import Any
 import numpy as np
 
 from common_data.errors import DataError
+from common_data.frameworks import FRAMEWORKS
 from common_data.run.config import config_digest
 
 SCHEMA_VERSION = 1
@@ -202,11 +203,11 @@ FIELDS: dict[str, Check] = {
     "schema_version": _enum(SCHEMA_VERSION),
     "run_id": _STR,
     "status": _enum("ok", "diverged", "failed"),
-    "framework": _enum("torch", "tf"),
+    "framework": _enum(*FRAMEWORKS),
     "config": _DICT,
     "config_hash": _HEX64,
     "environment": _obj({
-        "framework": _enum("torch", "tf"),
+        "framework": _enum(*FRAMEWORKS),
         "framework_version": _STR,
         "python": _STR,
         "os": _STR,
