@@ -41,14 +41,13 @@ from benchmarks.matrix import Cell, check_matrix, expand, load_profile
 from benchmarks.preflight import preflight
 from benchmarks.records import exit_text
 from common_data.atomic import write_json_atomic
-from common_data.environ import CONCURRENT_RUNS_ENV
 from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORKS, MODE_FRAMEWORK
 from common_data.run.config import Mode, parse_mode_flags
 from common_data.run.schema import predictions_problem
+from common_data.wire import CONCURRENT_RUNS_ENV, PROGRESS_PREFIX
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
-PROGRESS_PREFIX = "@@progress "
 DONE_STATUSES = ("ok", "diverged")
 _ERROR_TAIL_LINES = 30
 

@@ -291,26 +291,18 @@ class CleanPipeline:
 
     def __init__(self, data: str) -> None:
         self.data = data
-        self._images: dict[tuple[int, str], Any] = {}
-
-    def _load(self, image_size: int, hud: str) -> Any:
-        from common_data.data.datasets import load_for_run
-
-        key = (image_size, hud)
-        if key not in self._images:
-            self._images[key] = load_for_run(self.data, image_size=image_size, hud=hud)
-        return self._images[key]
+        self._images: dict[tuple[int, str, bool], Any] = {}
 
     def check(self, record: dict[str, Any]) -> tuple[bool, bool | None]:
         """(split intact, validation inputs intact — None where the record has no digest)."""
-        from common_data.data.splits import make_split
         from common_data.run.config import load_run_config
-        from common_data.run.protocol import validation_digest
+        from common_data.run.inputs import load_run_data, run_images, validation_digest
 
-        config = load_run_config({**record["config"], "fault": "none"})
-        images = self._load(config.image_size, config.hud)
-        fold = config.fold if config.split == "loso" else None
-        split = make_split(images, config.split, fold=fold, seed=config.split_seed)
+        config = load_run_config({**record["config"], "data": self.data, "fault": "none"})
+        key = (config.image_size, config.hud, config.skip_bad)
+        if key not in self._images:  # one decode serves every record at these settings
+            self._images[key] = run_images(config)
+        images, split = load_run_data(config, self._images[key])
         split_ok = record["data"]["split_hash"] == split.hash
         digest = record["data"].get("val_digest")
         if digest is None:

@@ -10,7 +10,7 @@ so that a failure says which side drifted:
    (common_data.model.dropout) vs the reference with the same masks, so a twin that ignores
    the masks (or scales them differently) fails;
 4. training: the loss before each of ten Adam steps (same batch, dropout off, lr 1e-4; see
-   `common_data.run.protocol.parity_main` for why not 1e-3) agrees between the twins;
+   `common_data.run.entry.parity_main` for why not 1e-3) agrees between the twins;
 5. training mode (batch norm on batch statistics, running statistics, shared dropout masks):
    see `benchmarks.parity_train_mode`.
 
@@ -44,10 +44,10 @@ from common_data.frameworks import FRAMEWORKS, MODE_FRAMEWORK
 from common_data.model.dropout import SOURCES as DROPOUT_SOURCES
 from common_data.model.dropout import draw_masks, dropout_layers
 from common_data.model.init_weights import init_weights, weights_digest
+from common_data.model.parity_probe import PARITY_LR
 from common_data.model.reference import forward, softmax_cross_entropy
 from common_data.model.spec import Spec, load_spec
 from common_data.run.config import parse_mode_flags
-from common_data.run.protocol import PARITY_LR
 
 THRESHOLDS = {"forward_max_abs_diff": 1e-5, "train_loss_max_rel_diff": 1e-4}
 _ERROR_TAIL_LINES = 12

@@ -42,8 +42,8 @@ def _data_wait(f: Mapping[str, Any]) -> str:
         text += "; with common_data/data/prefetch.py: " + ", ".join(
             f"{fw} {_pct(v)}" for fw, v in d["with_prefetch"].items())
     if d["value"] >= 0.05:
-        text += (". The batch iterator runs in the training thread between steps; the "
-                 "background-thread prefetch overlaps it, but protocol.py does not use it yet")
+        text += (". Runs prefetch the next batch in a background thread "
+                 "(common_data/run/loop.py); what is left is the wait prefetch cannot hide")
     return text
 
 
@@ -277,5 +277,5 @@ def _method(f: Mapping[str, Any]) -> list[str]:
         "* Harness overhead: (matrix wall time - sum of train_s + eval_s of the runs it ran) / "
         "wall time, from `matrix.json` and its records.",
         "* Data wait: time inside the batch iterator over training-phase time, as "
-        "`common_data.run.protocol` records it.", "",
+        "`common_data.run.timing` records it.", "",
     ]

@@ -33,7 +33,7 @@ from benchmarks.perf_render import explain, render
 from common_data.atomic import write_json_atomic
 from common_data.bench import workload
 from common_data.frameworks import FRAMEWORKS
-from common_data.run.protocol import cpu_name
+from common_data.run.host import cpu_name
 
 DATA_SUITE = "benchmarks/bench_data.py"
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
@@ -318,7 +318,8 @@ def paper_projection(overhead: dict[str, Any], rows: list[pf.Row],
 def data_wait_figures(e2e: dict[str, Any], runs: dict[str, Any] | None,
                       runs_profile: str | None) -> dict[str, Any] | None:
     """The worst data-wait fraction measured: the end-to-end runs at the paper setting (the
-    shared loader, timed as protocol.train_epoch times it) and the matrix's own records."""
+    shared loader, timed as common_data.run.loop.train_epoch times it) and the matrix's own
+    records."""
     sources = {f"end_to_end {fw} cached": e2e[fw]["cached"]["data_wait_fraction"]
                for fw in e2e if fw != "overall"
                and e2e[fw]["cached"].get("data_wait_fraction") is not None}

@@ -25,8 +25,8 @@ from typing import Any
 
 from benchmarks.compare import _die_with_parent
 from benchmarks.envs import PROJECT_ROOT, env_python
-from common_data.environ import CONCURRENT_RUNS_ENV, NODE_ENV
 from common_data.frameworks import FRAMEWORKS
+from common_data.wire import CONCURRENT_RUNS_ENV, NODE_ENV
 
 NODE_ENVS = "THERMAL_BENCH_NODE_ENVS"  # where a node keeps the tox envs it built
 BUILD_ENVS = "THERMAL_BENCH_BUILD_ENVS"  # "0": fail at once when a node lacks an env

@@ -10,7 +10,8 @@ import sys
 from collections.abc import Sequence
 
 from common_data.run.config import RunConfig
-from common_data.run.protocol import Twin, run_main
+from common_data.run.entry import run_main
+from common_data.run.twin import Twin
 
 
 def make_twin(config: RunConfig | None = None) -> Twin:

@@ -140,6 +140,7 @@ def fake_images(
         records=records,
         cache_key="fake",
         dataset_hash="fake",
+        root=Path("/nowhere"),
         preprocess=Preprocess(size=16),
     )
 

@@ -19,10 +19,9 @@ from benchmarks.parity_train_mode import THRESHOLDS
 from common_data.errors import ConfigError
 from common_data.model.init_weights import init_weights
 from common_data.model.layers import ops
-from common_data.model.parity_probe import flat_state, running_names
+from common_data.model.parity_probe import flat_state, parity_batch, running_names
 from common_data.model.reference import forward, train_forward
 from common_data.model.spec import Spec, load_spec
-from common_data.run.protocol import parity_batch
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

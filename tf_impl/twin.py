@@ -1,4 +1,4 @@
-"""The TensorFlow half of a training run: the `Twin` hooks that `common_data.run.protocol` drives.
+"""The TensorFlow half of a training run: the `Twin` hooks that `common_data.run.loop` drives.
 
 Everything that could make the twins differ other than the framework itself (data, epochs,
 early stopping, timing, metrics) lives in the protocol; this file holds only what TF must do.
@@ -21,7 +21,7 @@ from common_data.errors import ConfigError
 from common_data.model.dropout import Masks
 from common_data.model.spec import Spec
 from common_data.run.config import RunConfig
-from common_data.run.protocol import Twin
+from common_data.run.twin import Twin
 from tf_impl.model import (
     build_model,
     canonical_shapes,

@@ -1,10 +1,11 @@
 """The benchmark workloads, written once so both twins' suites time exactly the same things.
 
-The reasoning is protocol.py's: a speed comparison is fair only if everything but the
-framework is one piece of code. So the cases, the batches, the twin's construction (through
-the twins' own `make_twin` and `Twin.build`, i.e. what a run uses), the end-to-end loops and
-the "published pipeline" emulation live here; `pytorch_impl/bench.py` and `tf_impl/bench.py`
-add only the framework's matmul and GPU probe. Cases come from `workload.toml`.
+The reasoning is that of the `Twin` contract (common_data.run.twin): a speed comparison is
+fair only if everything but the framework is one piece of code. So the cases, the batches,
+the twin's construction (through the twins' own `make_twin` and `Twin.build`, i.e. what a
+run uses), the end-to-end loops and the "published pipeline" emulation live here;
+`pytorch_impl/bench.py` and `tf_impl/bench.py` add only the framework's matmul and GPU probe.
+Cases come from `workload.toml`.
 
 Everything timed returns only after the framework finished: `Twin.train_step` fetches the
 loss as a float, `Twin.predict_logits` returns NumPy, and the matmul fetches one element.
@@ -27,16 +28,17 @@ import numpy as np
 from common_data.data import cache as image_cache
 from common_data.data.augment import augment_image
 from common_data.data.batches import count_batches, epoch_order, iterate_batches
-from common_data.data.datasets import resolve_data
-from common_data.data.discovery import Dataset, discover
+from common_data.data.cache import Images
+from common_data.data.discovery import Dataset
 from common_data.data.prefetch import prefetch
 from common_data.data.preprocess import Preprocess
-from common_data.data.splits import make_split
 from common_data.errors import ConfigError
 from common_data.model.init_weights import init_weights
 from common_data.model.spec import Spec, load_spec
 from common_data.run.config import RunConfig, load_run_config
-from common_data.run.protocol import Twin
+from common_data.run.inputs import load_run_data, run_dataset, run_images
+from common_data.run.timing import timed_steps
+from common_data.run.twin import Twin
 
 WORKLOAD_PATH = Path(__file__).resolve().with_name("workload.toml")
 SELECTION_ENV = "THERMAL_BENCH_PERF"
@@ -209,8 +211,8 @@ class BenchData:
     """The data every case of a suite reads, loaded once per process."""
 
     dataset: Dataset
-    preprocess: Preprocess
-    images: image_cache.Images
+    config: RunConfig  # the data settings of a run: dataset, input size, HUD mode, split
+    images: Images
     train: np.ndarray
     val: np.ndarray
     spec: Spec
@@ -226,10 +228,10 @@ class BenchData:
 def load_bench_data(profile: Profile, data: str) -> BenchData:
     """Decode (or load from the cache) and split the data as a run with these settings would."""
     common = shared()
-    dataset = discover(resolve_data(data))
-    preprocess = Preprocess(size=profile.image_size)
-    images = image_cache.load(dataset, preprocess)
-    split = make_split(images, "random", seed=common["split_seed"])
+    config = load_run_config({"data": data, "image_size": profile.image_size, "hud": "full",
+                              "split": "random", "split_seed": common["split_seed"]})
+    dataset = run_dataset(config)
+    images, split = load_run_data(config, run_images(config, dataset))
     needed = max(profile.e2e_train_images, profile.loader_images, profile.large_batch)
     if len(split.train) < needed or len(split.val) < profile.e2e_val_images:
         raise ConfigError(
@@ -237,14 +239,14 @@ def load_bench_data(profile: Profile, data: str) -> BenchData:
             f"images, but profile {profile.name!r} needs {needed} and {profile.e2e_val_images}"
         )
     spec = load_spec(common["spec"], image_size=profile.image_size)
-    return BenchData(dataset, preprocess, images, split.train, split.val, spec)
+    return BenchData(dataset, config, images, split.train, split.val, spec)
 
 
 def build_twin(
     make_twin: Callable[[], Twin], framework: str, mode: str, profile: Profile,
     selection: Selection, batch_size: int, spec: Spec,
 ) -> Twin:
-    """Built exactly as `protocol.execute` builds a run's twin."""
+    """Built exactly as `common_data.run.driver.execute` builds a run's twin."""
     config = run_config(framework, mode, profile, selection, batch_size)
     twin = make_twin()
     twin.build(spec, init_weights(spec, config.seed), config)
@@ -358,7 +360,7 @@ def _run_end_to_end(benchmark: Any, bench: BenchData, twin: Twin, batch_size: in
 
 def _summary(rounds: list[EndToEnd]) -> dict[str, Any]:
     """Medians over rounds, every round's wall time (for paired ratios), and the data-wait
-    fraction as protocol.Timing computes it."""
+    fraction as common_data.run.timing.Timing computes it."""
     train_s = sum(r.train_s for r in rounds)
     summary: dict[str, Any] = {
         key: float(np.median([getattr(r, key) for r in rounds]))
@@ -370,15 +372,16 @@ def _summary(rounds: list[EndToEnd]) -> dict[str, Any]:
 
 
 def end_to_end(twin: Twin, bench: BenchData, pipeline: str, profile: Profile) -> EndToEnd:
-    """Train `e2e_epochs` epochs and validate after each, timing as protocol.train_epoch does
-    (data wait = time inside the batch iterator). The cached pipelines include loading the
-    decode cache, as every run does; dataset discovery is outside both, as both need it."""
+    """Train `e2e_epochs` epochs and validate after each, timed by the training loop's own
+    `timed_steps` (data wait = time inside the batch iterator). The cached pipelines include
+    loading the decode cache, as every run does; dataset discovery is outside both, as both
+    need it."""
     seed = shared()["seed"]
     train_idx = bench.train[: profile.e2e_train_images]
     val_idx = bench.val[: profile.e2e_val_images]
     out = EndToEnd()
     started = perf_counter()
-    images = None if pipeline == "published" else image_cache.load(bench.dataset, bench.preprocess)
+    images = None if pipeline == "published" else run_images(bench.config, bench.dataset)
     out.load_s = perf_counter() - started
 
     def batches(indices: np.ndarray, epoch: int, train: bool) -> Iterator[Batch]:
@@ -386,23 +389,16 @@ def end_to_end(twin: Twin, bench: BenchData, pipeline: str, profile: Profile) ->
                       augment=train)
         if images is None:
             return published_batches(bench.images.records, bench.images.labels, indices,
-                                     bench.preprocess, **kwargs)
+                                     bench.images.preprocess, **kwargs)
         shared_batches = iterate_batches(images.images, images.labels, indices, **kwargs)
         return prefetch(shared_batches) if pipeline == "cached_prefetch" else shared_batches
 
     for epoch in range(profile.e2e_epochs):
         phase = perf_counter()
         source = batches(train_idx, epoch, train=True)
-        while True:
-            waiting = perf_counter()
-            batch = next(source, None)
-            if batch is None:
-                break
-            stepping = perf_counter()
-            twin.train_step(*batch)
-            done = perf_counter()
-            out.wait_s += stepping - waiting
-            out.compute_s += done - stepping
+        for _, _, waited, seconds in timed_steps(source, lambda batch: twin.train_step(*batch)):
+            out.wait_s += waited
+            out.compute_s += seconds
             out.steps += 1
         out.train_s += perf_counter() - phase
         phase = perf_counter()

@@ -62,6 +62,7 @@ class Images:
     records: list[Record]
     cache_key: str
     dataset_hash: str
+    root: Path  # the dataset folder the records were found in
     preprocess: Preprocess
     skipped: list[dict] = field(default_factory=list)
     source_formats: dict[str, int] = field(default_factory=dict)
@@ -129,6 +130,7 @@ def load(
         records=records,
         cache_key=key,
         dataset_hash=dataset.hash(),
+        root=dataset.root,
         preprocess=preprocess,
         skipped=skipped,
         source_formats=manifest["source_formats"],

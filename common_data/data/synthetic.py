@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common_data.data.cache_root import cache_root as project_cache_root
 from common_data.data.classes import CLASSES
 from common_data.errors import DataError
 
@@ -767,7 +768,7 @@ def ensure_synthetic(cache_root: Path | None = None) -> Path:
     whatever it holds. Two processes may race to build it (both twins' test envs start cold);
     the loser's rename fails, and its error only matters if the winner's copy is not intact.
     """
-    base = Path(cache_root) if cache_root is not None else cache_root()
+    base = Path(cache_root) if cache_root is not None else project_cache_root()
     root = (base / f"synthetic-v{GENERATOR_VERSION}-s{DEFAULT_SEED}").resolve()
     if not is_intact(root, seed=DEFAULT_SEED, scale=DEFAULT_SCALE):
         _check_scale(DEFAULT_SCALE)

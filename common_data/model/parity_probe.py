@@ -1,5 +1,5 @@
-"""The training-mode half of a twin's parity probe (the inference half is
-`common_data.run.protocol.parity_main`, which calls this).
+"""The parity probe's fixed batch, and the training-mode half of a twin's probe (the inference
+half is `common_data.run.entry.parity_main`, which calls this).
 
 Batch norm computes a different function in training (batch statistics, running-statistic
 updates) than in inference, and dropout applies masks, so the probe also trains a second copy
@@ -20,18 +20,25 @@ ten steps at 32 px) and float32 vs float64 of one twin differ by at most 4.5e-4 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from common_data.model.dropout import draw_masks, dropout_layers
 from common_data.model.spec import Spec
 from common_data.run.config import RunConfig
+from common_data.run.twin import Twin
 
-if TYPE_CHECKING:  # protocol imports this module
-    from common_data.run.protocol import Twin
-
+PARITY_BATCH = 8
+PARITY_BATCH_SEED = 123
+PARITY_LR = 1e-4  # the inference check's Adam steps; why not 1e-3: entry.parity_main
 TRAIN_MODE_LR = 1e-8
+
+
+def parity_batch(spec: Spec) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed probe batch: uniform images in [0, 1] and every class at least once."""
+    rng = np.random.default_rng(PARITY_BATCH_SEED)
+    x = rng.uniform(0.0, 1.0, size=(PARITY_BATCH, *spec.input_shape)).astype(np.float32)
+    y = (np.arange(PARITY_BATCH) % spec.num_classes).astype(np.int64)
+    return x, y
 
 
 def running_names(spec: Spec) -> list[str]:
