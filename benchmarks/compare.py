@@ -37,7 +37,7 @@ from rich.progress import (
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.executors import LOCAL, Executor, add_executor_arguments, executor_from
 from benchmarks.lock import results_lock
-from benchmarks.matrix import Cell, check_matrix, expand, load_profile
+from benchmarks.matrix import Cell, check_matrix, expand, load_matrix_profile
 from benchmarks.preflight import preflight
 from benchmarks.records import exit_text
 from common_data.atomic import write_json_atomic
@@ -500,7 +500,7 @@ def main(argv: list[str]) -> int:
     add_matrix_arguments(parser, default_profile="quick")
     parser.add_argument("--no-report", action="store_true", help="skip rendering COMPARISON.md")
     args = parser.parse_args(argv)
-    profile = apply_overrides(load_profile(args.profile), args)
+    profile = apply_overrides(load_matrix_profile(args.profile), args)
     command = " ".join(["python -m benchmarks compare", *argv])
     jobs = parse_jobs(args.jobs, profile.get("jobs", 1))
     with results_lock(args.results):  # from the checks to the report: one harness per folder

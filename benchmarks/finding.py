@@ -43,11 +43,27 @@ DEFAULT_PROFILE = "schedule64"
 
 
 def load_finding(path: Path = FINDING_PATH) -> dict[str, Any]:
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+    """The finding, its protocols resolved against the published protocol."""
+    finding = tomllib.loads(path.read_text(encoding="utf-8"))
+    finding["profile"] = {name: resolve_protocol(protocol)
+                          for name, protocol in finding["profile"].items()}
+    return finding
+
+
+def resolve_protocol(protocol: dict[str, Any]) -> dict[str, Any]:
+    """A finding protocol with `published = true` takes the published protocol's input size,
+    epochs and augmented schedule (benchmarks/profiles/paper.toml) for every key it does not
+    set itself, so those numbers are written once."""
+    own = {key: value for key, value in protocol.items() if key != "published"}
+    if not protocol.get("published"):
+        return own
+    paper = published_protocol()
+    return {"image_size": paper.image_size, "epochs": paper.baseline_epochs,
+            "augmented_epochs": paper.augmented_epochs, "early_stopping": True, **own}
 
 
 @dataclass(frozen=True)
-class Selection:
+class FindingSelection:
     """Which part of the finding's matrix to run (the regression suite runs slices of it)."""
 
     profile: str
@@ -60,7 +76,9 @@ class Selection:
     skip_bad: bool = False
 
 
-def selection_from(finding: dict[str, Any], profile: str, data: str, **overrides: Any) -> Selection:
+def selection_from(
+    finding: dict[str, Any], profile: str, data: str, **overrides: Any
+) -> FindingSelection:
     """The finding's own matrix under `profile`, with any field overridden."""
     if profile not in finding["profile"]:
         raise ConfigError(f"--profile {profile!r}: expected one of {', '.join(finding['profile'])}")
@@ -72,7 +90,7 @@ def selection_from(finding: dict[str, Any], profile: str, data: str, **overrides
             raise ConfigError(
                 f"--regimes: unknown regime {regime!r} (expected: {', '.join(matrix['regimes'])})"
             )
-    return Selection(
+    return FindingSelection(
         **{
             "profile": profile,
             "data": data,
@@ -84,7 +102,7 @@ def selection_from(finding: dict[str, Any], profile: str, data: str, **overrides
     )
 
 
-def matrix_profile(finding: dict[str, Any], selection: Selection) -> dict[str, Any]:
+def matrix_profile(finding: dict[str, Any], selection: FindingSelection) -> dict[str, Any]:
     """The harness profile (benchmarks.matrix) of the finding's runs under `selection`."""
     protocol = finding["profile"][selection.profile]
     augmented: dict[str, Any] = {"epochs": protocol["augmented_epochs"]}
@@ -108,7 +126,9 @@ def matrix_profile(finding: dict[str, Any], selection: Selection) -> dict[str, A
     }
 
 
-def finding_cells(finding: dict[str, Any], selection: Selection) -> tuple[list[Cell], list[Cell]]:
+def finding_cells(
+    finding: dict[str, Any], selection: FindingSelection
+) -> tuple[list[Cell], list[Cell]]:
     """The grid (framework x variant x seed x regime) and the HUD-only probe cells."""
     base = matrix_profile(finding, selection)
     grid = []
@@ -310,13 +330,13 @@ class CleanPipeline:
         return split_ok, digest == validation_digest(images, split.val, config)
 
 
-def dataset_label(data: str) -> str:
+def expected_dataset_key(data: str) -> str:
     return "synthetic" if data == "synthetic" else Path(data).name
 
 
 def evaluate_finding(
     finding: dict[str, Any],
-    selection: Selection,
+    selection: FindingSelection,
     grid: list[Cell],
     probe: list[Cell],
     results: Path,
@@ -326,7 +346,7 @@ def evaluate_finding(
     rows = verdict_rows(finding, grid, records)
     protocol = finding["profile"][selection.profile]
     clean = CleanPipeline(selection.data)
-    label = dataset_label(selection.data)
+    label = expected_dataset_key(selection.data)
     expected = finding.get("expected", {}).get(selection.profile, {}).get(label, {})
     for row in rows:
         checks = [clean.check(record) for record in row.pop("_records")]
@@ -460,7 +480,7 @@ def main(argv: list[str]) -> int:
 
 
 def _run_finding(
-    finding: dict[str, Any], selection: Selection, args: argparse.Namespace, argv: list[str],
+    finding: dict[str, Any], selection: FindingSelection, args: argparse.Namespace, argv: list[str],
     jobs: int,
 ) -> int:
     grid, probe = finding_cells(finding, selection)

@@ -50,7 +50,7 @@ class Cell:
         )
 
 
-def load_profile(name_or_path: str) -> dict[str, Any]:
+def load_matrix_profile(name_or_path: str) -> dict[str, Any]:
     """Read a profile by name (benchmarks/profiles/<name>.toml) or from a TOML path."""
     path = Path(name_or_path)
     if not path.suffix:

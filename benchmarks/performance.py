@@ -53,7 +53,7 @@ class Suite:
 
 def main(argv: list[str]) -> int:
     args = _parse(argv)
-    profile = workload.load_profile(args.profile)
+    profile = workload.load_suite_profile(args.profile)
     frameworks = [fw.strip() for fw in args.frameworks.split(",") if fw.strip()]
     for framework in frameworks:
         framework_python(framework)
@@ -116,12 +116,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def run_suite(framework: str, threads: int, profile: workload.Profile, data: str,
+def run_suite(framework: str, threads: int, profile: workload.SuiteProfile, data: str,
               out_dir: Path) -> Suite:
     """One framework suite at one thread count; progress lines go to the console, the full
     output to <out>/logs/<suite>.log."""
     name = f"{framework}-t{threads}"
-    selection = workload.Selection(profile=profile.name, threads=threads, data=data)
+    selection = workload.SuiteSelection(profile=profile.name, threads=threads, data=data)
     json_path, junit = out_dir / f"{name}.json", out_dir / f"{name}.junit.xml"
     json_path.unlink(missing_ok=True)
     command = [str(framework_python(framework)), "-m", "pytest", FRAMEWORKS[framework].bench_suite,
@@ -205,9 +205,9 @@ def run_overhead_matrix(name: str, matrix_dir: Path, data: str) -> None:
     matrix and the overhead is measured rather than read from skipped cells. The profile's run
     settings stay as they are: only the seeds are cut (the overhead is per run)."""
     from benchmarks.compare import build_cells, run_matrix
-    from benchmarks.matrix import load_profile
+    from benchmarks.matrix import load_matrix_profile
 
-    profile = load_profile(name)
+    profile = load_matrix_profile(name)
     profile["seeds"] = MATRIX_SEEDS
     # weights are not part of the protocol and nothing here reads them back
     profile.setdefault("run", {}).update(data=data, save_weights=False)
@@ -230,7 +230,7 @@ def read_matrix(matrix_dir: Path) -> tuple[dict[str, Any] | None, list[dict[str,
     return json.loads(summary.read_text(encoding="utf-8")), records
 
 
-def assemble(profile: workload.Profile, suites: list[Suite], data_suite: dict[str, Any] | None,
+def assemble(profile: workload.SuiteProfile, suites: list[Suite], data_suite: dict[str, Any] | None,
              matrix_dir: Path, command: str) -> dict[str, Any]:
     """Everything performance.json holds, from the suites' JSON and the matrix."""
     rows, machine_infos, measured_at = [], [], []
@@ -293,12 +293,12 @@ def judge(target: pf.Target, figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def paper_projection(overhead: dict[str, Any], rows: list[pf.Row],
-                     profile: workload.Profile) -> dict[str, Any] | None:
+                     profile: workload.SuiteProfile) -> dict[str, Any] | None:
     """Overhead of the shortest paper-profile run (baseline, 20 epochs), projected from the
     measured per-run fixed cost and the fastest default-mode step times at batch 32."""
-    from benchmarks.matrix import load_profile
+    from benchmarks.matrix import load_matrix_profile
 
-    paper = load_profile("paper")["run"]
+    paper = load_matrix_profile("paper")["run"]
     steps = {kind: [r for r in rows if r.kind == kind and r.mode == "default"
                     and r.batch_size == paper["batch_size"] and r.threads == profile.threads[0]]
              for kind in ("train", "eval")}
@@ -345,7 +345,7 @@ def mode_row(row: pf.Row, peaks: dict[int, float]) -> dict[str, Any]:
 
 
 def machine(rows: list[pf.Row], infos: list[dict[str, Any]],
-            profile: workload.Profile) -> dict[str, Any]:
+            profile: workload.SuiteProfile) -> dict[str, Any]:
     gpus = sorted({r.device for r in rows if r.device not in ("cpu", "/CPU:0")})
     versions = {r.framework: r.info.get("framework_version") for r in rows}
     pythons = sorted({i.get("python_version") for i in infos if i.get("python_version")})

@@ -18,8 +18,8 @@ from pytorch_impl.run import make_twin
 from pytorch_impl.twin import configure_runtime
 
 FRAMEWORK = "torch"
-SELECTION = workload.Selection.from_env()
-PROFILE = workload.load_profile(SELECTION.profile)
+SELECTION = workload.SuiteSelection.from_env()
+PROFILE = workload.load_suite_profile(SELECTION.profile)
 VERSION = {"framework_version": torch.__version__}
 
 

@@ -18,8 +18,8 @@ from tf_impl.run import make_twin
 from tf_impl.twin import configure_runtime
 
 FRAMEWORK = "tf"
-SELECTION = workload.Selection.from_env()
-PROFILE = workload.load_profile(SELECTION.profile)
+SELECTION = workload.SuiteSelection.from_env()
+PROFILE = workload.load_suite_profile(SELECTION.profile)
 VERSION = {"framework_version": tf.__version__}
 
 

@@ -55,7 +55,7 @@ class Unavailable(Exception):
 
 
 @dataclass(frozen=True)
-class Profile:
+class SuiteProfile:
     """One `[profiles.<name>]` table; see workload.toml for what each key controls."""
 
     name: str
@@ -79,7 +79,7 @@ class Profile:
 
 
 @dataclass(frozen=True)
-class Selection:
+class SuiteSelection:
     """What one suite process runs. The harness passes it in one environment variable because
     pytest owns the command line of the suites."""
 
@@ -91,12 +91,12 @@ class Selection:
         return {SELECTION_ENV: json.dumps(asdict(self))}
 
     @classmethod
-    def from_env(cls) -> Selection:
+    def from_env(cls) -> SuiteSelection:
         """The harness's selection, or the quick profile at its primary thread count when a
         suite is run by hand."""
         raw = os.environ.get(SELECTION_ENV)
         if not raw:
-            return cls(profile="quick", threads=load_profile("quick").threads[0])
+            return cls(profile="quick", threads=load_suite_profile("quick").threads[0])
         try:
             return cls(**json.loads(raw))
         except (ValueError, TypeError) as exc:
@@ -105,7 +105,7 @@ class Selection:
                 '{"profile": "quick", "threads": 2, "data": "synthetic"}'
             ) from exc
 
-    def primary(self, profile: Profile) -> bool:
+    def primary(self, profile: SuiteProfile) -> bool:
         return self.threads == profile.threads[0]
 
 
@@ -143,7 +143,7 @@ def framework_modes(framework: str) -> dict[str, dict[str, bool]]:
     return dict(_workload()["modes"][framework])
 
 
-def load_profile(name: str) -> Profile:
+def load_suite_profile(name: str) -> SuiteProfile:
     profiles = _workload()["profiles"]
     if name not in profiles:
         raise ConfigError(
@@ -151,7 +151,7 @@ def load_profile(name: str) -> Profile:
             f"(expected one of: {', '.join(profiles)})"
         )
     raw = profiles[name]
-    keys = [f.name for f in fields(Profile) if f.name != "name"]
+    keys = [f.name for f in fields(SuiteProfile) if f.name != "name"]
     unknown = sorted(set(raw) - set(keys))
     missing = [k for k in keys if k not in raw]
     if unknown or missing:
@@ -159,7 +159,7 @@ def load_profile(name: str) -> Profile:
             f"{WORKLOAD_PATH} [profiles.{name}]: unknown keys {unknown}, missing keys {missing}"
         )
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
-    profile = Profile(name=name, **values)
+    profile = SuiteProfile(name=name, **values)
     for key in ("e2e_train_images", "e2e_val_images", "loader_images"):
         if getattr(profile, key) % profile.batch_size:
             raise ConfigError(
@@ -169,7 +169,7 @@ def load_profile(name: str) -> Profile:
     return profile
 
 
-def cases(framework: str, profile: Profile, threads: int) -> list[Case]:
+def cases(framework: str, profile: SuiteProfile, threads: int) -> list[Case]:
     """Every case of one suite process, in run order. GPU-only modes are listed and skipped
     on a CPU machine, so the report can say they were not run and why."""
     primary = threads == profile.threads[0]
@@ -192,7 +192,7 @@ def cases(framework: str, profile: Profile, threads: int) -> list[Case]:
 
 
 def run_config(
-    framework: str, mode: str, profile: Profile, selection: Selection, batch_size: int
+    framework: str, mode: str, profile: SuiteProfile, selection: SuiteSelection, batch_size: int
 ) -> RunConfig:
     """The run config of a benchmarked twin: the defaults plus the workload's settings, so a
     benchmarked mode is the mode a run with the same flags trains in."""
@@ -225,7 +225,7 @@ class BenchData:
         ))
 
 
-def load_bench_data(profile: Profile, data: str) -> BenchData:
+def load_bench_data(profile: SuiteProfile, data: str) -> BenchData:
     """Decode (or load from the cache) and split the data as a run with these settings would."""
     common = shared()
     config = load_run_config({"data": data, "image_size": profile.image_size, "hud": "full",
@@ -243,8 +243,8 @@ def load_bench_data(profile: Profile, data: str) -> BenchData:
 
 
 def build_twin(
-    make_twin: Callable[[], Twin], framework: str, mode: str, profile: Profile,
-    selection: Selection, batch_size: int, spec: Spec,
+    make_twin: Callable[[], Twin], framework: str, mode: str, profile: SuiteProfile,
+    selection: SuiteSelection, batch_size: int, spec: Spec,
 ) -> Twin:
     """Built exactly as `common_data.run.driver.execute` builds a run's twin."""
     config = run_config(framework, mode, profile, selection, batch_size)
@@ -269,14 +269,14 @@ def matmul_operands(n: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
 
 
-def matmul_info(framework: str, selection: Selection, n: int, device: str) -> dict[str, Any]:
+def matmul_info(framework: str, selection: SuiteSelection, n: int, device: str) -> dict[str, Any]:
     return {"framework": framework, "kind": "matmul", "mode": "sgemm", "threads": selection.threads,
             "size": n, "flops": 2 * n**3, "device": device}
 
 
 def run_case(
     benchmark: Any, bench: BenchData, case: Case, *, framework: str,
-    make_twin: Callable[[], Twin], profile: Profile, selection: Selection, gpu: bool,
+    make_twin: Callable[[], Twin], profile: SuiteProfile, selection: SuiteSelection, gpu: bool,
     info: dict[str, Any],
 ) -> None:
     """Every case but the matmul, which needs the framework's own tensors."""
@@ -303,7 +303,9 @@ def run_case(
     measure(benchmark, target, profile.rounds, profile.warmup_rounds, info)
 
 
-def _run_loader(benchmark: Any, bench: BenchData, profile: Profile, info: dict[str, Any]) -> None:
+def _run_loader(
+    benchmark: Any, bench: BenchData, profile: SuiteProfile, info: dict[str, Any]
+) -> None:
     """Augmented batches as a training epoch draws them: the loader's hardest path."""
     indices = bench.train[: profile.loader_images]
 
@@ -331,7 +333,7 @@ class EndToEnd:
 
 
 def _run_end_to_end(benchmark: Any, bench: BenchData, twin: Twin, batch_size: int,
-                    profile: Profile, info: dict[str, Any]) -> None:
+                    profile: SuiteProfile, info: dict[str, Any]) -> None:
     """Same twin, images, epochs and batches for every pipeline; only how pixels arrive
     differs. The pipelines take turns within each round, first place rotating, so a load
     change on a shared machine hits all of them alike instead of whichever ran last; the
@@ -371,7 +373,7 @@ def _summary(rounds: list[EndToEnd]) -> dict[str, Any]:
     return summary
 
 
-def end_to_end(twin: Twin, bench: BenchData, pipeline: str, profile: Profile) -> EndToEnd:
+def end_to_end(twin: Twin, bench: BenchData, pipeline: str, profile: SuiteProfile) -> EndToEnd:
     """Train `e2e_epochs` epochs and validate after each, timed by the training loop's own
     `timed_steps` (data wait = time inside the batch iterator). The cached pipelines include
     loading the decode cache, as every run does; dataset discovery is outside both, as both
