@@ -101,3 +101,44 @@ def test_one_framework_table() -> None:
     ]
     assert not offenders, f"per-framework tables outside {FRAMEWORK_TABLE.name}: {offenders}"
     assert set(FRAMEWORKS) == BOTH, "BOTH must name every framework for this check to mean much"
+
+
+def _common_data_imports() -> dict[str, set[str]]:
+    """Module -> the common_data modules it imports anywhere in its body (lazy imports too:
+    an import inside a function hides a loop, it does not remove it)."""
+    modules = {}
+    for path in (ROOT / "common_data").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found |= {f"{node.module}.{a.name}" for a in node.names} | {node.module}
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+        graph[name] = {m for m in found & modules.keys()
+                       if m != name and modules[m].name != "__init__.py"}
+    return graph
+
+
+def test_common_data_has_no_import_loop() -> None:
+    graph = _common_data_imports()
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module):], module]
+        if module in done:
+            return None
+        for dependency in sorted(graph[module]):
+            loop = visit(dependency, [*path, module])
+            if loop:
+                return loop
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        loop = visit(module, [])
+        assert loop is None, " -> ".join(loop or [])
