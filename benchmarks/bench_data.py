@@ -14,11 +14,11 @@ import cv2
 import numpy as np
 import pytest
 
-from common_data import cache
-from common_data.augment import augment_image
-from common_data.batches import iterate_batches
-from common_data.discovery import discover
-from common_data.preprocess import Preprocess
+from common_data.data import cache
+from common_data.data.augment import augment_image
+from common_data.data.batches import iterate_batches
+from common_data.data.discovery import discover
+from common_data.data.preprocess import Preprocess
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REAL_DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "facial-emotion"

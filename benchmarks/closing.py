@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.figures import regime_label
-from benchmarks.records import FRAMEWORK_NAMES, group_rows, load_records
+from benchmarks.records import group_rows, load_records
+from benchmarks.stats import mean_ci
 from benchmarks.summary import answers
-from common_data.stats import mean_ci
+from common_data.frameworks import FRAMEWORK_NAMES
 
 
 def print_closing(console: Console, results_runs: Any, run_ids: list[str], report: Any,

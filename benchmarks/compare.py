@@ -34,19 +34,20 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, RUNNER_MODULES, framework_python
+from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.executors import LOCAL, Executor, add_executor_arguments, executor_from
 from benchmarks.lock import results_lock
-from benchmarks.matrix import Cell, check_matrix, expand, load_profile
+from benchmarks.matrix import Cell, check_matrix, expand, load_matrix_profile
 from benchmarks.preflight import preflight
 from benchmarks.records import exit_text
+from common_data.atomic import write_json_atomic
 from common_data.errors import ConfigError
-from common_data.protocol import CONCURRENT_RUNS_ENV
-from common_data.run_config import MODE_FRAMEWORK, Mode, parse_mode_flags
-from common_data.schema import predictions_problem, write_json_atomic
+from common_data.frameworks import FRAMEWORKS, MODE_FRAMEWORK
+from common_data.run.config import Mode, parse_mode_flags
+from common_data.run.schema import predictions_problem
+from common_data.wire import CONCURRENT_RUNS_ENV, PROGRESS_PREFIX
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
-PROGRESS_PREFIX = "@@progress "
 DONE_STATUSES = ("ok", "diverged")
 _ERROR_TAIL_LINES = 30
 
@@ -157,7 +158,7 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
     """Fold command-line flags into the profile; flags win."""
     run = profile.setdefault("run", {})
     if args.frameworks:
-        profile["frameworks"] = parse_csv("--frameworks", args.frameworks, FRAMEWORKS)
+        profile["frameworks"] = parse_csv("--frameworks", args.frameworks, tuple(FRAMEWORKS))
     if args.variants:
         profile["variants"] = parse_csv("--variants", args.variants, ("baseline", "augmented"))
     if args.splits:
@@ -204,8 +205,8 @@ def apply_mode_flags(profile: dict[str, Any], items: list[str]) -> dict[str, Any
 
 def count_sessions(data: str) -> int:
     """Capture sessions in the dataset, for expanding `loso` into folds."""
-    from common_data.datasets import resolve_data
-    from common_data.discovery import discover
+    from common_data.data.datasets import resolve_data
+    from common_data.data.discovery import discover
 
     return len({record.session for record in discover(resolve_data(data)).records})
 
@@ -327,7 +328,7 @@ class MatrixRunner:
         command = [
             str(python),
             "-m",
-            RUNNER_MODULES[cell.framework],
+            FRAMEWORKS[cell.framework].module("run"),
             "--config",
             str(config_path),
             "--out",
@@ -450,7 +451,7 @@ def run_matrix(
     started = time.perf_counter()
     with results_lock(results):
         if any(cell.config["data"] == "synthetic" for cell in cells):
-            from common_data.synthetic import ensure_synthetic
+            from common_data.data.synthetic import ensure_synthetic
 
             ensure_synthetic()
         if executor.kind == "ray":
@@ -499,7 +500,7 @@ def main(argv: list[str]) -> int:
     add_matrix_arguments(parser, default_profile="quick")
     parser.add_argument("--no-report", action="store_true", help="skip rendering COMPARISON.md")
     args = parser.parse_args(argv)
-    profile = apply_overrides(load_profile(args.profile), args)
+    profile = apply_overrides(load_matrix_profile(args.profile), args)
     command = " ".join(["python -m benchmarks compare", *argv])
     jobs = parse_jobs(args.jobs, profile.get("jobs", 1))
     with results_lock(args.results):  # from the checks to the report: one harness per folder

@@ -17,17 +17,17 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from common_data.atomic import write_json_atomic
 from common_data.errors import DataError
-from common_data.schema import write_json_atomic
 
 if TYPE_CHECKING:
-    from common_data.cache import Images
-    from common_data.discovery import Dataset
-    from common_data.splits import Split
+    from common_data.data.cache import Images
+    from common_data.data.discovery import Dataset
+    from common_data.data.splits import Split
 
 QUALITY_FOLDER = "data"
 SHORT_HASH = 8
-# The camera the HUD boxes were measured on (common_data.preprocess): 320 rows x 240 columns.
+# The camera the HUD boxes were measured on (common_data.data.preprocess): 320 rows x 240 columns.
 CAMERA_FRAME = "320x240"
 _FORMAT = re.compile(r"^(\d+)x(\d+) ")
 

@@ -8,15 +8,14 @@ import os
 from pathlib import Path
 
 from common_data.errors import ConfigError
+from common_data.frameworks import FRAMEWORKS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FRAMEWORKS: tuple[str, ...] = ("torch", "tf")
-RUNNER_MODULES: dict[str, str] = {"torch": "pytorch_impl.run", "tf": "tf_impl.run"}
 
 
 def env_python(tox_dir: Path, framework: str) -> Path:
     """Where tox puts a framework env's interpreter inside a tox work folder."""
-    return tox_dir / framework / "bin" / "python"
+    return tox_dir / FRAMEWORKS[framework].tox_env / "bin" / "python"
 
 
 def framework_python(framework: str) -> Path:

@@ -4,7 +4,7 @@ The harness does everything a user can get wrong before a framework starts: it f
 record, checks the weights, reads the alias file and decodes the folder through common_data
 (which fills the shared decode cache, so the twin's evaluator only reads it back). The twin then
 predicts in its own tox env (`<twin>.evaluate`), and the metrics are computed here from its
-probabilities with `common_data.metrics`, exactly as for a training run.
+probabilities with `common_data.run.metrics`, exactly as for a training run.
 """
 
 from __future__ import annotations
@@ -24,17 +24,18 @@ import numpy as np
 
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.evaluation_summary import render
-from common_data.aliases import load_aliases
-from common_data.cache import Images, load
-from common_data.classes import CLASSES
-from common_data.datasets import SYNTHETIC, resolve_data
-from common_data.discovery import IMAGE_EXTENSIONS, Dataset, discover
+from common_data.atomic import write_json_atomic
+from common_data.data.aliases import load_aliases
+from common_data.data.cache import Images, load
+from common_data.data.classes import CLASSES
+from common_data.data.datasets import SYNTHETIC, resolve_data
+from common_data.data.discovery import IMAGE_EXTENSIONS, Dataset, discover
+from common_data.data.preprocess import Preprocess
 from common_data.errors import ConfigError, DataError
-from common_data.evaluation import evaluable
-from common_data.metrics import classification_metrics
-from common_data.preprocess import Preprocess
-from common_data.protocol import PACKAGES
-from common_data.schema import read_record, write_json_atomic
+from common_data.frameworks import FRAMEWORKS
+from common_data.run.evaluation import evaluable
+from common_data.run.metrics import classification_metrics
+from common_data.run.schema import read_record
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
 EVALUATION_VERSION = 1
@@ -86,7 +87,7 @@ def run_evaluator(framework: str, record_path: Path, root: Path, out: Path,
                   args: argparse.Namespace) -> None:
     """The twin's evaluator in its own env. Its exit code 2 is a user error with one line,
     raised on as such; anything else is a crash, shown with the end of its output."""
-    command = [str(framework_python(framework)), "-m", f"{PACKAGES[framework]}.evaluate",
+    command = [str(framework_python(framework)), "-m", FRAMEWORKS[framework].module("evaluate"),
                "--record", str(record_path), "--data", str(root), "--out", str(out)]
     if args.aliases:
         command += ["--aliases", str(Path(args.aliases).expanduser().resolve())]

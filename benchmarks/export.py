@@ -9,14 +9,13 @@ reads, so both agree.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from benchmarks.records import load_records
+from common_data.atomic import atomic_path
 from common_data.errors import ConfigError
 
 FORMATS = ("csv", "json", "parquet")
@@ -70,20 +69,14 @@ def runs_frame(runs_dir: Path) -> pd.DataFrame:
 
 
 def write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
-    """Atomically, like every file the harness writes: a temporary file, then a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    """Atomically, like every file the harness writes (common_data.atomic)."""
+    with atomic_path(path) as tmp:
         if fmt == "csv":
             frame.to_csv(tmp, index=False)
         elif fmt == "json":
             frame.to_json(tmp, orient="records", indent=1)
         else:
             frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str]) -> int:

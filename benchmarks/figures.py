@@ -1,6 +1,5 @@
 """PNG figures for the report, drawn from stored records only (matplotlib, no display)."""
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -9,20 +8,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from benchmarks.records import FRAMEWORK_NAMES, Row
-from common_data.classes import CLASSES
+from benchmarks.records import Row
+from common_data.atomic import atomic_file
+from common_data.data.classes import CLASSES
+from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 
-_COLOURS = {"torch": "#ee4c2c", "tf": "#ff8f00"}
 _STYLES = {"baseline": "-", "augmented": "--"}
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    """Write via a temporary file so a killed report never leaves half a PNG."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
+    """Write atomically (common_data.atomic) so a killed report never leaves half a PNG."""
+    try:
+        with atomic_file(path) as handle:
+            fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -36,7 +36,8 @@ def learning_curves(rows: list[Row], title: str, path: Path) -> Path:
         length = min(len(h) for h in histories)
         epochs = np.arange(1, length + 1)
         label = f"{FRAMEWORK_NAMES[row.framework]} {row.variant} (n={len(histories)})"
-        style = dict(color=_COLOURS[row.framework], linestyle=_STYLES.get(row.variant, ":"))
+        style = dict(color=FRAMEWORKS[row.framework].colour,
+                     linestyle=_STYLES.get(row.variant, ":"))
         for ax, key in ((ax_acc, "val_accuracy"), (ax_loss, "loss")):
             values = np.array([[h[i][key] for i in range(length)] for h in histories])
             ax.plot(epochs, values.mean(axis=0), label=label, **style)
@@ -95,7 +96,7 @@ def speed_chart(rows: list[Row], path: Path) -> Path:
     ]
     ips = [_mean_timing(r, "images_per_s") for r in rows]
     step = [_mean_timing(r, "step_ms_median") for r in rows]
-    colours = [_COLOURS[r.framework] for r in rows]
+    colours = [FRAMEWORKS[r.framework].colour for r in rows]
     fig, (ax_ips, ax_step) = plt.subplots(1, 2, figsize=(11, 0.5 * len(rows) + 2))
     positions = np.arange(len(rows))
     ax_ips.barh(positions, ips, color=colours)
@@ -116,7 +117,7 @@ def finding_chart(result: dict, path: Path) -> Path:
     )
     fig, ax = plt.subplots(figsize=(8, 3.8))
     width = 0.38
-    for offset, framework in ((-width / 2, "torch"), (width / 2, "tf")):
+    for offset, framework in zip((-width / 2, width / 2), FRAMEWORKS, strict=True):
         found = {(r["split"], r["hud"]): r for r in rows if r["framework"] == framework}
         xs = [i + offset for i, key in enumerate(regimes) if key in found]
         picked = [found[key] for key in regimes if key in found]
@@ -132,7 +133,7 @@ def finding_chart(result: dict, path: Path) -> Path:
             width,
             yerr=err,
             capsize=3,
-            color=_COLOURS[framework],
+            color=FRAMEWORKS[framework].colour,
             label=FRAMEWORK_NAMES[framework],
         )
     ax.axhline(0, color="black", linewidth=0.8)
@@ -152,7 +153,8 @@ def trajectory_chart(pairs: list, path: Path) -> Path:
         for side, record in (("a", pair.a), ("b", pair.b)):
             values = 100 * pair.curve(side, "val_accuracy")
             threads = record["config"]["threads"]
-            ax.plot(np.arange(1, len(values) + 1), values, color=_COLOURS[record["framework"]],
+            ax.plot(np.arange(1, len(values) + 1), values,
+                    color=FRAMEWORKS[record["framework"]].colour,
                     linestyle="-" if side == "a" else "--",
                     label=f"{FRAMEWORK_NAMES[record['framework']]}, {threads} thread(s)")
             ax.legend(fontsize=7)
@@ -170,7 +172,7 @@ def resolution_chart(table: dict, path: Path) -> Path:
         sizes = sorted(points)
         what = "full frame" if hud == "full" else "HUD only"
         ax.plot(sizes, [100 * points[s] for s in sizes], marker="o",
-                color=_COLOURS[framework], linestyle="-" if hud == "full" else "--",
+                color=FRAMEWORKS[framework].colour, linestyle="-" if hud == "full" else "--",
                 label=f"{FRAMEWORK_NAMES[framework]}, {what}")
     ax.set(xlabel="input size (px, square)", ylabel="validation accuracy (%)",
            title="Resolution study: baseline, random split, 1 seed")
@@ -187,7 +189,7 @@ def regime_label(split: str, hud: str) -> str:
 def regime_chart(rows: list[Row], path: Path) -> Path:
     """Accuracy per regime (split x HUD mode) for both twins and both variants, mean over
     seeds with a 95 % t-interval: the story of a matrix in one picture."""
-    from common_data.stats import mean_ci
+    from benchmarks.stats import mean_ci
 
     regimes = sorted({(r.setting.split, r.setting.hud) for r in rows if r.ok},
                      key=lambda k: (k[0] != "random", k[1] != "full", k))
@@ -206,7 +208,7 @@ def regime_chart(rows: list[Row], path: Path) -> Path:
             xs.append(j - 0.4 + width * (i + 0.5))
             means.append(100 * mean)
             errs.append(0.0 if low != low else 100 * (high - mean))
-        ax.bar(xs, means, width, yerr=errs, capsize=3, color=_COLOURS[framework],
+        ax.bar(xs, means, width, yerr=errs, capsize=3, color=FRAMEWORKS[framework].colour,
                alpha=1.0 if variant == "baseline" else 0.45,
                label=f"{FRAMEWORK_NAMES[framework]} {variant}")
     ax.set_xticks(range(len(regimes)), [regime_label(*k) for k in regimes])

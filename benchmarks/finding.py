@@ -25,29 +25,45 @@ from benchmarks.compare import (
     resolve_data_flag,
     run_matrix,
 )
-from benchmarks.envs import FRAMEWORKS
 from benchmarks.executors import executor_from
 from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, expand
 from benchmarks.preflight import preflight
 from benchmarks.published_protocol import published_protocol
-from benchmarks.records import FRAMEWORK_NAMES, load_predictions, load_records
+from benchmarks.records import load_predictions, load_records
+from benchmarks.stats import mcnemar, mean_ci, paired_t_test
+from common_data.atomic import write_json_atomic
+from common_data.data.faults import FAULTS
 from common_data.errors import ConfigError
-from common_data.faults import FAULTS
-from common_data.metrics import ensemble_proba
-from common_data.schema import write_json_atomic
-from common_data.stats import mcnemar, mean_ci, paired_t_test
+from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
+from common_data.run.metrics import ensemble_proba
 
 FINDING_PATH = Path(__file__).resolve().parent / "findings" / "augmentation.toml"
 DEFAULT_PROFILE = "schedule64"
 
 
 def load_finding(path: Path = FINDING_PATH) -> dict[str, Any]:
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+    """The finding, its protocols resolved against the published protocol."""
+    finding = tomllib.loads(path.read_text(encoding="utf-8"))
+    finding["profile"] = {name: resolve_protocol(protocol)
+                          for name, protocol in finding["profile"].items()}
+    return finding
+
+
+def resolve_protocol(protocol: dict[str, Any]) -> dict[str, Any]:
+    """A finding protocol with `published = true` takes the published protocol's input size,
+    epochs and augmented schedule (benchmarks/profiles/paper.toml) for every key it does not
+    set itself, so those numbers are written once."""
+    own = {key: value for key, value in protocol.items() if key != "published"}
+    if not protocol.get("published"):
+        return own
+    paper = published_protocol()
+    return {"image_size": paper.image_size, "epochs": paper.baseline_epochs,
+            "augmented_epochs": paper.augmented_epochs, "early_stopping": True, **own}
 
 
 @dataclass(frozen=True)
-class Selection:
+class FindingSelection:
     """Which part of the finding's matrix to run (the regression suite runs slices of it)."""
 
     profile: str
@@ -60,7 +76,9 @@ class Selection:
     skip_bad: bool = False
 
 
-def selection_from(finding: dict[str, Any], profile: str, data: str, **overrides: Any) -> Selection:
+def selection_from(
+    finding: dict[str, Any], profile: str, data: str, **overrides: Any
+) -> FindingSelection:
     """The finding's own matrix under `profile`, with any field overridden."""
     if profile not in finding["profile"]:
         raise ConfigError(f"--profile {profile!r}: expected one of {', '.join(finding['profile'])}")
@@ -72,7 +90,7 @@ def selection_from(finding: dict[str, Any], profile: str, data: str, **overrides
             raise ConfigError(
                 f"--regimes: unknown regime {regime!r} (expected: {', '.join(matrix['regimes'])})"
             )
-    return Selection(
+    return FindingSelection(
         **{
             "profile": profile,
             "data": data,
@@ -84,7 +102,7 @@ def selection_from(finding: dict[str, Any], profile: str, data: str, **overrides
     )
 
 
-def matrix_profile(finding: dict[str, Any], selection: Selection) -> dict[str, Any]:
+def matrix_profile(finding: dict[str, Any], selection: FindingSelection) -> dict[str, Any]:
     """The harness profile (benchmarks.matrix) of the finding's runs under `selection`."""
     protocol = finding["profile"][selection.profile]
     augmented: dict[str, Any] = {"epochs": protocol["augmented_epochs"]}
@@ -108,7 +126,9 @@ def matrix_profile(finding: dict[str, Any], selection: Selection) -> dict[str, A
     }
 
 
-def finding_cells(finding: dict[str, Any], selection: Selection) -> tuple[list[Cell], list[Cell]]:
+def finding_cells(
+    finding: dict[str, Any], selection: FindingSelection
+) -> tuple[list[Cell], list[Cell]]:
     """The grid (framework x variant x seed x regime) and the HUD-only probe cells."""
     base = matrix_profile(finding, selection)
     grid = []
@@ -291,26 +311,18 @@ class CleanPipeline:
 
     def __init__(self, data: str) -> None:
         self.data = data
-        self._images: dict[tuple[int, str], Any] = {}
-
-    def _load(self, image_size: int, hud: str) -> Any:
-        from common_data.datasets import load_for_run
-
-        key = (image_size, hud)
-        if key not in self._images:
-            self._images[key] = load_for_run(self.data, image_size=image_size, hud=hud)
-        return self._images[key]
+        self._images: dict[tuple[int, str, bool], Any] = {}
 
     def check(self, record: dict[str, Any]) -> tuple[bool, bool | None]:
         """(split intact, validation inputs intact — None where the record has no digest)."""
-        from common_data.protocol import validation_digest
-        from common_data.run_config import load_run_config
-        from common_data.splits import make_split
+        from common_data.run.config import load_run_config
+        from common_data.run.inputs import load_run_data, run_images, validation_digest
 
-        config = load_run_config({**record["config"], "fault": "none"})
-        images = self._load(config.image_size, config.hud)
-        fold = config.fold if config.split == "loso" else None
-        split = make_split(images, config.split, fold=fold, seed=config.split_seed)
+        config = load_run_config({**record["config"], "data": self.data, "fault": "none"})
+        key = (config.image_size, config.hud, config.skip_bad)
+        if key not in self._images:  # one decode serves every record at these settings
+            self._images[key] = run_images(config)
+        images, split = load_run_data(config, self._images[key])
         split_ok = record["data"]["split_hash"] == split.hash
         digest = record["data"].get("val_digest")
         if digest is None:
@@ -318,13 +330,13 @@ class CleanPipeline:
         return split_ok, digest == validation_digest(images, split.val, config)
 
 
-def dataset_label(data: str) -> str:
+def expected_dataset_key(data: str) -> str:
     return "synthetic" if data == "synthetic" else Path(data).name
 
 
 def evaluate_finding(
     finding: dict[str, Any],
-    selection: Selection,
+    selection: FindingSelection,
     grid: list[Cell],
     probe: list[Cell],
     results: Path,
@@ -334,7 +346,7 @@ def evaluate_finding(
     rows = verdict_rows(finding, grid, records)
     protocol = finding["profile"][selection.profile]
     clean = CleanPipeline(selection.data)
-    label = dataset_label(selection.data)
+    label = expected_dataset_key(selection.data)
     expected = finding.get("expected", {}).get(selection.profile, {}).get(label, {})
     for row in rows:
         checks = [clean.check(record) for record in row.pop("_records")]
@@ -454,7 +466,8 @@ def main(argv: list[str]) -> int:
         finding,
         args.profile,
         resolve_data_flag(args.data),
-        frameworks=args.frameworks and parse_csv("--frameworks", args.frameworks, FRAMEWORKS),
+        frameworks=args.frameworks
+        and parse_csv("--frameworks", args.frameworks, tuple(FRAMEWORKS)),
         seeds=args.seeds and parse_seeds(args.seeds),
         regimes=args.regimes and parse_csv("--regimes", args.regimes),
         probe=not args.no_probe,
@@ -467,7 +480,7 @@ def main(argv: list[str]) -> int:
 
 
 def _run_finding(
-    finding: dict[str, Any], selection: Selection, args: argparse.Namespace, argv: list[str],
+    finding: dict[str, Any], selection: FindingSelection, args: argparse.Namespace, argv: list[str],
     jobs: int,
 ) -> int:
     grid, probe = finding_cells(finding, selection)

@@ -1,7 +1,7 @@
 """Expand a profile (TOML) plus command-line overrides into the cells of a run matrix.
 
 A cell is one training run: framework x variant x seed x split (x fold) x HUD mode. Its run
-config is validated by `common_data.run_config`, and the config's hash is the cell's identity,
+config is validated by `common_data.run.config`, and the config's hash is the cell's identity,
 which is what lets a rerun skip the cells that already have a record.
 """
 
@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from common_data.errors import ConfigError
-from common_data.run_config import load_run_config
+from common_data.frameworks import FRAMEWORKS
+from common_data.run.config import load_run_config
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 _MATRIX_KEYS = {
@@ -49,7 +50,7 @@ class Cell:
         )
 
 
-def load_profile(name_or_path: str) -> dict[str, Any]:
+def load_matrix_profile(name_or_path: str) -> dict[str, Any]:
     """Read a profile by name (benchmarks/profiles/<name>.toml) or from a TOML path."""
     path = Path(name_or_path)
     if not path.suffix:
@@ -92,7 +93,7 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 # The matrix axes: each a non-empty list, its items checked against the allowed values.
 AXES: dict[str, tuple[Any, ...] | None] = {
-    "frameworks": ("torch", "tf"),
+    "frameworks": tuple(FRAMEWORKS),
     "variants": ("baseline", "augmented"),
     "seeds": None,  # integers >= 0
     "splits": ("random", "session", "loso"),

@@ -6,11 +6,11 @@ so that a failure says which side drifted:
 
 1. parameters: per tensor, canonical name and shape identical to the spec on both sides;
 2. forward: each side's float32 logits on the fixed batch vs the NumPy float64 reference;
-3. shared dropout: each side's logits with the shared dropout masks (common_data.dropout) vs the
-   reference with the same masks, so a twin that ignores the masks (or scales them
-   differently) fails;
+3. shared dropout: each side's logits with the shared dropout masks
+   (common_data.model.dropout) vs the reference with the same masks, so a twin that ignores
+   the masks (or scales them differently) fails;
 4. training: the loss before each of ten Adam steps (same batch, dropout off, lr 1e-4; see
-   `common_data.protocol.parity_main` for why not 1e-3) agrees between the twins;
+   `common_data.run.entry.parity_main` for why not 1e-3) agrees between the twins;
 5. training mode (batch norm on batch statistics, running statistics, shared dropout masks):
    see `benchmarks.parity_train_mode`.
 
@@ -37,18 +37,18 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
+from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.parity_train_mode import batchnorm_limits, render_train_mode, train_mode_section
-from common_data.dropout import SOURCES as DROPOUT_SOURCES
-from common_data.dropout import draw_masks, dropout_layers
 from common_data.errors import ConfigError
-from common_data.init_weights import init_weights, weights_digest
-from common_data.protocol import PARITY_LR
-from common_data.reference import forward, softmax_cross_entropy
-from common_data.run_config import MODE_FRAMEWORK, parse_mode_flags
-from common_data.spec import Spec, load_spec
+from common_data.frameworks import FRAMEWORKS, MODE_FRAMEWORK
+from common_data.model.dropout import SOURCES as DROPOUT_SOURCES
+from common_data.model.dropout import draw_masks, dropout_layers
+from common_data.model.init_weights import init_weights, weights_digest
+from common_data.model.parity_probe import PARITY_LR
+from common_data.model.reference import forward, softmax_cross_entropy
+from common_data.model.spec import Spec, load_spec
+from common_data.run.config import parse_mode_flags
 
-PROBES = {"torch": "pytorch_impl.parity", "tf": "tf_impl.parity"}
 THRESHOLDS = {"forward_max_abs_diff": 1e-5, "train_loss_max_rel_diff": 1e-4}
 _ERROR_TAIL_LINES = 12
 TRAJECTORY_PROFILE = "schedule64"
@@ -60,7 +60,8 @@ class ProbeError(RuntimeError):
 
 def run_probe(framework: str, out: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Run one twin's probe with its env's python and load what it wrote."""
-    command = [str(framework_python(framework)), "-m", PROBES[framework], "--out", str(out),
+    command = [str(framework_python(framework)), "-m", FRAMEWORKS[framework].module("parity"),
+               "--out", str(out),
                "--spec", args.spec, "--image-size", str(args.image_size),
                "--seed", str(args.seed), "--steps", str(args.steps), "--lr", str(args.lr),
                "--device", args.device]
@@ -164,7 +165,7 @@ def render(report: dict[str, Any]) -> str:
              f"(modes: {modes})", "",
              f"{'parameter':<{w}} {'spec':<20} {'torch':<20} {'tf':<20} {'count':>10}"]
     for row in report["params_per_tensor"]:
-        cells = [str(tuple(row[k])) if row[k] else "-" for k in ("spec", "torch", "tf")]
+        cells = [str(tuple(row[k])) if row[k] else "-" for k in ("spec", *FRAMEWORKS)]
         mark = "" if row["match"] else "  MISMATCH"
         lines.append(f"{row['param']:<{w}} {cells[0]:<20} {cells[1]:<20} {cells[2]:<20} "
                      f"{row['count']:>10,}{mark}")

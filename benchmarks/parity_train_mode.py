@@ -1,4 +1,5 @@
-"""The training-mode checks of `python -m benchmarks parity` (probe: common_data.parity_probe).
+"""The training-mode checks of `python -m benchmarks parity`
+(probe: common_data.model.parity_probe).
 
 Batch norm and dropout compute a different function in training than in inference, so on top
 of the inference checks each twin trains a fresh copy in training mode (batch statistics,
@@ -11,7 +12,7 @@ shared dropout masks) and the harness checks:
 3. running statistics after that step vs the reference's (m * running + (1 - m) * batch, with
    the unbiased batch variance), and after the last step twin vs twin;
 4. the loss before each training-mode step, twin vs twin (as the inference-mode check does),
-   at lr 1e-8 (why: common_data.parity_probe).
+   at lr 1e-8 (why: common_data.model.parity_probe).
 
 Thresholds: batch norm in training mode divides by batch standard deviations, which amplifies
 float32 rounding where a channel's batch statistics come from few values (the last stage at
@@ -37,11 +38,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.envs import FRAMEWORKS
-from common_data.dropout import draw_masks, dropout_layers
-from common_data.parity_probe import flat_state, running_names
-from common_data.reference import train_forward
-from common_data.spec import Spec
+from common_data.frameworks import FRAMEWORKS
+from common_data.model.dropout import draw_masks, dropout_layers
+from common_data.model.parity_probe import flat_state, running_names
+from common_data.model.reference import train_forward
+from common_data.model.spec import Spec
 
 THRESHOLDS = {
     "train_forward_max_abs_diff": 1e-2,

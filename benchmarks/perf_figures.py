@@ -5,7 +5,7 @@ synthetic inputs. Conventions:
 
 * a step's throughput uses the median round (robust to a noisy shared machine); the matmul
   peak uses the best round, as peaks are reported;
-* achieved FLOP/s = images/s x FLOPs per image (common_data.spec: a multiply-add is 2 FLOPs;
+* achieved FLOP/s = images/s x FLOPs per image (common_data.model.spec: a multiply-add is 2 FLOPs;
   training counts the forward pass, the weight gradients and the input gradients but the
   image's); its fraction of peak is taken against the machine's peak at the same thread
   count: the best sgemm either framework reached with that many threads (the target is the

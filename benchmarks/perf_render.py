@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow"}
+from common_data.frameworks import FRAMEWORK_NAMES
+
 _SPEEDUP_KEY = {"cached": "speedup", "cached_prefetch": "speedup_prefetch"}
 
 
@@ -38,11 +39,11 @@ def _data_wait(f: Mapping[str, Any]) -> str:
     parts = [f"{name}: {_pct(v, 2)}" for name, v in d["sources"].items()]
     text = f"worst is {d['source']}; " + "; ".join(parts)
     if d["with_prefetch"]:
-        text += "; with common_data/prefetch.py: " + ", ".join(
+        text += "; with common_data/data/prefetch.py: " + ", ".join(
             f"{fw} {_pct(v)}" for fw, v in d["with_prefetch"].items())
     if d["value"] >= 0.05:
-        text += (". The batch iterator runs in the training thread between steps; the "
-                 "background-thread prefetch overlaps it, but protocol.py does not use it yet")
+        text += (". Runs prefetch the next batch in a background thread "
+                 "(common_data/run/loop.py); what is left is the wait prefetch cannot hide")
     return text
 
 
@@ -221,7 +222,7 @@ def _e2e_table(f: Mapping[str, Any]) -> list[str]:
              "(the PyTorch notebook's cv2.imread + resize per sample, the Keras "
              "ImageDataGenerator's per-epoch decode; byte-identical batches to ours). `cached`: "
              "the decode cache (loading it included) and the shared batch iterator, as runs use "
-             "them. `cached_prefetch`: the same with common_data/prefetch.py. Both sides "
+             "them. `cached_prefetch`: the same with common_data/data/prefetch.py. Both sides "
              "augment with our OpenCV warp, so the published Keras generator's slower SciPy "
              "warp is not charged to it: the speedup is a lower bound on that side.", "",
              f"Seconds are medians of {w['e2e_rounds']} round(s) in which the pipelines took "
@@ -259,10 +260,10 @@ def _method(f: Mapping[str, Any]) -> list[str]:
     return [
         "## How the figures are computed", "",
         "* Suites: `pytorch_impl/bench.py` and `tf_impl/bench.py` (pytest-benchmark), one "
-        "process per thread count, cases from `common_data/workload.toml`; each twin is built "
-        "by its own `make_twin` + `Twin.build`, and every timed call returns only after the "
+        "process per thread count, cases from `common_data/bench/workload.toml`; each twin is "
+        "built by its own `make_twin` + `Twin.build`, and every timed call returns only after the "
         "framework finished (the loss fetched as a float, logits as NumPy, one matmul element).",
-        "* Roofline: FLOPs per training image from `common_data.spec` (multiply-add = 2; the "
+        "* Roofline: FLOPs per training image from `common_data.model.spec` (multiply-add = 2; the "
         "forward pass, every weight gradient, and every input gradient but the image's: 3x "
         "the forward pass less the first conv's forward); achieved = images/s x FLOPs per "
         "image; peak = the machine's: the "
@@ -276,5 +277,5 @@ def _method(f: Mapping[str, Any]) -> list[str]:
         "* Harness overhead: (matrix wall time - sum of train_s + eval_s of the runs it ran) / "
         "wall time, from `matrix.json` and its records.",
         "* Data wait: time inside the batch iterator over training-phase time, as "
-        "`common_data.protocol` records it.", "",
+        "`common_data.run.timing` records it.", "",
     ]

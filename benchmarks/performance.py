@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import perf_figures as pf
-from benchmarks.envs import FRAMEWORKS, PROJECT_ROOT, framework_python
+from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.matrix import PROFILES_DIR
 from benchmarks.perf_render import explain, render
-from common_data import workload
-from common_data.protocol import cpu_name
-from common_data.schema import write_json_atomic
+from common_data.atomic import write_json_atomic
+from common_data.bench import workload
+from common_data.frameworks import FRAMEWORKS
+from common_data.run.host import cpu_name
 
-SUITES = {"torch": "pytorch_impl/bench.py", "tf": "tf_impl/bench.py"}
 DATA_SUITE = "benchmarks/bench_data.py"
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
 OUTCOMES = ("PASSED", "SKIPPED", "FAILED", "ERROR")
@@ -53,7 +53,7 @@ class Suite:
 
 def main(argv: list[str]) -> int:
     args = _parse(argv)
-    profile = workload.load_profile(args.profile)
+    profile = workload.load_suite_profile(args.profile)
     frameworks = [fw.strip() for fw in args.frameworks.split(",") if fw.strip()]
     for framework in frameworks:
         framework_python(framework)
@@ -90,7 +90,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         description="Run the benchmark suites and write results/PERFORMANCE.md.")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--profile", default="quick", choices=workload.profile_names(),
-                        help="benchmark profile from common_data/workload.toml (default quick)")
+                        help="benchmark profile from common_data/bench/workload.toml "
+                             "(default quick)")
     choice.add_argument("--quick", dest="profile", action="store_const", const="quick",
                         help="same as --profile quick: a few minutes on two cores")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS),
@@ -115,15 +116,16 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def run_suite(framework: str, threads: int, profile: workload.Profile, data: str,
+def run_suite(framework: str, threads: int, profile: workload.SuiteProfile, data: str,
               out_dir: Path) -> Suite:
     """One framework suite at one thread count; progress lines go to the console, the full
     output to <out>/logs/<suite>.log."""
     name = f"{framework}-t{threads}"
-    selection = workload.Selection(profile=profile.name, threads=threads, data=data)
+    selection = workload.SuiteSelection(profile=profile.name, threads=threads, data=data)
     json_path, junit = out_dir / f"{name}.json", out_dir / f"{name}.junit.xml"
     json_path.unlink(missing_ok=True)
-    command = [str(framework_python(framework)), "-m", "pytest", SUITES[framework], "-v",
+    command = [str(framework_python(framework)), "-m", "pytest", FRAMEWORKS[framework].bench_suite,
+               "-v",
                "-p", "no:cacheprovider", "--benchmark-json", str(json_path),
                "--junitxml", str(junit)]
     returncode = _stream(command, name, out_dir, selection.to_env())
@@ -203,9 +205,9 @@ def run_overhead_matrix(name: str, matrix_dir: Path, data: str) -> None:
     matrix and the overhead is measured rather than read from skipped cells. The profile's run
     settings stay as they are: only the seeds are cut (the overhead is per run)."""
     from benchmarks.compare import build_cells, run_matrix
-    from benchmarks.matrix import load_profile
+    from benchmarks.matrix import load_matrix_profile
 
-    profile = load_profile(name)
+    profile = load_matrix_profile(name)
     profile["seeds"] = MATRIX_SEEDS
     # weights are not part of the protocol and nothing here reads them back
     profile.setdefault("run", {}).update(data=data, save_weights=False)
@@ -228,7 +230,7 @@ def read_matrix(matrix_dir: Path) -> tuple[dict[str, Any] | None, list[dict[str,
     return json.loads(summary.read_text(encoding="utf-8")), records
 
 
-def assemble(profile: workload.Profile, suites: list[Suite], data_suite: dict[str, Any] | None,
+def assemble(profile: workload.SuiteProfile, suites: list[Suite], data_suite: dict[str, Any] | None,
              matrix_dir: Path, command: str) -> dict[str, Any]:
     """Everything performance.json holds, from the suites' JSON and the matrix."""
     rows, machine_infos, measured_at = [], [], []
@@ -291,12 +293,12 @@ def judge(target: pf.Target, figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def paper_projection(overhead: dict[str, Any], rows: list[pf.Row],
-                     profile: workload.Profile) -> dict[str, Any] | None:
+                     profile: workload.SuiteProfile) -> dict[str, Any] | None:
     """Overhead of the shortest paper-profile run (baseline, 20 epochs), projected from the
     measured per-run fixed cost and the fastest default-mode step times at batch 32."""
-    from benchmarks.matrix import load_profile
+    from benchmarks.matrix import load_matrix_profile
 
-    paper = load_profile("paper")["run"]
+    paper = load_matrix_profile("paper")["run"]
     steps = {kind: [r for r in rows if r.kind == kind and r.mode == "default"
                     and r.batch_size == paper["batch_size"] and r.threads == profile.threads[0]]
              for kind in ("train", "eval")}
@@ -316,7 +318,8 @@ def paper_projection(overhead: dict[str, Any], rows: list[pf.Row],
 def data_wait_figures(e2e: dict[str, Any], runs: dict[str, Any] | None,
                       runs_profile: str | None) -> dict[str, Any] | None:
     """The worst data-wait fraction measured: the end-to-end runs at the paper setting (the
-    shared loader, timed as protocol.train_epoch times it) and the matrix's own records."""
+    shared loader, timed as common_data.run.loop.train_epoch times it) and the matrix's own
+    records."""
     sources = {f"end_to_end {fw} cached": e2e[fw]["cached"]["data_wait_fraction"]
                for fw in e2e if fw != "overall"
                and e2e[fw]["cached"].get("data_wait_fraction") is not None}
@@ -342,7 +345,7 @@ def mode_row(row: pf.Row, peaks: dict[int, float]) -> dict[str, Any]:
 
 
 def machine(rows: list[pf.Row], infos: list[dict[str, Any]],
-            profile: workload.Profile) -> dict[str, Any]:
+            profile: workload.SuiteProfile) -> dict[str, Any]:
     gpus = sorted({r.device for r in rows if r.device not in ("cpu", "/CPU:0")})
     versions = {r.framework: r.info.get("framework_version") for r in rows}
     pythons = sorted({i.get("python_version") for i in infos if i.get("python_version")})

@@ -27,10 +27,10 @@ def _problem(error: BenchError) -> str:
 def find_problems(cells: list[Cell]) -> tuple[list[str], list[dict[str, Any]]]:
     """Every problem the cells' runners would hit before training, each named once, and the
     data-quality report of each dataset (see `benchmarks.data_quality`)."""
-    from common_data import cache, discovery, splits
-    from common_data.datasets import resolve_data
-    from common_data.preprocess import Preprocess
-    from common_data.spec import load_spec
+    from common_data.data import cache, discovery, splits
+    from common_data.data.datasets import resolve_data
+    from common_data.data.preprocess import Preprocess
+    from common_data.model.spec import load_spec
 
     problems: list[str] = []
     reports: list[dict[str, Any]] = []

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from benchmarks.matrix import load_profile
+from benchmarks.matrix import load_matrix_profile
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class PublishedProtocol:
 
 @cache
 def published_protocol() -> PublishedProtocol:
-    paper = load_profile("paper")
+    paper = load_matrix_profile("paper")
     augmented = paper["variant"]["augmented"]
     return PublishedProtocol(
         image_size=paper["run"]["image_size"],

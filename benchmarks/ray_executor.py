@@ -21,13 +21,14 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
-from benchmarks.compare import _ERROR_TAIL_LINES, PROGRESS_PREFIX, MatrixRunner
+from benchmarks.compare import _ERROR_TAIL_LINES, MatrixRunner
 from benchmarks.envs import PROJECT_ROOT, env_python
 from benchmarks.executors import Executor
 from benchmarks.matrix import Cell
 from benchmarks.ray_node import run_cell
+from common_data.atomic import write_bytes_atomic, write_json_atomic
 from common_data.errors import ConfigError
-from common_data.schema import write_bytes_atomic, write_json_atomic
+from common_data.wire import PROGRESS_PREFIX
 
 MAX_RETRIES = 3
 CONNECT_TIMEOUT_S = 10

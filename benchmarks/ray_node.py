@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.compare import _die_with_parent
-from benchmarks.envs import PROJECT_ROOT, RUNNER_MODULES, env_python
-from common_data.protocol import CONCURRENT_RUNS_ENV, NODE_ENV
+from benchmarks.envs import PROJECT_ROOT, env_python
+from common_data.frameworks import FRAMEWORKS
+from common_data.wire import CONCURRENT_RUNS_ENV, NODE_ENV
 
 NODE_ENVS = "THERMAL_BENCH_NODE_ENVS"  # where a node keeps the tox envs it built
 BUILD_ENVS = "THERMAL_BENCH_BUILD_ENVS"  # "0": fail at once when a node lacks an env
@@ -64,7 +65,7 @@ def run_cell(framework: str, config: dict[str, Any], run_id: str, driver_root: s
     with tempfile.TemporaryDirectory(prefix=f"{_TMP_PREFIX}{os.getpid()}-") as tmp:
         folder = Path(tmp)
         (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-        command = [str(python), "-m", RUNNER_MODULES[framework], "--config",
+        command = [str(python), "-m", FRAMEWORKS[framework].module("run"), "--config",
                    str(folder / "config.json"), "--out", str(folder / "runs" / f"{run_id}.json")]
         (folder / "runs").mkdir()
         env = dict(os.environ, PYTHONPATH=str(root), PYTHONUNBUFFERED="1", PYTHONHASHSEED="0",

@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 from common_data.errors import DataError
-from common_data.schema import predictions_problem, read_predictions, read_record
+from common_data.run.schema import predictions_problem, read_predictions, read_record
 
-FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow"}
 _NOT_PROTOCOL = ("seed", "framework", "variant", "save_weights")
 SHORT_HASH = 8
 

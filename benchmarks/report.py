@@ -6,7 +6,6 @@ predictions, so the report can be regenerated anywhere and always says what was 
 
 import argparse
 import json
-import os
 import tempfile
 import tomllib
 from datetime import UTC, datetime
@@ -18,7 +17,6 @@ import numpy as np
 from benchmarks import data_quality, figures, resolution, summary, trajectory
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import (
-    FRAMEWORK_NAMES,
     Row,
     Setting,
     exit_text,
@@ -29,9 +27,11 @@ from benchmarks.records import (
     rows_by_setting,
     warn,
 )
+from benchmarks.stats import mcnemar, mean_ci, paired_t_test
+from common_data.atomic import write_text_atomic
 from common_data.errors import ConfigError
-from common_data.metrics import classification_metrics, ensemble_proba
-from common_data.stats import mcnemar, mean_ci, paired_t_test
+from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
+from common_data.run.metrics import classification_metrics, ensemble_proba
 
 PUBLISHED = Path(__file__).resolve().parent / "published.toml"
 _METRICS = (
@@ -170,7 +170,7 @@ def delta_table(rows: list[Row]) -> list[str]:
         key = (row.variant, json.dumps(protocol, sort_keys=True))
         by_variant.setdefault(key, {})[row.framework] = row
     for (variant, _), pair in by_variant.items():
-        if {"torch", "tf"} - set(pair):
+        if set(FRAMEWORKS) - set(pair):
             continue
         torch_seeds, tf_seeds = pair["torch"].by_seed(), pair["tf"].by_seed()
         seeds = sorted(set(torch_seeds) & set(tf_seeds))
@@ -643,7 +643,7 @@ def render(results_dir: Path, out_dir: Path) -> Path:
     lines += [
         "",
         "Accuracy and F1 are percentages on the validation frames, computed in "
-        "`common_data.metrics` from each run's stored predictions; cells read "
+        "`common_data.run.metrics` from each run's stored predictions; cells read "
         "`mean ± std [95 % t-interval over seeds]`. Times exclude the first (warm-up/compile) "
         "step, which is reported apart.",
         "",
@@ -686,11 +686,8 @@ def render(results_dir: Path, out_dir: Path) -> Path:
             *environment_block(records),
             "",
         ]
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "COMPARISON.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, "\n".join(lines))
     return path
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.published_protocol import published_protocol
-from benchmarks.records import FRAMEWORK_NAMES, setting_of
+from benchmarks.records import setting_of
+from common_data.frameworks import FRAMEWORK_NAMES
 
 WITHIN_PP = 3.0
 HUDS = ("full", "hud_only")

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.records import FRAMEWORK_NAMES, Row
-from common_data.stats import mean_ci
+from benchmarks.records import Row
+from benchmarks.stats import mean_ci
+from common_data.frameworks import FRAMEWORK_NAMES
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.records import FRAMEWORK_NAMES, Setting, setting_of
+from benchmarks.records import Setting, setting_of
+from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 
 _NOT_PAIRED = ("framework", "mode", "save_weights")
 _NOT_FLOOR = ("threads", "inter_op_threads", "save_weights")
@@ -101,7 +102,7 @@ def twin_pairs(records: list[dict[str, Any]]) -> list[Pair]:
     pairs = []
     for group in _groups(records, _NOT_PAIRED):
         by_framework = {r["framework"]: r for r in group}
-        if {"torch", "tf"} <= by_framework.keys():
+        if set(FRAMEWORKS) <= by_framework.keys():
             pairs.append(_pair("twins", by_framework["torch"], by_framework["tf"]))
     for group in _groups(records, _NOT_FLOOR):
         by_threads = {r["config"]["threads"]: r for r in group}
@@ -161,7 +162,7 @@ def section(records: list[dict[str, Any]], fig_dir: Path, out_dir: Path) -> list
         "Same-seed twin pairs: identical configs but the framework (same data, split, "
         "initial weights, batches and dropout source), compared epoch by epoch "
         "(Δ = PyTorch − TensorFlow). *shared*: both apply the dropout masks drawn once in "
-        "`common_data.dropout`; *framework*: each draws its own. *Floor* pairs are one "
+        "`common_data.model.dropout`; *framework*: each draws its own. *Floor* pairs are one "
         "framework at two thread counts (the same sums in another order): how fast they part "
         "measures how chaotic float32 training itself is, the yardstick for the twins. "
         "Regenerate the pairs with `python -m benchmarks parity --trajectory --data PATH`.",

@@ -16,14 +16,14 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import NoReturn
 
-from common_data.batches import iterate_batches
-from common_data.cache import Images, load
-from common_data.classes import CLASSES
-from common_data.datasets import load_for_run, resolve_data
-from common_data.discovery import Dataset, discover, summarize
+from common_data.data.batches import iterate_batches
+from common_data.data.cache import Images, load
+from common_data.data.classes import CLASSES
+from common_data.data.datasets import load_for_run, resolve_data
+from common_data.data.discovery import Dataset, discover, summarize
+from common_data.data.preprocess import HUD_MODES, Preprocess
+from common_data.data.splits import SPLIT_KINDS, Split, make_split
 from common_data.errors import BenchError, ConfigError, reader_went_away
-from common_data.preprocess import HUD_MODES, Preprocess
-from common_data.splits import SPLIT_KINDS, Split, make_split
 
 
 class _Parser(argparse.ArgumentParser):

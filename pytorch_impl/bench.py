@@ -1,7 +1,7 @@
 """pytest-benchmark suite of the PyTorch twin, run by `python -m benchmarks performance`.
 
 `python -m pytest pytorch_impl/bench.py --benchmark-json OUT` with `THERMAL_BENCH_PERF`
-naming the profile and thread count (see `common_data.workload`, which defines every case and
+naming the profile and thread count (see `common_data.bench.workload`, which defines every case and
 builds the twin through `make_twin` and `Twin.build`, as runs do). This file adds only what
 needs torch itself: the float32 matmul that measures the machine's peak, and the GPU probe.
 """
@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import torch
 
-from common_data import workload
+from common_data.bench import workload
 from pytorch_impl.run import make_twin
 from pytorch_impl.twin import configure_runtime
 
 FRAMEWORK = "torch"
-SELECTION = workload.Selection.from_env()
-PROFILE = workload.load_profile(SELECTION.profile)
+SELECTION = workload.SuiteSelection.from_env()
+PROFILE = workload.load_suite_profile(SELECTION.profile)
 VERSION = {"framework_version": torch.__version__}
 
 

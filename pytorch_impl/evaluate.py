@@ -1,7 +1,7 @@
 """`python -m pytorch_impl.evaluate --record R --data D --out out.npz`: score a stored run's
 weights on another dataset folder.
 
-Data, batches and the NPZ are common_data's (`common_data.evaluation`); this module only
+Data, batches and the NPZ are common_data's (`common_data.run.evaluation`); this module only
 rebuilds the network from the spec and loads the safetensors file the twin saved.
 """
 
@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from common_data.evaluation import Predictor, evaluate_main, weights_error
-from common_data.run_config import RunConfig
-from common_data.spec import Spec
+from common_data.model.spec import Spec
+from common_data.run.config import RunConfig
+from common_data.run.evaluation import Predictor, evaluate_main, weights_error
 
 
 def load_predictor(spec: Spec, weights: Path, config: RunConfig) -> Predictor:

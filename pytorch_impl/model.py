@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from common_data.layers import LAYER_TYPES
-from common_data.layers.resnet import blocks
-from common_data.spec import Layer, Shape, Spec
+from common_data.model.layers import LAYER_TYPES
+from common_data.model.layers.resnet import blocks
+from common_data.model.spec import Layer, Shape, Spec
 
 # canonical suffix of each tensor torch holds, per module class; BN's num_batches_tracked is
 # torch's own bookkeeping and has no canonical counterpart.
@@ -52,7 +52,7 @@ class _Projection(nn.Module):
 
 
 class _Bottleneck(nn.Module):
-    """ResNet v1.5 bottleneck (common_data.layers.resnet), torchvision's submodule names."""
+    """ResNet v1.5 bottleneck (common_data.model.layers.resnet), torchvision's submodule names."""
 
     def __init__(self, layer: Layer, in_channels: int, stride: int, projection: bool) -> None:
         super().__init__()
@@ -110,7 +110,7 @@ class _SpecNet(nn.Module):
     """The spec's layers as named submodules (state_dict keys are '<layer>.weight'), with
     ReLU applied functionally so no extra names appear.
 
-    `forward(x, masks)`: with `masks` (shared dropout, see common_data.dropout) each dropout
+    `forward(x, masks)`: with `masks` (shared dropout, see common_data.model.dropout) each dropout
     layer multiplies its input by its mask instead of drawing one from torch's RNG; a
     dropout layer without a mask is then the identity (rate 0)."""
 

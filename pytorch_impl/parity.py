@@ -1,7 +1,7 @@
 """`python -m pytorch_impl.parity --out parity.npz`: this twin's side of the parity check.
 
 `benchmarks.parity` runs both probes and compares them with the NumPy float64 reference;
-what a probe computes is defined once in `common_data.protocol.parity_main`.
+what a probe computes is defined once in `common_data.run.entry.parity_main`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from common_data.protocol import parity_main
+from common_data.run.entry import parity_main
 from pytorch_impl.run import make_twin
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from common_data.protocol import Twin, run_main
-from common_data.run_config import RunConfig
+from common_data.run.config import RunConfig
+from common_data.run.entry import run_main
+from common_data.run.twin import Twin
 
 
 def make_twin(config: RunConfig | None = None) -> Twin:

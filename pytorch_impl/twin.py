@@ -1,4 +1,4 @@
-"""The PyTorch half of a training run: the `Twin` hooks that `common_data.protocol` drives.
+"""The PyTorch half of a training run: the `Twin` hooks that `common_data.run.loop` drives.
 
 Everything that could make the twins differ other than the framework itself (data, epochs,
 early stopping, timing, metrics) lives in the protocol; this file holds only what torch must do.
@@ -17,11 +17,11 @@ import safetensors.torch
 import torch
 import torch.nn.functional as F
 
-from common_data.dropout import Masks
 from common_data.errors import ConfigError
-from common_data.protocol import Twin
-from common_data.run_config import RunConfig
-from common_data.spec import Spec
+from common_data.model.dropout import Masks
+from common_data.model.spec import Spec
+from common_data.run.config import RunConfig
+from common_data.run.twin import Twin
 from pytorch_impl.model import (
     build_model,
     canonical_shapes,

@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from common_data.cache import Images
-from common_data.classes import CLASSES
-from common_data.discovery import Record
-from common_data.preprocess import Preprocess
+from common_data.data.cache import Images
+from common_data.data.classes import CLASSES
+from common_data.data.discovery import Record
+from common_data.data.preprocess import Preprocess
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REAL_DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "facial-emotion"
@@ -36,8 +36,8 @@ def real_data() -> Path:
 @pytest.fixture(scope="session")
 def real_images_64(real_data: Path) -> Images:
     """The real set decoded once at 64x64 into the normal cache, so later sessions are fast."""
-    from common_data.cache import load
-    from common_data.discovery import discover
+    from common_data.data.cache import load
+    from common_data.data.discovery import discover
 
     return load(discover(real_data), Preprocess(size=64))
 
@@ -140,6 +140,7 @@ def fake_images(
         records=records,
         cache_key="fake",
         dataset_hash="fake",
+        root=Path("/nowhere"),
         preprocess=Preprocess(size=16),
     )
 

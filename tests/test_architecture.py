@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from common_data.frameworks import FRAMEWORKS
+
 ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORK_HOME = {
     "torch": "pytorch_impl",
@@ -59,3 +61,84 @@ def test_twins_define_the_same_public_functions() -> None:
         torch_names = {n.replace("Torch", "X") for n in public("pytorch_impl")}
         tf_names = {n.replace("TF", "X").replace("Tf", "X") for n in public("tf_impl")}
         assert torch_names == tf_names, f"{name}: {sorted(torch_names ^ tf_names)}"
+
+
+FRAMEWORK_TABLE = ROOT / "common_data" / "frameworks.py"
+BOTH = {"torch", "tf"}
+
+
+def _framework_tables(path: Path) -> list[str]:
+    """Literal collections that spell out both frameworks: a dict keyed (or valued) by both,
+    a set, tuple or list holding both, or a call given both as arguments. Each is a
+    per-framework table that should be derived from common_data.frameworks.FRAMEWORKS."""
+
+    def strings(nodes: list[ast.expr | None]) -> set[str]:
+        return {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Dict):
+            literal = strings(node.keys) >= BOTH or strings(node.values) >= BOTH
+        elif isinstance(node, ast.Set | ast.Tuple | ast.List):
+            literal = strings(node.elts) >= BOTH
+        elif isinstance(node, ast.Call):
+            literal = strings(node.args) >= BOTH
+        else:
+            continue
+        if literal:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_one_framework_table() -> None:
+    """Which framework is which (package, name, colour, env, modes) is stated once."""
+    offenders = [
+        where
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != FRAMEWORK_TABLE
+        for where in _framework_tables(path)
+    ]
+    assert not offenders, f"per-framework tables outside {FRAMEWORK_TABLE.name}: {offenders}"
+    assert set(FRAMEWORKS) == BOTH, "BOTH must name every framework for this check to mean much"
+
+
+def _common_data_imports() -> dict[str, set[str]]:
+    """Module -> the common_data modules it imports anywhere in its body (lazy imports too:
+    an import inside a function hides a loop, it does not remove it)."""
+    modules = {}
+    for path in (ROOT / "common_data").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found |= {f"{node.module}.{a.name}" for a in node.names} | {node.module}
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+        graph[name] = {m for m in found & modules.keys()
+                       if m != name and modules[m].name != "__init__.py"}
+    return graph
+
+
+def test_common_data_has_no_import_loop() -> None:
+    graph = _common_data_imports()
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module):], module]
+        if module in done:
+            return None
+        for dependency in sorted(graph[module]):
+            loop = visit(dependency, [*path, module])
+            if loop:
+                return loop
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        loop = visit(module, [])
+        assert loop is None, " -> ".join(loop or [])

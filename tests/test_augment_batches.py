@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from common_data.augment import (
+from common_data.data.augment import (
     PUBLISHED,
     Augmentation,
     Transform,
@@ -17,7 +17,7 @@ from common_data.augment import (
     augment_image,
     draw_transform,
 )
-from common_data.batches import count_batches, epoch_order, iterate_batches
+from common_data.data.batches import count_batches, epoch_order, iterate_batches
 from common_data.errors import ConfigError
 
 # Pinned with numpy 2.4.6 and opencv-python-headless 5.0.0.93 (requirements/common.txt), under
@@ -186,7 +186,7 @@ def test_same_bytes_in_both_framework_envs():
 
     code = (
         "import hashlib, numpy as np\n"
-        "from common_data.augment import augment_image\n"
+        "from common_data.data.augment import augment_image\n"
         "img = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)\n"
         "print(hashlib.sha256(augment_image(img, 0, 0, 0).tobytes()).hexdigest())\n"
     )

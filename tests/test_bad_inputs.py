@@ -290,14 +290,14 @@ def _unwritable_runs(tmp: Path) -> Path:
 def _stale_record(tmp: Path, results: Path) -> list[str]:
     """A record of the cell, made when the folder held other images (another dataset hash)."""
     from benchmarks.compare import add_matrix_arguments, apply_overrides, build_cells
-    from benchmarks.matrix import load_profile
+    from benchmarks.matrix import load_matrix_profile
 
     root = dataset(tmp / "data")
     argv = ["compare", "--data", str(root), *TINY, "--results", str(results)]
     parser = argparse.ArgumentParser()
     add_matrix_arguments(parser, default_profile="quick")
     args = parser.parse_args([a for a in argv[1:] if a != "--no-report"])
-    (cell,) = build_cells(apply_overrides(load_profile("quick"), args))
+    (cell,) = build_cells(apply_overrides(load_matrix_profile("quick"), args))
     record = json.loads(next(p for p in SEED_RUNS if p.suffix == ".json").read_text())
     record.update(config=cell.config, config_hash=cell.config_hash, run_id=cell.run_id)
     record["data"].update(dataset=str(root.resolve()), dataset_hash="0" * 64)
@@ -442,7 +442,7 @@ def _seed_cell(results: Path) -> tuple[Path, Cell]:
 
 
 def _with_checksum(path: Path) -> None:
-    from common_data.schema import file_sha256
+    from common_data.run.schema import file_sha256
 
     record = json.loads(path.read_text())
     record["predictions_sha256"] = file_sha256(path.parent / record["predictions_file"])

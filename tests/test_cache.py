@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from conftest import frame, write_image
 
-from common_data import cache
-from common_data.cache import load
-from common_data.discovery import discover
+from common_data.data import cache
+from common_data.data.cache import load
+from common_data.data.discovery import discover
+from common_data.data.preprocess import DEFAULT_HUD_BOXES, Preprocess
 from common_data.errors import ConfigError, DataError
-from common_data.preprocess import DEFAULT_HUD_BOXES, Preprocess
 
 RAW = Preprocess(size=16, interpolation="nearest")
 

@@ -26,7 +26,7 @@ from conftest import flat_dataset as dataset
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.records import load_records
 from common_data.errors import ConfigError
-from common_data.schema import predictions_problem
+from common_data.run.schema import predictions_problem
 
 pytestmark = pytest.mark.cross_env
 

@@ -9,10 +9,10 @@ import re
 import pytest
 from conftest import frame, run_cli, write_image
 
-from common_data.batches import iterate_batches
-from common_data.datasets import load_for_run, resolve_data
+from common_data.data.batches import iterate_batches
+from common_data.data.datasets import load_for_run, resolve_data
+from common_data.data.splits import make_split
 from common_data.errors import DataError
-from common_data.splits import make_split
 
 
 def _one_line_error(result, *fragments: str) -> str:

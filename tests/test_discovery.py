@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import frame, stamp, write_image
 
-from common_data import discovery
-from common_data.discovery import discover
+from common_data.data import discovery
+from common_data.data.discovery import discover
 from common_data.errors import DataError
 
 

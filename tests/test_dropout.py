@@ -1,4 +1,4 @@
-"""Shared dropout masks (common_data.dropout): what both twins multiply by in training."""
+"""Shared dropout masks (common_data.model.dropout): what both twins multiply by in training."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import hashlib
 
 import numpy as np
 
-from common_data.dropout import draw_masks, dropout_layers
-from common_data.spec import load_spec
+from common_data.model.dropout import draw_masks, dropout_layers
+from common_data.model.spec import load_spec
 
 
 def test_masks_follow_the_spec_rate_scale_and_shape() -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from common_data.errors import ConfigError
-from common_data.schema import METRICS
+from common_data.run.schema import METRICS
 
 pytestmark = pytest.mark.cross_env
 
@@ -56,7 +56,7 @@ def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 @pytest.fixture(scope="module")
 def other_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Synthetic frames re-encoded at 150x200 as JPEG and BMP, every other one grayscale."""
-    from common_data.synthetic import ensure_synthetic
+    from common_data.data.synthetic import ensure_synthetic
 
     source = ensure_synthetic()
     root = tmp_path_factory.mktemp("other") / "other-set"

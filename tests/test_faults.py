@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from common_data import faults
-from common_data.datasets import load_for_run
-from common_data.splits import make_split
+from common_data.data import faults
+from common_data.data.datasets import load_for_run
+from common_data.data.splits import make_split
 
 
 def _synthetic():

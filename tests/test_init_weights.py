@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from common_data.init_weights import INIT_SCHEME, init_weights, weights_digest
-from common_data.spec import SPECS_DIR, load_spec
+from common_data.model.init_weights import INIT_SCHEME, init_weights, weights_digest
+from common_data.model.spec import SPECS_DIR, load_spec
 
 # Pinned: the same digest under Python 3.11 and 3.13 is what proves the twins' envs agree.
 BASELINE_64_SEED_0 = "30ae4868ca92cf2740e11e2ef325b0920781c772872aed81e213ad9af6af201b"

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from common_data.dropout import draw_masks, dropout_layers
 from common_data.errors import ConfigError
-from common_data.init_weights import init_weights
-from common_data.layers import LAYER_TYPES, layer_type
-from common_data.reference import forward, train_forward
-from common_data.run_config import load_run_config
-from common_data.spec import Spec, load_spec
+from common_data.model.dropout import draw_masks, dropout_layers
+from common_data.model.init_weights import init_weights
+from common_data.model.layers import LAYER_TYPES, layer_type
+from common_data.model.reference import forward, train_forward
+from common_data.model.spec import Spec, load_spec
+from common_data.run.config import load_run_config
 
 HEAD = [{"name": "flat", "type": "flatten"}, {"name": "out", "type": "dense", "units": 3}]
 POOLED_HEAD = [{"name": "gap", "type": "globalavgpool"}, {"name": "out", "type": "dense",

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common_data.classes import CLASSES
-from common_data.metrics import classification_metrics, ensemble_proba, softmax
+from common_data.data.classes import CLASSES
+from common_data.run.metrics import classification_metrics, ensemble_proba, softmax
 
 ABC = ("a", "b", "c")
 

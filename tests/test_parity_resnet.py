@@ -17,12 +17,11 @@ from test_layer_registry import TINY_RESNET
 from benchmarks.parity import THRESHOLDS as FORWARD_THRESHOLDS
 from benchmarks.parity_train_mode import THRESHOLDS
 from common_data.errors import ConfigError
-from common_data.init_weights import init_weights
-from common_data.layers import ops
-from common_data.parity_probe import flat_state, running_names
-from common_data.protocol import parity_batch
-from common_data.reference import forward, train_forward
-from common_data.spec import Spec, load_spec
+from common_data.model.init_weights import init_weights
+from common_data.model.layers import ops
+from common_data.model.parity_probe import flat_state, parity_batch, running_names
+from common_data.model.reference import forward, train_forward
+from common_data.model.spec import Spec, load_spec
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

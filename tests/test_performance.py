@@ -16,7 +16,7 @@ import pytest
 from benchmarks import perf_figures as pf
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.performance import Suite, assemble
-from common_data import workload
+from common_data.bench import workload
 from common_data.errors import ConfigError
 
 pytestmark = pytest.mark.cross_env
@@ -162,7 +162,7 @@ def test_assemble_writes_every_headline_figure(tmp_path: Path) -> None:
         path = tmp_path / f"{framework}-t2.json"
         path.write_text(json.dumps(_suite(framework, 0.2, train_s, 0.1)))
         suites.append(Suite(f"{framework}-t2", 0, path))
-    figures = assemble(workload.load_profile("quick"), suites, None, _matrix(tmp_path / "m"),
+    figures = assemble(workload.load_suite_profile("quick"), suites, None, _matrix(tmp_path / "m"),
                        "test")
     assert set(figures["peak_fraction"]) == {"torch", "tf"}
     assert set(figures["speedup_vs_published_pipeline"]) == {"torch", "tf", "overall"}
@@ -178,7 +178,7 @@ def test_assemble_writes_every_headline_figure(tmp_path: Path) -> None:
 
 def test_a_paper_matrix_judges_the_overhead_target(tmp_path: Path) -> None:
     matrix = _matrix(tmp_path / "m", "python -m benchmarks compare --profile paper --seeds 0")
-    figures = assemble(workload.load_profile("quick"), [], None, matrix, "test")
+    figures = assemble(workload.load_suite_profile("quick"), [], None, matrix, "test")
     overhead = next(t for t in figures["targets"] if t["key"] == "harness_overhead_fraction")
     assert figures["harness_overhead_profile"] == "paper"
     assert overhead["status"] == "missed"  # 30 % of the wall time outside the runs
@@ -186,7 +186,7 @@ def test_a_paper_matrix_judges_the_overhead_target(tmp_path: Path) -> None:
 
 
 def test_workload_profiles_parse_and_list_cases() -> None:
-    quick = workload.load_profile("quick")
+    quick = workload.load_suite_profile("quick")
     torch_cases = [str(c) for c in workload.cases("torch", quick, quick.threads[0])]
     assert "train-compile-b32" in torch_cases and "train-default-b128" in torch_cases
     assert "train-xla-b32" not in torch_cases
@@ -194,7 +194,7 @@ def test_workload_profiles_parse_and_list_cases() -> None:
     assert single == ["matmul", "train-default-b32", "eval-default-b32", "train-xla-b32",
                       "eval-xla-b32"]
     with pytest.raises(ConfigError, match="benchmark profile 'nope'"):
-        workload.load_profile("nope")
+        workload.load_suite_profile("nope")
 
 
 def test_smoke_run_of_both_suites_writes_the_json_fields(tmp_path: Path) -> None:

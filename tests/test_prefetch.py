@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from common_data.prefetch import prefetch
+from common_data.data.prefetch import prefetch
 
 
 def test_yields_every_item_in_order() -> None:

@@ -15,11 +15,11 @@ from safetensors.numpy import save_file
 from test_layer_registry import TINY_RESNET
 
 from common_data.errors import ConfigError
-from common_data.init_weights import init_weights
-from common_data.pretrained import pretrained_weights
-from common_data.reference import forward
-from common_data.run_config import load_run_config
-from common_data.spec import Spec, load_spec
+from common_data.model.init_weights import init_weights
+from common_data.model.pretrained import pretrained_weights
+from common_data.model.reference import forward
+from common_data.model.spec import Spec, load_spec
+from common_data.run.config import load_run_config
 
 IMAGENET_CLASSES = 7  # the file's own head, which the new 5-class head replaces
 

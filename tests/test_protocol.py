@@ -14,13 +14,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from common_data import protocol
-from common_data.dropout import Masks, draw_masks, dropout_layers
 from common_data.errors import ConfigError
-from common_data.protocol import EarlyStopping, ReduceOnPlateau, Twin
-from common_data.run_config import RunConfig, load_run_config
-from common_data.schema import read_record
-from common_data.spec import Spec
+from common_data.model.dropout import Masks, draw_masks, dropout_layers
+from common_data.model.spec import Spec
+from common_data.run.callbacks import EarlyStopping, ReduceOnPlateau
+from common_data.run.config import RunConfig, load_run_config
+from common_data.run.driver import run
+from common_data.run.entry import run_main
+from common_data.run.host import concurrent_runs
+from common_data.run.schema import read_record
+from common_data.run.twin import Twin
+from common_data.wire import CONCURRENT_RUNS_ENV
 
 
 class FakeTwin(Twin):
@@ -121,7 +125,7 @@ def test_reduce_on_plateau_decays_after_patience_and_stops_at_min_lr() -> None:
 def test_early_stopping_restores_the_best_epoch(data: Path, tmp_path: Path) -> None:
     twin = FakeTwin(losses=[1.0] * 9, qs=[3.0, 1.0, 2.0, 2.0, 0.5, 0.5, 0.5, 0.5, 0.5])
     cfg = config(data, epochs=9, early_stopping={"enabled": True, "patience": 2})
-    assert protocol.run(twin, cfg, tmp_path / "r.json") == 0
+    assert run(twin, cfg, tmp_path / "r.json") == 0
     record = read_record(tmp_path / "r.json")
     assert [h["epoch"] for h in record["history"]] == [1, 2, 3, 4]
     assert twin.epoch == 2
@@ -136,7 +140,7 @@ def test_each_step_gets_the_shared_masks_of_its_seed_epoch_and_step(
 ) -> None:
     twin = FakeTwin(losses=[1.0] * 2, qs=[1.0] * 2)
     cfg = config(data, epochs=2, seed=3, dropout=source)
-    assert protocol.run(twin, cfg, tmp_path / "r.json") == 0
+    assert run(twin, cfg, tmp_path / "r.json") == 0
     if source == "framework":
         assert twin.masks and all(m is None for m in twin.masks)
         return
@@ -155,7 +159,7 @@ def test_reduce_on_plateau_sets_the_twin_lr(data: Path, tmp_path: Path) -> None:
     twin = FakeTwin(losses=[1.0] * 4, qs=[1.0] * 4)
     cfg = config(data, epochs=4, optimizer={"lr": 0.01},
                  reduce_on_plateau={"enabled": True, "patience": 1, "factor": 0.1})
-    assert protocol.run(twin, cfg, tmp_path / "r.json") == 0
+    assert run(twin, cfg, tmp_path / "r.json") == 0
     assert twin.lrs == pytest.approx([0.01, 0.01, 0.001, 0.0001])
     history = read_record(tmp_path / "r.json")["history"]
     assert [h["lr"] for h in history] == pytest.approx(twin.lrs)
@@ -163,7 +167,7 @@ def test_reduce_on_plateau_sets_the_twin_lr(data: Path, tmp_path: Path) -> None:
 
 def test_non_finite_loss_records_a_diverged_run(data: Path, tmp_path: Path) -> None:
     twin = FakeTwin(losses=[1.0, float("nan"), 1.0], qs=[1.0] * 3)
-    assert protocol.run(twin, config(data, epochs=3), tmp_path / "r.json") == 0
+    assert run(twin, config(data, epochs=3), tmp_path / "r.json") == 0
     record = read_record(tmp_path / "r.json")
     assert record["status"] == "diverged" and record["diverged_at_epoch"] == 2
     assert record["history"][-1]["loss"] is None and record["weights_file"] is None
@@ -171,7 +175,7 @@ def test_non_finite_loss_records_a_diverged_run(data: Path, tmp_path: Path) -> N
 
 def test_an_exception_records_a_failed_run_and_exits_1(data: Path, tmp_path: Path) -> None:
     twin = FakeTwin(losses=[1.0], qs=[1.0], fail=True)
-    assert protocol.run(twin, config(data, epochs=1), tmp_path / "r.json") == 1
+    assert run(twin, config(data, epochs=1), tmp_path / "r.json") == 1
     record = read_record(tmp_path / "r.json")
     assert record["status"] == "failed"
     assert "boom in the framework" in record["error"].splitlines()[-1]
@@ -187,7 +191,7 @@ def test_run_main_refuses_a_bad_config_before_building_a_twin(
     path = tmp_path / "run.json"
     path.write_text(json.dumps({"framework": "tf"}), encoding="utf-8")
     argv = ["--config", str(path), "--out", str(tmp_path / "r.json")]
-    code = protocol.run_main("torch", no_twin, argv)
+    code = run_main("torch", no_twin, argv)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "trains 'torch'" in err[0]
     assert not (tmp_path / "r.json").exists()
@@ -196,10 +200,10 @@ def test_run_main_refuses_a_bad_config_before_building_a_twin(
 def test_the_record_says_how_many_runs_shared_the_machine(
     data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(protocol.CONCURRENT_RUNS_ENV, "3")
-    assert protocol.run(FakeTwin(losses=[1.0], qs=[1.0]), config(data, epochs=1),
+    monkeypatch.setenv(CONCURRENT_RUNS_ENV, "3")
+    assert run(FakeTwin(losses=[1.0], qs=[1.0]), config(data, epochs=1),
                         tmp_path / "r.json") == 0
     assert read_record(tmp_path / "r.json")["environment"]["concurrent_runs"] == 3
-    monkeypatch.setenv(protocol.CONCURRENT_RUNS_ENV, "0")
+    monkeypatch.setenv(CONCURRENT_RUNS_ENV, "0")
     with pytest.raises(ConfigError, match="THERMAL_BENCH_CONCURRENT_RUNS='0': expected an"):
-        protocol.concurrent_runs()
+        concurrent_runs()

@@ -20,7 +20,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 from benchmarks.envs import PROJECT_ROOT  # noqa: E402
 from benchmarks.ray_node import EnvMissing, node_python  # noqa: E402
-from common_data.schema import read_record  # noqa: E402
+from common_data.run.schema import read_record  # noqa: E402
 
 pytestmark = pytest.mark.cross_env
 

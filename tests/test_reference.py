@@ -6,9 +6,9 @@ import time
 import numpy as np
 import pytest
 
-from common_data.init_weights import init_weights
-from common_data.reference import forward, softmax_cross_entropy
-from common_data.spec import load_spec
+from common_data.model.init_weights import init_weights
+from common_data.model.reference import forward, softmax_cross_entropy
+from common_data.model.spec import load_spec
 
 
 def _spec(tmp_path, input_shape, layers, num_classes):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from common_data.errors import ConfigError
-from common_data.init_weights import init_weights
-from common_data.spec import SPECS_DIR, load_spec
+from common_data.model.init_weights import init_weights
+from common_data.model.spec import SPECS_DIR, load_spec
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESNET50_TOML = (SPECS_DIR / "resnet50.toml").read_text(encoding="utf-8")

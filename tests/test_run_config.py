@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from common_data.errors import ConfigError
-from common_data.run_config import DEFAULTS_PATH, RunConfig, load_run_config
+from common_data.run.config import DEFAULTS_PATH, RunConfig, load_run_config
 
 
 def test_empty_overrides_give_the_defaults_file():

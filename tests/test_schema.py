@@ -7,12 +7,13 @@ import os
 import numpy as np
 import pytest
 
+from common_data.atomic import write_json_atomic
 from common_data.errors import DataError
-from common_data.init_weights import INIT_SCHEME, init_weights, weights_digest
-from common_data.metrics import classification_metrics
-from common_data.run_config import load_run_config
-from common_data.schema import SCHEMA_VERSION, read_record, validate_record, write_json_atomic
-from common_data.spec import load_spec
+from common_data.model.init_weights import INIT_SCHEME, init_weights, weights_digest
+from common_data.model.spec import load_spec
+from common_data.run.config import load_run_config
+from common_data.run.metrics import classification_metrics
+from common_data.run.schema import SCHEMA_VERSION, read_record, validate_record
 
 HEX = "ab" * 32
 

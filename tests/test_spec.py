@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from common_data.errors import ConfigError
-from common_data.spec import SPECS_DIR, load_spec
+from common_data.model.spec import SPECS_DIR, load_spec
 
 BASELINE_TOML = (SPECS_DIR / "baseline_cnn.toml").read_text(encoding="utf-8")
 

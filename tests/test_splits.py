@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import fake_images
 
+from common_data.data.splits import leakage_audit, make_split
 from common_data.errors import BenchError, ConfigError, DataError
-from common_data.splits import leakage_audit, make_split
 
 LABELS = [0] * 10 + [1] * 7 + [2] * 5 + [3] * 4 + [4] * 3
 

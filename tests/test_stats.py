@@ -7,7 +7,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from common_data.stats import mcnemar, mean_ci, paired_t_test
+from benchmarks.stats import mcnemar, mean_ci, paired_t_test
 
 
 @pytest.mark.parametrize(

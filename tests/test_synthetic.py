@@ -19,8 +19,9 @@ import cv2
 import numpy as np
 import pytest
 
-from common_data import synthetic as syn
-from common_data.classes import CLASSES
+from common_data.data import synthetic as syn
+from common_data.data.cache_root import cache_root
+from common_data.data.classes import CLASSES
 from common_data.errors import DataError
 
 NAME = re.compile(r"^img(\d{8}_\d{6})\.png$")
@@ -364,7 +365,7 @@ def test_ensure_tolerates_a_concurrent_builder(tmp_path: Path,
 
 def test_env_var_picks_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("THERMAL_BENCH_CACHE", str(tmp_path / "env-cache"))
-    assert syn.default_cache_root() == tmp_path / "env-cache"
+    assert cache_root() == tmp_path / "env-cache"
 
 
 def test_generate_never_overwrites_foreign_folders(tmp_path: Path) -> None:

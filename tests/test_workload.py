@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from common_data import cache
-from common_data.batches import iterate_batches
-from common_data.discovery import discover
-from common_data.preprocess import Preprocess
-from common_data.workload import published_batches
+from common_data.bench.workload import published_batches
+from common_data.data import cache
+from common_data.data.batches import iterate_batches
+from common_data.data.discovery import discover
+from common_data.data.preprocess import Preprocess
 
 
 def test_published_emulation_gives_the_shared_loaders_bytes(

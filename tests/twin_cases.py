@@ -21,13 +21,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from common_data.dropout import draw_masks, dropout_layers
-from common_data.init_weights import init_weights
-from common_data.protocol import PROGRESS_PREFIX, Twin
-from common_data.reference import forward
-from common_data.run_config import load_run_config
-from common_data.schema import read_record
-from common_data.spec import load_spec
+from common_data.model.dropout import draw_masks, dropout_layers
+from common_data.model.init_weights import init_weights
+from common_data.model.reference import forward
+from common_data.model.spec import load_spec
+from common_data.run.config import load_run_config
+from common_data.run.schema import read_record
+from common_data.run.twin import Twin
+from common_data.wire import PROGRESS_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED_PARAMS = 3_305_285

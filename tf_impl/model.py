@@ -14,9 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common_data.layers import LAYER_TYPES
-from common_data.layers.resnet import blocks
-from common_data.spec import Layer, Shape, Spec
+from common_data.model.layers import LAYER_TYPES
+from common_data.model.layers.resnet import blocks
+from common_data.model.spec import Layer, Shape, Spec
 
 
 def build_model(spec: Spec, dropout_seed: int) -> keras.Sequential:
@@ -80,7 +80,7 @@ class _PaddedMaxPool(keras.layers.MaxPooling2D):
 
 
 class _BatchNorm(keras.layers.Layer):
-    """Batch norm with the project's one convention (common_data.layers.resnet): normalise
+    """Batch norm with the project's one convention (common_data.model.layers.resnet): normalise
     with the biased batch variance, update the running variance with the unbiased one, as
     torch does. Keras' BatchNormalization updates with the biased one, hence this layer."""
 
@@ -123,7 +123,7 @@ def _batchnorm(layer: Layer, name: str, relu: bool = False) -> _BatchNorm:
 
 
 class _Bottleneck(keras.layers.Layer):
-    """ResNet v1.5 bottleneck (common_data.layers.resnet); convs without bias."""
+    """ResNet v1.5 bottleneck (common_data.model.layers.resnet); convs without bias."""
 
     def __init__(self, layer: Layer, stride: int, projection: bool, name: str) -> None:
         super().__init__(name=name)

@@ -10,8 +10,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from common_data.protocol import Twin, run_main
-from common_data.run_config import RunConfig
+from common_data.run.config import RunConfig
+from common_data.run.entry import run_main
+from common_data.run.twin import Twin
 
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 

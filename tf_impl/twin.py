@@ -1,4 +1,4 @@
-"""The TensorFlow half of a training run: the `Twin` hooks that `common_data.protocol` drives.
+"""The TensorFlow half of a training run: the `Twin` hooks that `common_data.run.loop` drives.
 
 Everything that could make the twins differ other than the framework itself (data, epochs,
 early stopping, timing, metrics) lives in the protocol; this file holds only what TF must do.
@@ -17,11 +17,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common_data.dropout import Masks
 from common_data.errors import ConfigError
-from common_data.protocol import Twin
-from common_data.run_config import RunConfig
-from common_data.spec import Spec
+from common_data.model.dropout import Masks
+from common_data.model.spec import Spec
+from common_data.run.config import RunConfig
+from common_data.run.twin import Twin
 from tf_impl.model import (
     build_model,
     canonical_shapes,
@@ -142,7 +142,7 @@ class TFTwin(Twin):
     def _forward(
         self, x: tf.Tensor, training: bool, masks: dict[str, tf.Tensor] | None
     ) -> tf.Tensor:
-        """The model's layers in order. With shared masks (common_data.dropout) a dropout
+        """The model's layers in order. With shared masks (common_data.model.dropout) a dropout
         layer multiplies its input by its mask instead of drawing one from TF's RNG, and is
         the identity where no mask is given (rate 0); without, Keras' own dropout runs."""
         if masks is None:

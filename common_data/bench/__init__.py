@@ -1,0 +1,1 @@
+"""The benchmark room: the performance workloads both twins' benchmark suites time."""

@@ -1,0 +1,47 @@
+"""User alias files: map another dataset's folder names onto the model's classes.
+
+A folder the table does not know is reported as unmapped, never guessed at, so a user who
+wants `fear/` scored as `surprise` says so in a TOML file:
+
+    [aliases]
+    fear = "surprise"
+
+Every value must name a class (or a known alias of one): a misspelt target would otherwise
+leave the folder silently unmapped, which is exactly what the file was written to prevent.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from common_data.data.classes import CLASSES, canonical_class
+from common_data.errors import ConfigError
+
+
+def load_aliases(path: str | Path) -> dict[str, str]:
+    """Folder name -> canonical class, from the `[aliases]` table of a TOML file."""
+    source = Path(path).expanduser()
+    where = f"--aliases {source}"
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read the file ({exc.strerror or exc})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc})") from None
+    stray = sorted(set(raw) - {"aliases"})
+    if stray or not isinstance(raw.get("aliases"), dict):
+        found = f"found {', '.join(repr(k) for k in stray)}" if stray else "found none"
+        raise ConfigError(
+            f"{where}: expected only an [aliases] table like `fear = \"surprise\"` ({found})"
+        )
+    aliases: dict[str, str] = {}
+    for folder, target in raw["aliases"].items():
+        label = canonical_class(target) if isinstance(target, str) else None
+        if label is None:
+            raise ConfigError(
+                f"{where}: alias {folder!r} = {target!r} names no class: expected one of "
+                f"{', '.join(CLASSES)}"
+            )
+        aliases[folder] = label
+    return aliases
