@@ -31,6 +31,7 @@ from benchmarks.matrix import Cell, expand
 from benchmarks.preflight import preflight
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import load_predictions, load_records
+from benchmarks.resolution import WITHIN_PP
 from benchmarks.stats import mcnemar, mean_ci, paired_t_test
 from common_data.atomic import write_json_atomic
 from common_data.data.faults import FAULTS
@@ -40,6 +41,10 @@ from common_data.run.metrics import ensemble_proba
 
 FINDING_PATH = Path(__file__).resolve().parent / "findings" / "augmentation.toml"
 DEFAULT_PROFILE = "schedule64"
+VARIANTS = ("baseline", "augmented")
+# How the HUD-only probe stands against the full frame (same split, same seeds): "at_or_above"
+# when it comes within the resolution study's WITHIN_PP of the full frame or beats it.
+PROBE_RELATIONS = ("at_or_above", "below")
 
 
 def load_finding(path: Path = FINDING_PATH) -> dict[str, Any]:
@@ -71,6 +76,7 @@ class FindingSelection:
     frameworks: list[str]
     seeds: list[int]
     regimes: list[str]
+    variants: tuple[str, ...] = VARIANTS
     probe: bool = True
     fault: str = "none"
     skip_bad: bool = False
@@ -110,7 +116,7 @@ def matrix_profile(finding: dict[str, Any], selection: FindingSelection) -> dict
         augmented.update(published_protocol().augmented_schedule)
     return {
         "frameworks": selection.frameworks,
-        "variants": ["baseline", "augmented"],
+        "variants": list(selection.variants),
         "seeds": selection.seeds,
         "run": {
             "data": selection.data,
@@ -160,7 +166,10 @@ def _ensemble_predictions(records: list[dict[str, Any]]) -> tuple[np.ndarray, np
 
 
 def _summary(values: list[float]) -> dict[str, Any]:
+    """Mean, spread and t interval over seeds; one seed has no spread (null in the JSON)."""
     mean, std, low, high = mean_ci(values)
+    if len(values) < 2:
+        std, low, high = None, None, None
     return {"mean": mean, "std": std, "ci95": [low, high], "per_seed": values}
 
 
@@ -216,26 +225,44 @@ def verdict_rows(
     return rows
 
 
-def probe_rows(probe: list[Cell], records: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Accuracy of a model that sees only the HUD (face blanked), per framework."""
+def _ok(cells: list[Cell], records: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Seed -> record, for the cells that finished."""
+    return {c.seed: records[c.run_id] for c in cells
+            if c.run_id in records and records[c.run_id]["status"] == "ok"}
+
+
+def probe_rows(
+    probe: list[Cell], grid: list[Cell], records: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Accuracy of a model that sees only the HUD (face blanked), per framework, beside the
+    full-frame baseline on the same split and seeds where the grid has it."""
     out: dict[str, Any] = {}
     for framework in sorted({c.framework for c in probe}):
-        done = [
-            records[c.run_id]
-            for c in probe
-            if c.framework == framework
-            and c.run_id in records
-            and records[c.run_id]["status"] == "ok"
-        ]
+        cells = [c for c in probe if c.framework == framework]
+        done = _ok(cells, records)
         if not done:
             continue
         # from the record's metrics, not its predictions file, which may be unreadable
-        support = [row["support"] for row in done[0]["metrics"]["per_class"].values()]
-        out[framework] = {
-            "accuracy": _summary([r["metrics"]["accuracy"] for r in done]),
+        first = next(iter(done.values()))
+        support = [row["support"] for row in first["metrics"]["per_class"].values()]
+        row: dict[str, Any] = {
+            "accuracy": _summary([r["metrics"]["accuracy"] for r in done.values()]),
             "n_seeds": len(done),
             "majority_class_rate": float(max(support) / sum(support)),
         }
+        full = _ok([c for c in grid if (c.framework, c.split, c.hud, c.variant)
+                    == (framework, cells[0].split, "full", cells[0].variant)], records)
+        seeds = sorted(set(done) & set(full))
+        if seeds:
+            gaps = [100 * (done[s]["metrics"]["accuracy"] - full[s]["metrics"]["accuracy"])
+                    for s in seeds]
+            gap = float(np.mean(gaps))
+            row.update(
+                full_frame=_summary([full[s]["metrics"]["accuracy"] for s in seeds]),
+                probe_minus_full_pp=gap,
+                relation="at_or_above" if gap >= -WITHIN_PP else "below",
+            )
+        out[framework] = row
     return out
 
 
@@ -287,6 +314,7 @@ def sentences(
     if probe:
         full = {r["framework"]: r["baseline_accuracy"]["mean"] for r in rows
                 if r["split"] == "random" and r["hud"] == "full"}
+        full.update({fw: p["full_frame"]["mean"] for fw, p in probe.items() if "full_frame" in p})
         probe_text = ", ".join(
             f"{FRAMEWORK_NAMES[fw]} {100 * p['accuracy']['mean']:.1f} %"
             + (f" (full frame {100 * full[fw]:.1f} %)" if fw in full else "")
@@ -354,7 +382,7 @@ def evaluate_finding(
         digests = [val_ok for _, val_ok in checks if val_ok is not None]
         row["validation_intact"] = all(digests) if digests else None
         row["expected"] = expected.get(f"{row['framework']}.{row['split']}.{row['hud']}")
-    probes = probe_rows(probe, records)
+    probes = probe_rows(probe, grid, records)
     first = next((records[c.run_id] for c in grid if records.get(c.run_id, {}).get("data")), None)
     done = [records[c.run_id] for c in grid + probe if c.run_id in records]
     result = {
@@ -382,6 +410,8 @@ def evaluate_finding(
         "protocol_label": protocol_label(selection.profile, protocol, len(selection.seeds)),
         "published_protocol": not protocol_departures(protocol),
         "expected_recorded": bool(expected),
+        "expected_probe": (finding.get("expected_probe", {}).get(selection.profile, {})
+                           .get(label, {})),
     }
     result["regression_failures"] = regression_failures(result, finding["baseline_tolerance"])
     return result
@@ -389,8 +419,17 @@ def evaluate_finding(
 
 def regression_failures(result: dict[str, Any], tolerance: float) -> list[str]:
     """What the regression suite fails on: an altered split or validation input, a flipped
-    verdict, or a baseline accuracy that moved more than `tolerance` from the recorded one."""
+    verdict, a baseline accuracy that moved more than `tolerance` from the recorded one, or a
+    HUD-only probe whose recorded relation to the full frame changed."""
     failures = []
+    for framework, recorded in result["expected_probe"].items():
+        probe = result["hud_only_probe"].get(framework, {})
+        if "relation" in probe and probe["relation"] != recorded:
+            failures.append(
+                f"{framework} HUD-only probe: recorded {recorded!r} the full frame, got "
+                f"{probe['relation']!r} (probe - full {probe['probe_minus_full_pp']:+.1f} pp over "
+                f"{probe['n_seeds']} seed{'s' if probe['n_seeds'] != 1 else ''})"
+            )
     for row in result["verdicts"]:
         where = f"{row['framework']} {row['split']} split, HUD {row['hud']}"
         if not row["split_intact"]:
@@ -441,6 +480,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
     parser.add_argument("--regimes", help="comma-separated split.hud regimes, e.g. random.full")
     parser.add_argument("--no-probe", action="store_true", help="skip the HUD-only probe")
+    parser.add_argument("--variants", help="comma-separated subset of: baseline,augmented "
+                        "(baseline alone checks the HUD-only probe against the full frame)")
     parser.add_argument(
         "--fault",
         default="none",
@@ -470,6 +511,7 @@ def main(argv: list[str]) -> int:
         and parse_csv("--frameworks", args.frameworks, tuple(FRAMEWORKS)),
         seeds=args.seeds and parse_seeds(args.seeds),
         regimes=args.regimes and parse_csv("--regimes", args.regimes),
+        variants=args.variants and tuple(parse_csv("--variants", args.variants, VARIANTS)),
         probe=not args.no_probe,
         fault=args.fault,
         skip_bad=args.skip_bad,
@@ -503,7 +545,7 @@ def _run_finding(
     print("\n".join(result["summary"]))
     if args.print_expected:
         print(expected_toml(result))
-    if not result["expected_recorded"]:
+    if not result["expected_recorded"] and not result["expected_probe"]:
         print(
             f"note: no verdicts recorded for profile {args.profile!r} on "
             f"{result['data']['label']!r}; only split integrity was checked"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.envs import PROJECT_ROOT, framework_python
+from benchmarks.finding import regression_failures
 from common_data.errors import ConfigError
 
 pytestmark = pytest.mark.finding_ci
@@ -36,9 +37,10 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("finding")
 
 
-def _finding(results: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+def _finding(results: Path, *args: str, profile: str = "ci",
+             data: str = DATA) -> tuple[subprocess.CompletedProcess, dict]:
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "finding", "--profile", "ci", "--data", DATA,
+        [sys.executable, "-m", "benchmarks", "finding", "--profile", profile, "--data", data,
          "--results", str(results), "--jobs", JOBS, "--no-report", *args],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1500,
     )
@@ -78,3 +80,33 @@ def test_broken_pipeline_trips_the_suite(results: Path, fault: str, regime: str,
         result["regression_failures"]
     )
     assert f"REGRESSION: torch {regime.split('.')[0]} split" in run.stdout
+
+
+def test_hud_only_probe_keeps_its_recorded_relation_to_the_full_frame(results: Path) -> None:
+    """The science itself, at the finding's own resolution (64x64, the published 20 epochs):
+    on the real data a model that sees only the HUD reaches the full frame's accuracy or beats
+    it. One framework, one seed, two runs; fails when that recorded relation changes."""
+    if not REAL.is_dir():
+        pytest.skip("the probe's relation is recorded for the real dataset; ../shared is absent")
+    run, result = _finding(results / "probe", "--frameworks", "tf", "--seeds", "0",
+                           "--regimes", "random.full", "--variants", "baseline",
+                           profile="schedule64", data=str(REAL))
+    assert result["expected_probe"], "no probe relation recorded for schedule64 on the real data"
+    probe = result["hud_only_probe"]["tf"]
+    assert probe["n_seeds"] == 1 and "relation" in probe, probe
+    assert result["regression_failures"] == [], run.stdout
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_changed_probe_relation_is_a_regression() -> None:
+    """The check above can fail: a probe that falls below the full frame is reported."""
+    result = {
+        "verdicts": [],
+        "expected_probe": {"tf": "at_or_above"},
+        "hud_only_probe": {"tf": {"relation": "below", "probe_minus_full_pp": -12.5,
+                                  "n_seeds": 1}},
+    }
+    assert regression_failures(result, tolerance=0.08) == [
+        "tf HUD-only probe: recorded 'at_or_above' the full frame, got 'below' "
+        "(probe - full -12.5 pp over 1 seed)"
+    ]
