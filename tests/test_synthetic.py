@@ -89,6 +89,7 @@ class Loaded:
     days: np.ndarray
     scale_pos: np.ndarray  # N x 64 x 64 decoded scale position, HUD masked
     thumbs: np.ndarray  # N x 256 mean-normalised 16x16 grayscale, HUD masked
+    hud_band: np.ndarray  # N x 390: the date/time block, grayscale, downscaled to 30x13
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,7 @@ def frames(root: Path) -> list[Frame]:
 def loaded(root: Path, frames: list[Frame]) -> Loaded:
     hud = _hud_mask()
     formats: Counter[tuple[tuple[int, ...], str]] = Counter()
-    scale_pos, thumbs = [], []
+    scale_pos, thumbs, bands = [], [], []
     for f in frames:
         img = cv2.imread(str(root / f.rel), cv2.IMREAD_UNCHANGED)
         formats[img.shape, str(img.dtype)] += 1
@@ -122,8 +123,11 @@ def loaded(root: Path, frames: list[Frame]) -> Loaded:
         gray[hud] = 0
         t = cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
         thumbs.append((t - t.mean()) / (t.std() + 1e-9))
+        block = cv2.cvtColor(img[: syn.HUD_TOP_ROWS, 100:200], cv2.COLOR_BGR2GRAY)
+        bands.append(cv2.resize(block, (30, 13), interpolation=cv2.INTER_AREA).ravel())
     return Loaded(formats, np.array([CLASSES.index(f.label) for f in frames]),
-                  np.array([f.day for f in frames]), np.stack(scale_pos), np.stack(thumbs))
+                  np.array([f.day for f in frames]), np.stack(scale_pos), np.stack(thumbs),
+                  np.stack(bands).astype(np.float64))
 
 
 # ---------------------------------------------------------------- layout and names
@@ -147,7 +151,7 @@ def test_frames_are_portrait_8bit_colour(loaded: Loaded, frames: list[Frame]) ->
 
 
 def test_default_size_and_manifest(root: Path, frames: list[Frame]) -> None:
-    assert 600 <= len(frames) <= 800
+    assert 450 <= len(frames) <= 650
     per_class = Counter(f.label for f in frames)
     assert set(per_class) == set(CLASSES)
     assert max(per_class.values()) / min(per_class.values()) < 1.4
@@ -309,6 +313,19 @@ def test_faces_carry_a_learnable_but_imperfect_emotion_signal(loaded: Loaded) ->
     random_split = _ridge_accuracy(x, loaded.labels, *_random_split(len(loaded.labels)))
     assert 0.35 <= held_out_day <= 0.8, held_out_day
     assert random_split >= held_out_day + 0.15, (random_split, held_out_day)
+
+
+def test_the_printed_date_and_time_predict_the_label_only_on_a_random_split(
+        loaded: Loaded) -> None:
+    """The HUD shortcut: the date/time block alone, at the detail a 64x64 input keeps, names
+    the emotion on a random split (frames of a burst share it, and days and emotion blocks
+    follow the capture clock) but not on an unseen day. Measured at seed 0, generator v3:
+    0.80 random, 0.17 held-out day; majority class 0.22."""
+    random_split = _ridge_accuracy(loaded.hud_band, loaded.labels,
+                                   *_random_split(len(loaded.labels)), lam=10.0)
+    held_out_day = _ridge_accuracy(loaded.hud_band, loaded.labels, *_day_split(loaded.days),
+                                   lam=10.0)
+    assert random_split >= 0.6 and held_out_day <= 0.35, (random_split, held_out_day)
 
 
 def test_random_split_leaks_near_duplicates_the_day_split_does_not(loaded: Loaded) -> None:
