@@ -55,7 +55,8 @@ def time_to_verdict(f: Mapping[str, Any]) -> list[str]:
     finding = t.get("finding")
     if finding:
         modes = "; ".join(f"{fw}: " + (", ".join(k for k, on in m.items() if on) or "default")
-                          for fw, m in finding["modes"].items()) or "every twin's default"
+                          for fw, m in finding["modes"].items())
+        modes = f"{modes}; any other twin: default" if modes else "every twin's default"
         cells = finding.get("cells") or {}
         lines += [f"* The finding's matrix ({finding['protocol_label']}): "
                   f"{_num(finding['run_time_s'] / 3600, 2)} h of run time over "
