@@ -48,6 +48,8 @@ class Row:
     images_per_s: float | None
     gflops: float | None
     info: dict[str, Any]
+    image_size: int | None = None  # None: a matmul, or a suite from before input sizes
+    onednn: bool | None = None     # TF's oneDNN setting of the process; None: torch or unset
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ TARGETS = (
            "end to end >= 5x faster than the published pipeline's approach", 5.0, True),
     Target("harness_overhead_fraction", "harness overhead < 5 % on the paper profile",
            0.05, False),
+    Target("verdict_speedup.finding",
+           "the finding's matrix (schedule64) >= 1.5x faster with the chosen modes than out of "
+           "the box", 1.5, True),
 )
 
 
@@ -98,6 +103,7 @@ def rows_from_suite(suite: Mapping[str, Any]) -> list[Row]:
             median_s=median, min_s=best, rounds=int(stats["rounds"]),
             first_call_s=info.get("first_call_s"), device=str(info.get("device", "cpu")),
             images_per_s=images_per_s, gflops=gflops, info=info,
+            image_size=info.get("image_size"), onednn=info.get("onednn"),
         ))
     return rows
 
@@ -107,11 +113,12 @@ def achieved_gflops(images_per_s: float, flops_per_image: float) -> float:
 
 
 def matmul_peaks(rows: Iterable[Row]) -> dict[str, dict[int, float]]:
-    """framework -> threads -> best sgemm GFLOP/s."""
+    """framework -> threads -> best sgemm GFLOP/s (TF measures it in each oneDNN process)."""
     peaks: dict[str, dict[int, float]] = {}
     for row in rows:
         if row.kind == "matmul" and row.gflops is not None:
-            peaks.setdefault(row.framework, {})[row.threads] = row.gflops
+            by_threads = peaks.setdefault(row.framework, {})
+            by_threads[row.threads] = max(by_threads.get(row.threads, 0.0), row.gflops)
     return peaks
 
 
@@ -132,19 +139,23 @@ def peak_fraction(row: Row, peaks: Mapping[int, float]) -> float | None:
     return row.gflops / peak
 
 
-def best_peak_fraction(rows: Iterable[Row], peaks: Mapping[int, float],
-                       batch_size: int) -> dict[str, dict[str, Any]]:
-    """Per framework, the training row at `batch_size` with the highest fraction of the
-    machine's peak (`machine_peaks`)."""
+def best_peak_fraction(rows: Iterable[Row], peaks: Mapping[int, float], batch_size: int,
+                       image_size: int) -> dict[str, dict[str, Any]]:
+    """Per framework, the training row at `batch_size` and `image_size` with the highest
+    fraction of the machine's peak (`machine_peaks`). A row without a size (a suite from
+    before input sizes) ran at its profile's only size."""
     best: dict[str, dict[str, Any]] = {}
+    rows = list(rows)
     for row in rows:
         fraction = peak_fraction(row, peaks)
-        if row.kind != "train" or row.batch_size != batch_size or fraction is None:
+        if (row.kind != "train" or row.batch_size != batch_size or fraction is None
+                or row.image_size not in (image_size, None)):
             continue
         if fraction > best.get(row.framework, {}).get("fraction", -1.0):
             eval_row = _matching(rows, row, "eval")
             best[row.framework] = {
                 "fraction": fraction, "mode": row.mode, "threads": row.threads,
+                "image_size": image_size, "onednn": row.onednn,
                 "gflops": row.gflops, "peak_gflops": peaks[row.threads],
                 "images_per_s": row.images_per_s,
                 "eval_fraction": peak_fraction(eval_row, peaks) if eval_row else None,
@@ -155,7 +166,7 @@ def best_peak_fraction(rows: Iterable[Row], peaks: Mapping[int, float],
 def _matching(rows: Iterable[Row], row: Row, kind: str) -> Row | None:
     return next((r for r in rows if r.kind == kind and r.framework == row.framework
                  and r.mode == row.mode and r.threads == row.threads
-                 and r.batch_size == row.batch_size), None)
+                 and r.batch_size == row.batch_size and r.image_size == row.image_size), None)
 
 
 def loader_rates(rows: Iterable[Row], data_suite: Mapping[str, Any] | None) -> dict[str, float]:
@@ -171,9 +182,13 @@ def loader_rates(rows: Iterable[Row], data_suite: Mapping[str, Any] | None) -> d
 
 
 def loader_over_train(loaders: Mapping[str, float], rows: Iterable[Row]) -> dict[str, Any] | None:
-    """The slowest measurement of the loader over the fastest training case of any twin: the
-    loader has to keep up with the most demanding consumer."""
-    trains = [r for r in rows if r.kind == "train" and r.images_per_s]
+    """The slowest measurement of the loader over the fastest training case of any twin at the
+    loader's input size: the loader has to keep up with the most demanding consumer of the
+    images it makes (smaller inputs are cheaper to make too)."""
+    rows = list(rows)
+    sizes = {r.image_size for r in rows if r.kind == "loader"}
+    trains = [r for r in rows if r.kind == "train" and r.images_per_s
+              and (r.image_size in sizes or not sizes)]
     if not loaders or not trains:
         return None
     env = min(loaders, key=lambda k: loaders[k])
@@ -327,4 +342,5 @@ def lookup(figures: Mapping[str, Any], key: str) -> float | None:
 
 
 def _label(row: Row) -> str:
-    return f"{row.framework} {row.kind} {row.mode} b{row.batch_size} {row.threads} thr"
+    size = f" {row.image_size}px" if row.image_size else ""
+    return f"{row.framework} {row.kind} {row.mode} b{row.batch_size}{size} {row.threads} thr"

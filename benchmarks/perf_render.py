@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from common_data.frameworks import FRAMEWORK_NAMES
+from benchmarks import perf_sections
+from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 
 _SPEEDUP_KEY = {"cached": "speedup", "cached_prefetch": "speedup_prefetch"}
 
@@ -52,7 +53,9 @@ def _peak(framework: str) -> Callable[[Mapping[str, Any]], str]:
         d = f["details"]["peak"].get(framework)
         if not d:
             return "not measured: no training case or no matmul peak for this framework"
-        text = (f"best mode {d['mode']} (threads: {d['threads']}) reaches {_num(d['gflops'])} of "
+        size = d.get("image_size") or f["workload"]["image_size"]
+        text = (f"best mode {d['mode']} (threads: {d['threads']}, {size}x{size}) reaches "
+                f"{_num(d['gflops'])} of "
                 f"the machine's {_num(d['peak_gflops'])} GFLOP/s (best sgemm {_matmul_size(f)} "
                 f"of either framework at that thread count); the forward pass alone reaches "
                 f"{_pct(d['eval_fraction'])}")
@@ -61,6 +64,8 @@ def _peak(framework: str) -> Callable[[Mapping[str, Any]], str]:
                      "(reduction depth 27, 288 and 576 per output, against 2048 in the sgemm) "
                      "and their backward passes, which run below sgemm efficiency; ReLU, "
                      "pooling, dropout, the loss and Adam take time but count no FLOPs")
+            if framework in (f.get("op_profiles") or {}):
+                text += "; the per-op profile is under 'Where the time goes'"
         return text
     return explain
 
@@ -118,6 +123,17 @@ def _overhead(f: Mapping[str, Any]) -> str:
     return text
 
 
+def _verdict(f: Mapping[str, Any]) -> str:
+    m = (f.get("time_to_verdict") or {}).get("measured")
+    if not m or "finding" not in m["matrices"]:
+        return ("not measured: run `python -m benchmarks performance --verdict-cells N` "
+                "(see 'Time to verdict')")
+    e = m["matrices"]["finding"]
+    return (f"schedule64's 64-px cell, {len(e['cells'])} run(s) of {m['epochs']} epoch(s): "
+            f"{_num(e['out_of_box_s'], 2)} s/epoch out of the box vs {_num(e['tuned_s'], 2)} "
+            "s/epoch with the chosen modes, summed over its cells (see 'Time to verdict')")
+
+
 _EXPLAIN: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "loader_over_train": _loader,
     "data_wait_fraction": _data_wait,
@@ -125,6 +141,7 @@ _EXPLAIN: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "peak_fraction.tf": _peak("tf"),
     "speedup_vs_published_pipeline.overall": _speedup,
     "harness_overhead_fraction": _overhead,
+    "verdict_speedup.finding": _verdict,
 }
 
 
@@ -187,27 +204,41 @@ def render(f: Mapping[str, Any]) -> str:
                   f"{fw} " + ", ".join(f"{t} thr {_num(g)}" for t, g in by_t.items())
                   for fw, by_t in f["matmul_peak_gflops"].items()),
               ""]
-    lines += _modes_table(f) + _e2e_table(f) + _not_run(f) + _method(f)
+    lines += (_modes_table(f) + perf_sections.op_profiles(f) + perf_sections.time_to_verdict(f)
+              + _e2e_table(f) + perf_sections.gpu(f) + _not_run(f) + _method(f))
     return "\n".join(lines) + "\n"
 
 
 def _modes_table(f: Mapping[str, Any]) -> list[str]:
     lines = ["## Per-mode table (one training step, one evaluation pass, the sgemm, the loader)",
              "",
-             "| framework | case | mode | threads | batch | median ms | images/s | GFLOP/s "
-             "| % of peak | first call s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "oneDNN: TensorFlow's TF_ENABLE_ONEDNN_OPTS in the suite process, set explicitly "
+             "(`unset`: a suite from before it was; TF then chose by CPU).", "",
+             "| framework | case | mode | oneDNN | size | threads | batch | median ms | images/s "
+             "| GFLOP/s | % of peak | first call s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     order = {"matmul": 0, "loader": 1, "train": 2, "eval": 3}
     rows = [r for r in f["modes"] if r["kind"] in order]
-    rows.sort(key=lambda r: (r["framework"], order[r["kind"]], r["batch_size"], r["mode"],
-                             -r["threads"]))
+    rows.sort(key=lambda r: (r["framework"], order[r["kind"]], -(r.get("image_size") or 0),
+                             r["batch_size"], r["mode"], bool(r.get("onednn")), -r["threads"]))
     for r in rows:
         batch = f"{r['batch_size']}x{r['batch_size']}" if r["kind"] == "matmul" else r["batch_size"]
+        size = r.get("image_size") or ""
         lines.append(
-            f"| {r['framework']} | {r['kind']} | {r['mode']} | {r['threads']} | {batch} "
+            f"| {r['framework']} | {r['kind']} | {r['mode']} | {_onednn(r)} | {size} "
+            f"| {r['threads']} | {batch} "
             f"| {_num(r['median_ms'])} | {_num(r['images_per_s'])} | {_num(r['gflops'])} "
             f"| {_pct(r['peak_fraction'])} | {_num(r['first_call_s'], 2)} |")
     return [*lines, ""]
+
+
+def _onednn(row: Mapping[str, Any]) -> str:
+    """on / off for a TF row, '' for a framework without the setting."""
+    if "onednn" not in FRAMEWORKS[row["framework"]].modes:
+        return ""
+    if row.get("onednn") is None:
+        return "unset"
+    return "on" if row["onednn"] else "off"
 
 
 def _e2e_table(f: Mapping[str, Any]) -> list[str]:
@@ -260,7 +291,11 @@ def _method(f: Mapping[str, Any]) -> list[str]:
     return [
         "## How the figures are computed", "",
         "* Suites: `pytorch_impl/bench.py` and `tf_impl/bench.py` (pytest-benchmark), one "
-        "process per thread count, cases from `common_data/bench/workload.toml`; each twin is "
+        "process per thread count and, for TensorFlow, per oneDNN setting "
+        "(TF_ENABLE_ONEDNN_OPTS set to 0 or 1 before TF is imported, never left to TF's "
+        "CPU-dependent default), cases from `common_data/bench/workload.toml`; the first input "
+        "size is the primary one (every case, the peak-fraction targets), the others time "
+        "training steps of each twin's default and tuned modes; each twin is "
         "built by its own `make_twin` + `Twin.build`, and every timed call returns only after the "
         "framework finished (the loss fetched as a float, logits as NumPy, one matmul element).",
         "* Roofline: FLOPs per training image from `common_data.model.spec` (multiply-add = 2; the "

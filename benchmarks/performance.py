@@ -2,8 +2,13 @@
 
 Each framework suite (`pytorch_impl/bench.py`, `tf_impl/bench.py`) runs as `pytest
 --benchmark-json` with its framework's interpreter, once per thread count of the profile
-(TF fixes its thread pools when its runtime starts, so a thread count is a process). The
+(TF fixes its thread pools when its runtime starts, so a thread count is a process), and for
+TensorFlow once per oneDNN setting too (TF reads TF_ENABLE_ONEDNN_OPTS at import; each process
+gets it set explicitly, `0` or `1`, from its `SuiteSelection`). Then each twin's best mode is
+profiled per op (`<package>.op_profile`, one thread, the primary input size). The
 data-layer suite `benchmarks/bench_data.py` runs here, in the framework-free env, when present.
+`--verdict-cells N` trains N seeds per framework of the finding's and the paper's cell in the
+chosen modes and out of the box (`benchmarks/verdict_time.py`).
 Harness overhead and the runners' data wait come from a matrix summary and its records: the
 one under `--results`, or a fresh matrix of a comparison profile with `--matrix quick|paper`
 (seed 0 of every cell; the overhead target is judged on `paper`). Everything lands in
@@ -27,10 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import perf_figures as pf
+from benchmarks import verdict_time
+from benchmarks.compare import resolve_data_flag
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.matrix import PROFILES_DIR
 from benchmarks.perf_render import explain, render
-from common_data.atomic import write_json_atomic
+from common_data.atomic import write_json_atomic, write_text_atomic
 from common_data.bench import workload
 from common_data.frameworks import FRAMEWORKS
 from common_data.run.host import cpu_name
@@ -60,12 +67,25 @@ def main(argv: list[str]) -> int:
     out_dir = args.results / "performance"
     out_dir.mkdir(parents=True, exist_ok=True)
 
+    selections = [(fw, selection) for fw in frameworks
+                  for selection in workload.suite_selections(fw, profile, args.data)]
     if args.reuse:
-        suites = [stored_suite(f"{fw}-t{threads}", out_dir)
-                  for fw in frameworks for threads in profile.threads]
+        suites = [stored_suite(selection.name(fw), out_dir) for fw, selection in selections]
     else:
-        suites = [run_suite(fw, threads, profile, args.data, out_dir)
-                  for fw in frameworks for threads in profile.threads]
+        suites = [run_suite(fw, selection, out_dir) for fw, selection in selections]
+    if not args.reuse:
+        best = pf.best_peak_fraction(_rows(suites), pf.machine_peaks(pf.matmul_peaks(
+            _rows(suites))), profile.batch_size, profile.image_size)
+        for fw in frameworks:
+            run_op_profile(fw, best.get(fw, {}).get("mode", "default"), profile, args.data,
+                           out_dir)
+    verdict_cells = None
+    if args.verdict_cells:
+        verdict_cells = verdict_time.verdict_cells(
+            args.verdict_cells, resolve_data_flag(args.data), profile.verdict_epochs, frameworks)
+        if not args.reuse:
+            verdict_time.run_verdict_cells(verdict_cells, out_dir / "verdict", " ".join(
+                ["python -m benchmarks performance", *argv]))
     data_suite = None
     if not args.no_data_suite:
         data_suite = read_data_suite(out_dir, None) if args.reuse else run_data_suite(out_dir)
@@ -73,11 +93,15 @@ def main(argv: list[str]) -> int:
     if args.matrix and not args.reuse:
         run_overhead_matrix(args.matrix, matrix_dir, args.data)
 
+    to_verdict = verdict_time.stored(args.results)
+    if verdict_cells is not None:
+        to_verdict["measured"] = verdict_time.measured(verdict_cells, out_dir / "verdict",
+                                                       profile.verdict_epochs)
     figures = assemble(profile, suites, data_suite, matrix_dir, " ".join(
-        ["python -m benchmarks performance", *argv]))
+        ["python -m benchmarks performance", *argv]), out_dir, to_verdict)
     write_json_atomic(args.results / "performance.json", figures)
     report = args.results / "PERFORMANCE.md"
-    report.write_text(render(figures), encoding="utf-8")
+    write_text_atomic(report, render(figures))
     print(f"performance: {args.results / 'performance.json'}\nreport: {report}")
     failed = [s for s in suites if s.json_path is None] + [
         s for s in suites if any(n["outcome"] != "skipped" for n in s.not_run)]
@@ -106,6 +130,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                              "on two cores with the synthetic data) or 'quick' (a few minutes)")
     parser.add_argument("--no-data-suite", action="store_true",
                         help=f"skip {DATA_SUITE} (the data-layer suite)")
+    parser.add_argument("--verdict-cells", type=int, default=0, metavar="N",
+                        help="also train N seeds per framework of the finding's 64-px cell and "
+                             "the paper's 128-px cell (baseline, the profile's verdict_epochs) "
+                             "in the chosen modes and with every tuned mode off, one at a time, "
+                             "into <results>/performance/verdict, and report the ratio of "
+                             "their train times per epoch (default 0: not run)")
     parser.add_argument("--reuse", action="store_true",
                         help="run nothing: recompute the figures from the suites' JSON under "
                              "<results>/performance (and, with --matrix, that matrix)")
@@ -113,15 +143,15 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     for framework in args.frameworks.split(","):
         if framework.strip() not in FRAMEWORKS:
             parser.error(f"--frameworks: unknown {framework!r} (expected: torch,tf)")
+    if args.verdict_cells < 0:
+        parser.error(f"--verdict-cells {args.verdict_cells}: expected an integer >= 0")
     return args
 
 
-def run_suite(framework: str, threads: int, profile: workload.SuiteProfile, data: str,
-              out_dir: Path) -> Suite:
-    """One framework suite at one thread count; progress lines go to the console, the full
-    output to <out>/logs/<suite>.log."""
-    name = f"{framework}-t{threads}"
-    selection = workload.SuiteSelection(profile=profile.name, threads=threads, data=data)
+def run_suite(framework: str, selection: workload.SuiteSelection, out_dir: Path) -> Suite:
+    """One framework suite process (a thread count, and TF's oneDNN setting); progress lines
+    go to the console, the full output to <out>/logs/<suite>.log."""
+    name = selection.name(framework)
     json_path, junit = out_dir / f"{name}.json", out_dir / f"{name}.junit.xml"
     json_path.unlink(missing_ok=True)
     command = [str(framework_python(framework)), "-m", "pytest", FRAMEWORKS[framework].bench_suite,
@@ -132,11 +162,48 @@ def run_suite(framework: str, threads: int, profile: workload.SuiteProfile, data
     return stored_suite(name, out_dir, returncode)
 
 
+def run_op_profile(framework: str, mode: str, profile: workload.SuiteProfile, data: str,
+                   out_dir: Path) -> None:
+    """The per-op profile of one twin's best mode, one thread, in a process of its own (TF's
+    oneDNN setting is the mode's); a failure leaves no JSON and the report says so."""
+    selection = workload.SuiteSelection(profile.name, 1, data,
+                                        workload.mode_onednn(framework, mode))
+    out = out_dir / f"op-profile-{framework}.json"
+    out.unlink(missing_ok=True)
+    command = [str(framework_python(framework)), "-m", FRAMEWORKS[framework].module("op_profile"),
+               "--mode", mode, "--out", str(out)]
+    _stream(command, f"op-profile-{framework}", out_dir, selection.to_env())
+
+
+def read_op_profiles(out_dir: Path) -> dict[str, Any]:
+    """framework -> its per-op profile, as the last run left them."""
+    return {path.stem.removeprefix("op-profile-"): json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted(out_dir.glob("op-profile-*.json"))}
+
+
+def _rows(suites: list[Suite]) -> list[pf.Row]:
+    rows = []
+    for suite in suites:
+        if suite.json_path is not None:
+            rows += pf.rows_from_suite(json.loads(suite.json_path.read_text(encoding="utf-8")))
+    return rows
+
+
 def stored_suite(name: str, out_dir: Path, returncode: int | None = None) -> Suite:
-    """A suite's outputs as the last run left them (returncode None: not run now)."""
+    """A suite's outputs as the last run left them (returncode None: not run now). A suite
+    that stopped before timing anything (e.g. refused at collection) may leave an empty JSON
+    file: that counts as no JSON, and its JUnit XML says why."""
     json_path = out_dir / f"{name}.json"
-    return Suite(name, returncode, json_path if json_path.is_file() else None,
+    return Suite(name, returncode, json_path if _parses(json_path) else None,
                  read_junit(out_dir / f"{name}.junit.xml", name))
+
+
+def _parses(path: Path) -> bool:
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def run_data_suite(out_dir: Path) -> dict[str, Any] | None:
@@ -231,7 +298,8 @@ def read_matrix(matrix_dir: Path) -> tuple[dict[str, Any] | None, list[dict[str,
 
 
 def assemble(profile: workload.SuiteProfile, suites: list[Suite], data_suite: dict[str, Any] | None,
-             matrix_dir: Path, command: str) -> dict[str, Any]:
+             matrix_dir: Path, command: str, out_dir: Path | None = None,
+             time_to_verdict: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything performance.json holds, from the suites' JSON and the matrix."""
     rows, machine_infos, measured_at = [], [], []
     for suite in suites:
@@ -242,7 +310,7 @@ def assemble(profile: workload.SuiteProfile, suites: list[Suite], data_suite: di
             measured_at.append(raw.get("datetime", ""))
     peaks = pf.matmul_peaks(rows)
     machine_peaks = pf.machine_peaks(peaks)
-    best = pf.best_peak_fraction(rows, machine_peaks, profile.batch_size)
+    best = pf.best_peak_fraction(rows, machine_peaks, profile.batch_size, profile.image_size)
     loader = pf.loader_over_train(pf.loader_rates(rows, data_suite), rows)
     e2e = pf.end_to_end(rows)
     matrix, records = read_matrix(matrix_dir)
@@ -275,8 +343,12 @@ def assemble(profile: workload.SuiteProfile, suites: list[Suite], data_suite: di
         "suites": {s.name: {"returncode": s.returncode,
                             "json": str(s.json_path) if s.json_path else None} for s in suites},
         "data_suite": data_suite,
-        "workload": asdict(profile),
+        "workload": {**asdict(profile), "image_size": profile.image_size},
+        "op_profiles": read_op_profiles(out_dir) if out_dir else {},
+        "gpu_status": workload.shared()["gpu_status"],
+        "time_to_verdict": time_to_verdict or {},
     }
+    figures["verdict_speedup"] = verdict_time.speedup(figures)
     figures["targets"] = [judge(t, figures) for t in pf.TARGETS]
     return figures
 
@@ -300,7 +372,8 @@ def paper_projection(overhead: dict[str, Any], rows: list[pf.Row],
 
     paper = load_matrix_profile("paper")["run"]
     steps = {kind: [r for r in rows if r.kind == kind and r.mode == "default"
-                    and r.batch_size == paper["batch_size"] and r.threads == profile.threads[0]]
+                    and r.batch_size == paper["batch_size"] and r.threads == profile.threads[0]
+                    and r.image_size in (paper["image_size"], None)]
              for kind in ("train", "eval")}
     if not steps["train"] or not steps["eval"]:
         return None
@@ -337,6 +410,8 @@ def data_wait_figures(e2e: dict[str, Any], runs: dict[str, Any] | None,
 def mode_row(row: pf.Row, peaks: dict[int, float]) -> dict[str, Any]:
     fraction = pf.peak_fraction(row, peaks) if row.kind in ("train", "eval") else None
     return {"framework": row.framework, "kind": row.kind, "mode": row.mode,
+            "image_size": row.image_size, "onednn": row.onednn,
+            "onednn_env": row.info.get("onednn_env"),
             "pipeline": row.info.get("pipeline"), "threads": row.threads,
             "batch_size": row.batch_size, "median_ms": row.median_s * 1e3,
             "min_ms": row.min_s * 1e3, "rounds": row.rounds, "images_per_s": row.images_per_s,

@@ -18,6 +18,7 @@ from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.performance import Suite, assemble
 from common_data.bench import workload
 from common_data.errors import ConfigError
+from common_data.wire import ONEDNN_ENV
 
 pytestmark = pytest.mark.cross_env
 
@@ -92,7 +93,7 @@ def test_roofline_fraction_is_achieved_flops_over_the_same_threads_peak() -> Non
     train = next(r for r in rows if r.kind == "train" and r.batch_size == 32)
     assert train.images_per_s == pytest.approx(64.0)
     assert train.gflops == pytest.approx(64.0)
-    best = pf.best_peak_fraction(rows, machine, batch_size=32)["torch"]
+    best = pf.best_peak_fraction(rows, machine, batch_size=32, image_size=128)["torch"]
     assert best["fraction"] == pytest.approx(64.0 / (2 * torch_peak))
     assert best["eval_fraction"] == pytest.approx(32 / (0.5 / 3) / 3 / (2 * torch_peak))
     assert pf.peak_fraction(train, {1: 5.0}) is None  # no peak at its 2 threads
@@ -187,14 +188,44 @@ def test_a_paper_matrix_judges_the_overhead_target(tmp_path: Path) -> None:
 
 def test_workload_profiles_parse_and_list_cases() -> None:
     quick = workload.load_suite_profile("quick")
-    torch_cases = [str(c) for c in workload.cases("torch", quick, quick.threads[0])]
-    assert "train-compile-b32" in torch_cases and "train-default-b128" in torch_cases
-    assert "train-xla-b32" not in torch_cases
-    single = [str(c) for c in workload.cases("tf", quick, 1)]  # no loader, no large batch
-    assert single == ["matmul", "train-default-b32", "eval-default-b32", "train-xla-b32",
-                      "eval-xla-b32"]
+    assert quick.image_size == 128 and quick.image_sizes == (128, 64)
+    primary = workload.SuiteSelection("quick", quick.threads[0])
+    torch_cases = [str(c) for c in workload.cases("torch", quick, primary)]
+    assert "train-compile-b32-128px" in torch_cases and "train-default-b128-128px" in torch_cases
+    assert "train-channels_last-b32-64px" in torch_cases and "eval-default-b32-64px" not in \
+        torch_cases
+    assert not any("xla" in c or "onednn" in c for c in torch_cases)
+    single = [str(c) for c in workload.cases("tf", quick, workload.SuiteSelection(
+        "quick", 1, onednn=False))]  # no loader, no large batch, no oneDNN case
+    assert single == ["matmul", "train-default-b32-128px", "eval-default-b32-128px",
+                      "train-xla-b32-128px", "eval-xla-b32-128px", "train-default-b32-64px"]
+    onednn = [str(c) for c in workload.cases("tf", quick, workload.SuiteSelection(
+        "quick", 1, onednn=True))]
+    assert onednn == ["matmul", "train-onednn-b32-128px", "eval-onednn-b32-128px",
+                      "train-onednn-b32-64px"]
     with pytest.raises(ConfigError, match="benchmark profile 'nope'"):
         workload.load_suite_profile("nope")
+
+
+def test_tf_suite_processes_set_onednn_explicitly_and_torch_never() -> None:
+    """TF decides oneDNN at import from TF_ENABLE_ONEDNN_OPTS, with a CPU-dependent default:
+    every TF suite process must get it as 0 or 1, and its name must say which."""
+    quick = workload.load_suite_profile("quick")
+    tf = workload.suite_selections("tf", quick, "synthetic")
+    assert [s.name("tf") for s in tf] == ["tf-t2", "tf-t2-onednn", "tf-t1", "tf-t1-onednn"]
+    for selection in tf:
+        env = selection.to_env()
+        assert env[ONEDNN_ENV] == ("1" if selection.onednn else "0")
+        assert workload.SuiteSelection(**json.loads(env[workload.SELECTION_ENV])) == selection
+    for selection in workload.suite_selections("torch", quick, "synthetic"):
+        assert selection.onednn is None and ONEDNN_ENV not in selection.to_env()
+    selection = tf[1]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(ONEDNN_ENV, raising=False)
+        with pytest.raises(ConfigError, match=f"{ONEDNN_ENV}=None: expected '1'"):
+            selection.check_onednn_env()
+        patch.setenv(ONEDNN_ENV, "1")
+        selection.check_onednn_env()
 
 
 def test_smoke_run_of_both_suites_writes_the_json_fields(tmp_path: Path) -> None:
@@ -221,4 +252,17 @@ def test_smoke_run_of_both_suites_writes_the_json_fields(tmp_path: Path) -> None
     kinds = {(r["framework"], r["kind"]) for r in figures["modes"]}
     assert {("torch", "train"), ("tf", "eval"), ("tf", "end_to_end")} <= kinds
     assert len(figures["targets"]) == len(pf.TARGETS)
-    assert "## Targets" in (results / "PERFORMANCE.md").read_text()
+    smoke = workload.load_suite_profile("smoke")
+    sizes = {(r["framework"], r["mode"], r["image_size"]) for r in figures["modes"]
+             if r["kind"] == "train"}
+    assert {("tf", "onednn", size) for size in smoke.image_sizes} <= sizes
+    assert {("torch", "default", size) for size in smoke.image_sizes} <= sizes
+    assert {"tf-t2", "tf-t2-onednn", "torch-t2"} <= set(figures["suites"])
+    # every TF row says which oneDNN setting its process asked for and saw it explicitly set
+    for row in (r for r in figures["modes"] if r["framework"] == "tf"):
+        assert row["onednn_env"] == ("1" if row["onednn"] else "0"), row
+    assert set(figures["op_profiles"]) == {"torch", "tf"}
+    report = (results / "PERFORMANCE.md").read_text()
+    for heading in ("## Targets", "## Where the time goes", "## Time to verdict", "## GPU"):
+        assert heading in report
+    assert "| tf | train | onednn | on | 24 |" in report

@@ -1,9 +1,10 @@
 """pytest-benchmark suite of the TensorFlow twin, run by `python -m benchmarks performance`.
 
 `python -m pytest tf_impl/bench.py --benchmark-json OUT` with `THERMAL_BENCH_PERF`
-naming the profile and thread count (see `common_data.bench.workload`, which defines every case and
-builds the twin through `make_twin` and `Twin.build`, as runs do). This file adds only what
-needs TensorFlow itself: the float32 matmul that measures the machine's peak, and the GPU probe.
+naming the profile, the thread count and TF's oneDNN setting (see
+`common_data.bench.workload`, which defines every case and builds the twin through `make_twin`
+and `Twin.build`, as runs do). This file adds only what needs TensorFlow itself: the float32
+matmul that measures the machine's peak, and the GPU probe.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from tf_impl.run import make_twin
 from tf_impl.twin import configure_runtime
 
 FRAMEWORK = "tf"
-SELECTION = workload.SuiteSelection.from_env()
+SELECTION = workload.SuiteSelection.from_env(FRAMEWORK)
+SELECTION.check_onednn_env()
 PROFILE = workload.load_suite_profile(SELECTION.profile)
 VERSION = {"framework_version": tf.__version__}
 
 
 @pytest.fixture(scope="module")
-def bench() -> workload.BenchData:
+def runtime() -> None:
     """Threads are set before the first op: TF can set them only then, and torch mirrors it."""
-    configure_runtime(workload.run_config(FRAMEWORK, "default", PROFILE, SELECTION,
-                                          PROFILE.batch_size))
-    return workload.load_bench_data(PROFILE, SELECTION.data)
+    configure_runtime(workload.run_config(FRAMEWORK, "default", SELECTION, PROFILE.batch_size,
+                                          PROFILE.image_size))
 
 
 def gpu_available() -> bool:
@@ -50,13 +51,14 @@ def run_matmul(benchmark: Any) -> None:
     workload.measure(benchmark, multiply, PROFILE.matmul_rounds, 1, {**info, **VERSION})
 
 
-@pytest.mark.parametrize("case", workload.cases(FRAMEWORK, PROFILE, SELECTION.threads), ids=str)
-def test_case(benchmark: Any, bench: workload.BenchData, case: workload.Case) -> None:
+@pytest.mark.parametrize("case", workload.cases(FRAMEWORK, PROFILE, SELECTION), ids=str)
+@pytest.mark.usefixtures("runtime")
+def test_case(benchmark: Any, case: workload.Case) -> None:
     if case.kind == "matmul":
         run_matmul(benchmark)
         return
     try:
-        workload.run_case(benchmark, bench, case, framework=FRAMEWORK, make_twin=make_twin,
+        workload.run_case(benchmark, case, framework=FRAMEWORK, make_twin=make_twin,
                           profile=PROFILE, selection=SELECTION, gpu=gpu_available(), info=VERSION)
     except workload.Unavailable as exc:
         pytest.skip(str(exc))

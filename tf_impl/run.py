@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from common_data.run.config import RunConfig
 from common_data.run.entry import run_main
 from common_data.run.twin import Twin
-
-ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
+from common_data.wire import ONEDNN_ENV
 
 
 def make_twin(config: RunConfig | None = None) -> Twin:

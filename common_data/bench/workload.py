@@ -33,12 +33,14 @@ from common_data.data.discovery import Dataset
 from common_data.data.prefetch import prefetch
 from common_data.data.preprocess import Preprocess
 from common_data.errors import ConfigError
+from common_data.frameworks import FRAMEWORKS
 from common_data.model.init_weights import init_weights
 from common_data.model.spec import Spec, load_spec
 from common_data.run.config import RunConfig, load_run_config
 from common_data.run.inputs import load_run_data, run_dataset, run_images
 from common_data.run.timing import timed_steps
 from common_data.run.twin import Twin
+from common_data.wire import ONEDNN_ENV
 
 WORKLOAD_PATH = Path(__file__).resolve().with_name("workload.toml")
 SELECTION_ENV = "THERMAL_BENCH_PERF"
@@ -59,13 +61,14 @@ class SuiteProfile:
     """One `[profiles.<name>]` table; see workload.toml for what each key controls."""
 
     name: str
-    image_size: int
+    image_sizes: tuple[int, ...]
     batch_size: int
     large_batch: int
     threads: tuple[int, ...]
     modes: tuple[str, ...]
     large_batch_modes: tuple[str, ...]
     other_threads_modes: tuple[str, ...]
+    other_sizes_modes: tuple[str, ...]
     rounds: int
     warmup_rounds: int
     matmul_size: int
@@ -76,37 +79,73 @@ class SuiteProfile:
     e2e_val_images: int
     e2e_epochs: int
     e2e_rounds: int
+    profile_steps: int
+    verdict_epochs: int
+
+    @property
+    def image_size(self) -> int:
+        """The primary input size: everything but the extra training steps runs at it, and the
+        peak-fraction targets are judged at it."""
+        return self.image_sizes[0]
 
 
 @dataclass(frozen=True)
 class SuiteSelection:
     """What one suite process runs. The harness passes it in one environment variable because
-    pytest owns the command line of the suites."""
+    pytest owns the command line of the suites. `onednn` is TensorFlow's oneDNN setting (None
+    for a framework without one): TF reads it once, at import, so it is a process, like a
+    thread count, and `to_env` sets TF's variable explicitly either way."""
 
     profile: str
     threads: int
     data: str = "synthetic"
+    onednn: bool | None = None
 
     def to_env(self) -> dict[str, str]:
-        return {SELECTION_ENV: json.dumps(asdict(self))}
+        env = {SELECTION_ENV: json.dumps(asdict(self))}
+        if self.onednn is not None:
+            env[ONEDNN_ENV] = "1" if self.onednn else "0"
+        return env
+
+    def name(self, framework: str) -> str:
+        """The suite's file stem under results/performance: `tf-t2`, `tf-t2-onednn`."""
+        return f"{framework}-t{self.threads}" + ("-onednn" if self.onednn else "")
+
+    def check_onednn_env(self) -> None:
+        """Refuse to time a TF suite whose oneDNN setting was left to TF's CPU-dependent
+        default: its figures would describe the machine, not the recorded mode."""
+        if self.onednn is None:
+            return
+        expected = "1" if self.onednn else "0"
+        actual = os.environ.get(ONEDNN_ENV)
+        if actual != expected:
+            raise ConfigError(
+                f"{ONEDNN_ENV}={actual!r}: expected {expected!r} for a suite process with "
+                f"onednn={str(self.onednn).lower()} (set it explicitly; TF's default depends "
+                "on the CPU)"
+            )
 
     @classmethod
-    def from_env(cls) -> SuiteSelection:
-        """The harness's selection, or the quick profile at its primary thread count when a
-        suite is run by hand."""
+    def from_env(cls, framework: str) -> SuiteSelection:
+        """The harness's selection, or the quick profile's primary process when a suite is run
+        by hand (oneDNN off where the framework has the setting)."""
         raw = os.environ.get(SELECTION_ENV)
         if not raw:
-            return cls(profile="quick", threads=load_suite_profile("quick").threads[0])
+            onednn = False if "onednn" in FRAMEWORKS[framework].modes else None
+            return cls(profile="quick", threads=load_suite_profile("quick").threads[0],
+                       onednn=onednn)
         try:
             return cls(**json.loads(raw))
         except (ValueError, TypeError) as exc:
             raise ConfigError(
                 f"{SELECTION_ENV}={raw!r}: expected JSON like "
-                '{"profile": "quick", "threads": 2, "data": "synthetic"}'
+                '{"profile": "quick", "threads": 2, "data": "synthetic", "onednn": false}'
             ) from exc
 
     def primary(self, profile: SuiteProfile) -> bool:
-        return self.threads == profile.threads[0]
+        """The process that also runs the loader, the large batch and end to end: the first
+        thread count, with oneDNN at its off (out-of-the-box) setting."""
+        return self.threads == profile.threads[0] and not self.onednn
 
 
 @dataclass(frozen=True)
@@ -116,10 +155,11 @@ class Case:
     kind: str
     mode: str = "default"
     batch_size: int = 0
+    image_size: int = 0
 
     def __str__(self) -> str:
         if self.kind in ("train", "eval"):
-            return f"{self.kind}-{self.mode}-b{self.batch_size}"
+            return f"{self.kind}-{self.mode}-b{self.batch_size}-{self.image_size}px"
         if self.kind in ("loader", "end_to_end"):
             return f"{self.kind}-b{self.batch_size}"
         return self.kind
@@ -160,6 +200,14 @@ def load_suite_profile(name: str) -> SuiteProfile:
         )
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
     profile = SuiteProfile(name=name, **values)
+    if not profile.image_sizes or not all(isinstance(v, int) and v > 0
+                                          for v in profile.image_sizes):
+        raise ConfigError(
+            f"{WORKLOAD_PATH} [profiles.{name}]: image_sizes={raw['image_sizes']!r}: expected a "
+            "non-empty list of positive integers, the primary size first"
+        )
+    for size in profile.image_sizes:  # a size the network cannot take fails here, not mid-suite
+        load_spec(shared()["spec"], image_size=size)
     for key in ("e2e_train_images", "e2e_val_images", "loader_images"):
         if getattr(profile, key) % profile.batch_size:
             raise ConfigError(
@@ -169,30 +217,58 @@ def load_suite_profile(name: str) -> SuiteProfile:
     return profile
 
 
-def cases(framework: str, profile: SuiteProfile, threads: int) -> list[Case]:
+def mode_onednn(framework: str, mode: str) -> bool | None:
+    """The oneDNN setting a mode needs (None: the framework has no such setting)."""
+    if "onednn" not in FRAMEWORKS[framework].modes:
+        return None
+    return bool(framework_modes(framework)[mode].get("onednn", False))
+
+
+def cases(framework: str, profile: SuiteProfile, selection: SuiteSelection) -> list[Case]:
     """Every case of one suite process, in run order. GPU-only modes are listed and skipped
-    on a CPU machine, so the report can say they were not run and why."""
-    primary = threads == profile.threads[0]
+    on a CPU machine, so the report can say they were not run and why. A process runs only
+    the modes of its oneDNN setting; the extra input sizes time training steps only."""
+    primary = selection.primary(profile)
     known = framework_modes(framework)
-    modes = [m for m in profile.modes if m in known]
-    if not primary:
+    modes = [m for m in profile.modes if m in known
+             and mode_onednn(framework, m) == selection.onednn]
+    if selection.threads != profile.threads[0]:
         modes = [m for m in modes if m in profile.other_threads_modes]
+    size = profile.image_size
     out = [Case("matmul")]
     if primary:
-        out.append(Case("loader", batch_size=profile.batch_size))
+        out.append(Case("loader", batch_size=profile.batch_size, image_size=size))
     for mode in modes:
         batches = [profile.batch_size]
         if primary and mode in profile.large_batch_modes:
             batches.append(profile.large_batch)
         for batch in batches:
-            out += [Case("train", mode, batch), Case("eval", mode, batch)]
+            out += [Case("train", mode, batch, size), Case("eval", mode, batch, size)]
+    for other in profile.image_sizes[1:]:
+        out += [Case("train", mode, profile.batch_size, other) for mode in modes
+                if mode in profile.other_sizes_modes]
     if primary:
-        out.append(Case("end_to_end", batch_size=profile.batch_size))
+        out.append(Case("end_to_end", batch_size=profile.batch_size, image_size=size))
+    return out
+
+
+def suite_selections(framework: str, profile: SuiteProfile, data: str) -> list[SuiteSelection]:
+    """The suite processes of one framework: one per thread count and, for TensorFlow, per
+    oneDNN setting that some mode of the profile needs at that thread count."""
+    out = []
+    for threads in profile.threads:
+        settings = sorted({mode_onednn(framework, m) for m in profile.modes
+                           if m in framework_modes(framework)}, key=bool)
+        for onednn in settings or [None]:
+            selection = SuiteSelection(profile.name, threads, data, onednn)
+            if selection.primary(profile) or any(
+                    c.kind == "train" for c in cases(framework, profile, selection)):
+                out.append(selection)
     return out
 
 
 def run_config(
-    framework: str, mode: str, profile: SuiteProfile, selection: SuiteSelection, batch_size: int
+    framework: str, mode: str, selection: SuiteSelection, batch_size: int, image_size: int
 ) -> RunConfig:
     """The run config of a benchmarked twin: the defaults plus the workload's settings, so a
     benchmarked mode is the mode a run with the same flags trains in."""
@@ -200,7 +276,7 @@ def run_config(
     return load_run_config({
         "framework": framework, "variant": common["variant"], "data": selection.data,
         "seed": common["seed"], "split_seed": common["split_seed"], "spec": common["spec"],
-        "image_size": profile.image_size, "batch_size": batch_size, "device": "auto",
+        "image_size": image_size, "batch_size": batch_size, "device": "auto",
         "threads": selection.threads, "save_weights": False,
         "mode": framework_modes(framework)[mode],
     })
@@ -225,10 +301,12 @@ class BenchData:
         ))
 
 
-def load_bench_data(profile: SuiteProfile, data: str) -> BenchData:
-    """Decode (or load from the cache) and split the data as a run with these settings would."""
+@cache
+def load_bench_data(profile: SuiteProfile, data: str, image_size: int) -> BenchData:
+    """Decode (or load from the cache) and split the data as a run with these settings would;
+    once per input size and process."""
     common = shared()
-    config = load_run_config({"data": data, "image_size": profile.image_size, "hud": "full",
+    config = load_run_config({"data": data, "image_size": image_size, "hud": "full",
                               "split": "random", "split_seed": common["split_seed"]})
     dataset = run_dataset(config)
     images, split = load_run_data(config, run_images(config, dataset))
@@ -238,16 +316,16 @@ def load_bench_data(profile: SuiteProfile, data: str) -> BenchData:
             f"--data {data!r}: {len(split.train)} training and {len(split.val)} validation "
             f"images, but profile {profile.name!r} needs {needed} and {profile.e2e_val_images}"
         )
-    spec = load_spec(common["spec"], image_size=profile.image_size)
+    spec = load_spec(common["spec"], image_size=image_size)
     return BenchData(dataset, config, images, split.train, split.val, spec)
 
 
 def build_twin(
-    make_twin: Callable[[], Twin], framework: str, mode: str, profile: SuiteProfile,
-    selection: SuiteSelection, batch_size: int, spec: Spec,
+    make_twin: Callable[[], Twin], framework: str, mode: str, selection: SuiteSelection,
+    batch_size: int, spec: Spec,
 ) -> Twin:
     """Built exactly as `common_data.run.driver.execute` builds a run's twin."""
-    config = run_config(framework, mode, profile, selection, batch_size)
+    config = run_config(framework, mode, selection, batch_size, spec.input_shape[0])
     twin = make_twin()
     twin.build(spec, init_weights(spec, config.seed), config)
     return twin
@@ -271,26 +349,34 @@ def matmul_operands(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def matmul_info(framework: str, selection: SuiteSelection, n: int, device: str) -> dict[str, Any]:
     return {"framework": framework, "kind": "matmul", "mode": "sgemm", "threads": selection.threads,
-            "size": n, "flops": 2 * n**3, "device": device}
+            "size": n, "flops": 2 * n**3, "device": device, **process_info(selection)}
+
+
+def process_info(selection: SuiteSelection) -> dict[str, Any]:
+    """What every row of a suite process records about the process: its oneDNN setting and
+    the variable TF actually saw, so a row can be checked against what was asked."""
+    if selection.onednn is None:
+        return {}
+    return {"onednn": selection.onednn, "onednn_env": os.environ.get(ONEDNN_ENV)}
 
 
 def run_case(
-    benchmark: Any, bench: BenchData, case: Case, *, framework: str,
+    benchmark: Any, case: Case, *, framework: str,
     make_twin: Callable[[], Twin], profile: SuiteProfile, selection: SuiteSelection, gpu: bool,
     info: dict[str, Any],
 ) -> None:
     """Every case but the matmul, which needs the framework's own tensors."""
     if case.mode in shared()["gpu_only_modes"] and not gpu:
         raise Unavailable(f"mode {case.mode!r} needs a GPU and none was found (CPU-only run)")
-    info = {**info, "framework": framework, "kind": case.kind, "mode": case.mode,
-            "threads": selection.threads, "batch_size": case.batch_size,
-            "image_size": profile.image_size, "n_train": len(bench.train),
+    bench = load_bench_data(profile, selection.data, case.image_size)
+    info = {**info, **process_info(selection), "framework": framework, "kind": case.kind,
+            "mode": case.mode, "threads": selection.threads, "batch_size": case.batch_size,
+            "image_size": case.image_size, "n_train": len(bench.train),
             "n_val": len(bench.val)}
     if case.kind == "loader":
         _run_loader(benchmark, bench, profile, info)
         return
-    twin = build_twin(make_twin, framework, case.mode, profile, selection, case.batch_size,
-                      bench.spec)
+    twin = build_twin(make_twin, framework, case.mode, selection, case.batch_size, bench.spec)
     environment = twin.environment()
     info.update(environment=environment, device=environment["device"])
     if case.kind == "end_to_end":

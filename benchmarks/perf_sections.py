@@ -1,0 +1,113 @@
+"""PERFORMANCE.md's sections beyond the suites' tables: where a step's time goes (the per-op
+profiles), time to verdict (stored and measured), and what is known about GPU figures.
+
+Kept apart from perf_render.py, which renders the suites' figures, so each stays small; every
+line here is built from performance.json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from common_data.frameworks import FRAMEWORK_NAMES
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def op_profiles(f: Mapping[str, Any]) -> list[str]:
+    """One table per twin: op type, share of the step's wall time, ms per step."""
+    profiles = f.get("op_profiles") or {}
+    lines = ["## Where the time goes (per-op profile of each twin's best mode)", ""]
+    if not profiles:
+        return [*lines, "Not profiled: no per-op profile JSON under the suites' folder "
+                "(`<package>.op_profile` runs after the suites; see its log).", ""]
+    lines += ["A few training steps of each twin's best mode (the peak-fraction target's), one "
+              "thread, after warm-up steps, under the framework's own profiler: torch.profiler's "
+              "self CPU time per aten op; TensorFlow's profiler, each executor op's self time "
+              "per op type. Self time counts a nested op once, in the op that ran it; the last "
+              "row is the step's wall time that no op accounts for. The profiler adds its own "
+              "cost, so the step here is slower than in the per-mode table.", ""]
+    for fw, p in profiles.items():
+        onednn = "" if p.get("onednn") is None else f", oneDNN {'on' if p['onednn'] else 'off'}"
+        lines += [f"### {FRAMEWORK_NAMES.get(fw, fw)}: mode {p['mode']}{onednn}, "
+                  f"{p['image_size']}x{p['image_size']}, batch {p['batch_size']}, "
+                  f"{p['threads']} thread(s), {p['steps']} steps, "
+                  f"{_num(p['step_ms'])} ms/step", "",
+                  "| op | % of step time | ms per step |", "| --- | --- | --- |"]
+        lines += [f"| {row['op']} | {_pct(row['fraction'])} | {_num(row['ms'])} |"
+                  for row in p["rows"]]
+        lines.append("")
+    return lines
+
+
+def time_to_verdict(f: Mapping[str, Any]) -> list[str]:
+    """The stored figures (finding matrix, paper runs per seed) and, when run, the measured
+    tuned vs out-of-the-box ratio."""
+    t = f.get("time_to_verdict") or {}
+    lines = ["## Time to verdict", ""]
+    finding = t.get("finding")
+    if finding:
+        modes = "; ".join(f"{fw}: " + (", ".join(k for k, on in m.items() if on) or "default")
+                          for fw, m in finding["modes"].items())
+        modes = f"{modes}; any other twin: default" if modes else "every twin's default"
+        cells = finding.get("cells") or {}
+        lines += [f"* The finding's matrix ({finding['protocol_label']}): "
+                  f"{_num(finding['run_time_s'] / 3600, 2)} h of run time over "
+                  f"{cells.get('with_records', '?')} of its {cells.get('total', '?')} cells "
+                  f"(the runs' own clocks, summed; modes: {modes}), from `{finding['source']}`."]
+    else:
+        lines.append("* The finding's matrix: no stored finding result.")
+    paper = t.get("paper") or []
+    if paper:
+        lines += ["* The 128-px paper protocol, baseline (20 epochs), per seed, from the "
+                  "records under results/runs:", "",
+                  "| framework | seed | dataset | modes | threads | runs side by side | epochs "
+                  "| run s |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| {r['framework']} | {r['seed']} | {r['dataset']} | {r['modes']} "
+                  f"| {r['threads']} | {r['concurrent_runs'] or 1} | {r['epochs']} "
+                  f"| {_num(r['run_s'])} |" for r in paper]
+    else:
+        lines.append("* The 128-px paper protocol: no baseline record at its settings.")
+    lines.append("")
+    return lines + _measured(t.get("measured"))
+
+
+def _measured(m: Mapping[str, Any] | None) -> list[str]:
+    if not m:
+        return ["Tuned vs out of the box: not measured in this run (`python -m benchmarks "
+                "performance --verdict-cells N` trains N seeds per framework of each matrix's "
+                "cell both ways).", ""]
+    lines = [f"Tuned vs out of the box, side by side in one run: each matrix's cell (the "
+             f"finding's 64-px random/full baseline, the paper's 128-px baseline) trained for "
+             f"{m['epochs']} epoch(s), not the protocols' 20, so these are per-epoch training "
+             f"times, one run at a time, the two settings back to back (`{m['folder']}`). "
+             "`both`: the chosen modes are the defaults, so one run counts for both sides.", "",
+             "| matrix | out of the box s/epoch | tuned s/epoch | speedup |",
+             "| --- | --- | --- | --- |"]
+    for name, e in m["matrices"].items():
+        lines.append(f"| {name} | {_num(e['out_of_box_s'], 2)} | {_num(e['tuned_s'], 2)} "
+                     f"| {_num(e['ratio'], 2)}x |")
+    lines += ["", "| matrix | framework | seed | setting | modes | size | train s/epoch |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, e in m["matrices"].items():
+        lines += [f"| {name} | {c['framework']} | {c['seed']} | {c['setting']} | {c['modes']} "
+                  f"| {c['image_size']} | {_num(c['train_s_per_epoch'], 2)} |"
+                  for c in e["cells"]]
+    return [*lines, ""]
+
+
+def gpu(f: Mapping[str, Any]) -> list[str]:
+    """Measured GPU rows are in the per-mode table; without a GPU, say why per framework."""
+    if not f["machine"]["cpu_only"]:
+        return []
+    lines = ["## GPU", "", "| framework | GPU figures |", "| --- | --- |"]
+    lines += [f"| {FRAMEWORK_NAMES.get(fw, fw)} | {text} |"
+              for fw, text in (f.get("gpu_status") or {}).items()]
+    return [*lines, ""]

@@ -1,0 +1,168 @@
+"""Time to verdict: what the finding's matrix and the paper protocol cost a user, with the
+chosen (tuned) modes and out of the box.
+
+Two sources, both read by `python -m benchmarks performance`:
+
+* stored: the finding result's own clock (`results/findings/augmentation.json`: `run_time_s`
+  over the cells with records) and the records of the 128-px paper protocol's baseline runs
+  (the paper profile's input size, variant and epochs), each with the modes it ran in;
+* measured (`--verdict-cells N`): N seeds per framework of the finding's 64-px cell (random
+  split, full frame, baseline) and of the paper's 128-px baseline cell, each trained for the
+  suite profile's `verdict_epochs` in the chosen modes and with every tuned mode off, through
+  `benchmarks.compare.run_matrix` into a folder of their own, the two settings interleaved so
+  a load change on a shared machine hits both. The figure is the ratio of their training
+  seconds per epoch, summed over the cells of each matrix (what the matrix's wall time
+  scales with). A cell whose chosen modes are the defaults (PyTorch in schedule64) is one run
+  counted on both sides: that half of the matrix gains nothing, and the ratio says so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from benchmarks.matrix import Cell, expand, load_matrix_profile
+
+FINDING_RESULT = "findings/augmentation.json"  # the schedule64 finding, under results/
+FINDING_PROFILE = "schedule64"
+SETTINGS = ("tuned", "out_of_box")
+# every tuned CPU mode off: what a run gets without the profiles' [framework.*.mode] tables
+OUT_OF_BOX = ["onednn=false", "channels_last=false"]
+
+
+def stored(results: Path) -> dict[str, Any]:
+    """The finding's time to verdict and the paper protocol's per-seed run times, from what
+    the results folder already holds."""
+    return {"finding": _stored_finding(results / FINDING_RESULT),
+            "paper": paper_runs(_records(results / "runs"))}
+
+
+def _stored_finding(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text(encoding="utf-8"))
+    protocol = result.get("protocol", {})
+    return {"source": str(path), "profile": result.get("profile"),
+            "protocol_label": result.get("protocol_label"),
+            "run_time_s": result.get("run_time_s"), "cells": result.get("cells"),
+            "modes": {fw: table.get("mode", {})
+                      for fw, table in protocol.get("framework", {}).items()}}
+
+
+def _records(folder: Path) -> list[dict[str, Any]]:
+    records = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return records
+
+
+def paper_runs(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per finished baseline run of the paper protocol (its input size and epochs):
+    framework, seed, modes, run seconds (the record's total_s) and concurrent runs."""
+    paper = load_matrix_profile("paper")["run"]
+    rows = []
+    for r in records:
+        config = r.get("config") or {}
+        if (r.get("status") != "ok" or config.get("variant") != "baseline"
+                or config.get("image_size") != paper["image_size"]
+                or config.get("epochs") != paper["epochs"]):
+            continue
+        timing = r.get("timing") or {}
+        rows.append({"framework": config["framework"], "seed": config.get("seed"),
+                     "dataset": Path(str(config.get("data", "?"))).name,
+                     "modes": mode_text(config.get("mode", {})),
+                     "threads": config.get("threads"),
+                     "concurrent_runs": (r.get("environment") or {}).get("concurrent_runs"),
+                     "run_s": timing.get("total_s"), "epochs": len(r.get("history", []))})
+    return sorted(rows, key=lambda row: (row["framework"], row["seed"] or 0))
+
+
+def mode_text(mode: Mapping[str, bool]) -> str:
+    """The modes a run switched on, or 'default'."""
+    return ", ".join(key for key, on in sorted(mode.items()) if on) or "default"
+
+
+def verdict_cells(n_seeds: int, data: str, epochs: int,
+                  frameworks: list[str]) -> list[tuple[str, str, Cell]]:
+    """(matrix, setting, cell) for `n_seeds` seeds per framework of each matrix's cell, in
+    the chosen modes and out of the box, interleaved so each pair runs back to back. A cell
+    whose two settings are one config is listed once, as 'both'."""
+    from benchmarks.compare import apply_mode_flags
+
+    matrices = {"finding": _finding_profile(data, frameworks),
+                "paper": _paper_profile(data, frameworks)}
+    out: list[tuple[str, str, Cell]] = []
+    for name, profile in matrices.items():
+        profile["seeds"] = list(range(n_seeds))
+        profile["run"].update(epochs=epochs, save_weights=False, data=data)
+        tuned = expand(profile)
+        plain = expand(apply_mode_flags(profile, list(OUT_OF_BOX)))
+        for a, b in zip(tuned, plain, strict=True):
+            if a.config_hash == b.config_hash:
+                out.append((name, "both", a))
+            else:
+                out += [(name, "tuned", a), (name, "out_of_box", b)]
+    return out
+
+
+def _finding_profile(data: str, frameworks: list[str]) -> dict[str, Any]:
+    from benchmarks.finding import load_finding, matrix_profile, selection_from
+
+    finding = load_finding()
+    selection = selection_from(finding, FINDING_PROFILE, data, frameworks=frameworks,
+                               variants=("baseline",), probe=False)
+    return dict(matrix_profile(finding, selection), splits=["random"], hud=["full"])
+
+
+def _paper_profile(data: str, frameworks: list[str]) -> dict[str, Any]:
+    profile = load_matrix_profile("paper")
+    profile.pop("jobs", None)
+    return dict(profile, frameworks=frameworks, variants=["baseline"], splits=["random"],
+                hud=["full"])
+
+
+def run_verdict_cells(cells: list[tuple[str, str, Cell]], folder: Path, command: str) -> None:
+    """The cells one at a time (their per-epoch times are compared, so they must not share
+    the cores), forced, under the results lock of their own folder."""
+    from benchmarks.compare import run_matrix
+
+    run_matrix([cell for _, _, cell in cells], folder, force=True, command=command)
+
+
+def measured(cells: list[tuple[str, str, Cell]], folder: Path,
+             epochs: int) -> dict[str, Any] | None:
+    """Per matrix: training seconds per epoch summed over its cells in each setting, their
+    ratio (out of the box over tuned), and every cell's figure; None when nothing ran."""
+    by_matrix: dict[str, dict[str, Any]] = {}
+    for name, setting, cell in cells:
+        path = folder / "runs" / f"{cell.run_id}.json"
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text(encoding="utf-8"))
+        epochs_run = len(record.get("history", []))
+        if record.get("status") != "ok" or not epochs_run:
+            continue
+        per_epoch = float(record["timing"]["train_s"]) / epochs_run
+        entry = by_matrix.setdefault(name, {"tuned_s": 0.0, "out_of_box_s": 0.0, "cells": []})
+        for side in (SETTINGS if setting == "both" else (setting,)):
+            entry[f"{side}_s"] += per_epoch
+        entry["cells"].append({"framework": cell.framework, "seed": cell.seed,
+                               "setting": setting, "modes": mode_text(cell.config["mode"]),
+                               "image_size": cell.config["image_size"],
+                               "train_s_per_epoch": per_epoch, "run_id": cell.run_id})
+    if not by_matrix:
+        return None
+    for entry in by_matrix.values():
+        entry["ratio"] = entry["out_of_box_s"] / entry["tuned_s"] if entry["tuned_s"] else None
+    return {"epochs": epochs, "folder": str(folder), "matrices": by_matrix}
+
+
+def speedup(figures: Mapping[str, Any]) -> dict[str, float | None]:
+    """The judged figure: out-of-the-box over tuned seconds per epoch, per matrix."""
+    runs = (figures.get("time_to_verdict") or {}).get("measured") or {}
+    return {name: entry["ratio"] for name, entry in runs.get("matrices", {}).items()}

@@ -1,0 +1,120 @@
+"""Time to verdict and the report's newer sections (per-op profiles, oneDNN and size columns,
+GPU status), on synthetic inputs: no subprocess, no timing asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import verdict_time
+from benchmarks.matrix import Cell
+from benchmarks.perf_render import render
+from benchmarks.performance import Suite, assemble
+from common_data.bench import workload
+from common_data.bench.breakdown import breakdown
+
+pytestmark = pytest.mark.cross_env
+
+
+def _record(config: dict[str, Any], train_s: float, epochs: int = 2) -> dict[str, Any]:
+    return {"status": "ok", "config": config, "history": [{}] * epochs,
+            "timing": {"train_s": train_s, "total_s": train_s + 10.0},
+            "environment": {"concurrent_runs": 2}}
+
+
+def test_verdict_cells_pair_each_tuned_cell_with_its_out_of_the_box_twin() -> None:
+    cells = verdict_time.verdict_cells(2, "synthetic", 2, ["torch", "tf"])
+    by = {(m, s, c.framework, c.seed): c for m, s, c in cells}
+    # schedule64 keeps PyTorch's defaults: one run counts for both sides
+    assert ("finding", "both", "torch", 1) in by
+    assert by[("finding", "tuned", "tf", 0)].config["mode"]["onednn"] is True
+    assert by[("finding", "out_of_box", "tf", 0)].config["mode"]["onednn"] is False
+    assert by[("paper", "tuned", "torch", 0)].config["mode"]["channels_last"] is True
+    assert by[("paper", "out_of_box", "torch", 0)].config["mode"]["channels_last"] is False
+    for (matrix, _, _, _), cell in by.items():
+        assert cell.config["epochs"] == 2 and cell.config["variant"] == "baseline"
+        assert cell.config["image_size"] == (64 if matrix == "finding" else 128)
+    assert len({c.run_id for _, _, c in cells}) == len(cells) == 2 * (3 + 4)
+
+
+def test_measured_ratio_sums_seconds_per_epoch_over_the_matrix(tmp_path: Path) -> None:
+    def cell(framework: str, onednn: bool, run_id: str) -> Cell:
+        config = {"mode": {"onednn": onednn}, "image_size": 64}
+        return Cell(framework, "baseline", 0, "random", -1, "full", config, run_id)
+
+    cells = [("finding", "tuned", cell("tf", True, "a")),
+             ("finding", "out_of_box", cell("tf", False, "b")),
+             ("finding", "both", cell("torch", False, "c"))]
+    (tmp_path / "runs").mkdir()
+    for (_, _, c), train_s in zip(cells, (20.0, 60.0, 40.0), strict=True):
+        (tmp_path / "runs" / f"{c.run_id}.json").write_text(json.dumps(_record({}, train_s)))
+    figure = verdict_time.measured(cells, tmp_path, epochs=2)
+    assert figure is not None
+    finding = figure["matrices"]["finding"]
+    assert finding["tuned_s"] == pytest.approx(10.0 + 20.0)
+    assert finding["out_of_box_s"] == pytest.approx(30.0 + 20.0)
+    assert finding["ratio"] == pytest.approx(50.0 / 30.0)
+    assert verdict_time.measured(cells, tmp_path / "nothing", epochs=2) is None
+
+
+def test_paper_runs_keep_only_the_protocols_baseline(tmp_path: Path) -> None:
+    base = {"framework": "tf", "variant": "baseline", "image_size": 128, "epochs": 20,
+            "seed": 1, "threads": 1, "data": "/d/facial-emotion", "mode": {"onednn": True}}
+    rows = verdict_time.paper_runs([
+        _record(base, 900.0, 20), _record({**base, "image_size": 64}, 100.0, 20),
+        _record({**base, "variant": "augmented", "epochs": 40}, 100.0, 40)])
+    assert rows == [{"framework": "tf", "seed": 1, "dataset": "facial-emotion",
+                     "modes": "onednn", "threads": 1, "concurrent_runs": 2, "run_s": 910.0,
+                     "epochs": 20}]
+
+
+def test_breakdown_ranks_ops_and_keeps_the_unaccounted_time() -> None:
+    table = breakdown({"conv": 0.6, "relu": 0.2, "none": 0.0}, wall_s=1.0, steps=2)
+    assert table["step_ms"] == pytest.approx(500.0)
+    assert [r["op"] for r in table["rows"]][:2] == ["conv", "relu"]
+    assert table["rows"][0]["fraction"] == pytest.approx(0.6)
+    assert table["rows"][-1]["ms"] == pytest.approx(100.0)  # outside ops
+
+
+def _suite(framework: str, onednn: bool | None) -> dict[str, Any]:
+    fw = {"framework": framework, "threads": 1, "onednn": onednn}
+    stats = {"median": 0.5, "min": 0.5, "rounds": 3}
+    return {"machine_info": {"python_version": "3.13.0"}, "benchmarks": [
+        {"name": "m", "stats": {**stats, "min": 0.2}, "extra_info": {
+            **fw, "kind": "matmul", "mode": "sgemm", "size": 2048, "flops": 2 * 2048**3}},
+        *({"name": f"t{size}", "stats": stats, "extra_info": {
+            **fw, "kind": "train", "mode": "onednn" if onednn else "default", "batch_size": 32,
+            "images": 32, "flops_per_image": 1e9, "image_size": size}} for size in (128, 64))]}
+
+
+def test_report_shows_sizes_onednn_rows_profiles_verdict_and_gpu(tmp_path: Path) -> None:
+    suites = []
+    for name, fw, onednn in (("torch-t1", "torch", None), ("tf-t1", "tf", False),
+                             ("tf-t1-onednn", "tf", True)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(_suite(fw, onednn)))
+        suites.append(Suite(name, 0, tmp_path / f"{name}.json"))
+    profile = {"mode": "onednn", "onednn": True, "image_size": 128, "batch_size": 32,
+               "threads": 1, **breakdown({"_MklNativeConv2D": 0.3}, 0.5, 1)}
+    (tmp_path / "op-profile-tf.json").write_text(json.dumps(profile))
+    cells = {"matrices": {"finding": {"tuned_s": 10.0, "out_of_box_s": 12.0, "ratio": 1.2,
+                                      "cells": []}}, "epochs": 2, "folder": "v"}
+    quick = workload.load_suite_profile("quick")
+    figures = assemble(quick, suites, None, tmp_path / "no-matrix", "test", tmp_path,
+                       {"finding": None, "paper": [], "measured": cells})
+    assert figures["peak_fraction"]["tf"] == pytest.approx(
+        figures["details"]["peak"]["tf"]["fraction"])
+    assert figures["details"]["peak"]["tf"]["image_size"] == 128
+    verdict = next(t for t in figures["targets"] if t["key"] == "verdict_speedup.finding")
+    assert verdict["status"] == "missed" and verdict["value"] == pytest.approx(1.2)
+    text = render(figures)
+    assert "| oneDNN | size |" in text
+    assert "| tf | train | default | off | 128 |" in text
+    assert "| tf | train | onednn | on | 64 |" in text
+    assert "| torch | train | default |  | 64 |" in text
+    assert "## Where the time goes" in text and "| _MklNativeConv2D | 60.0 % | 300.0 |" in text
+    assert "## Time to verdict" in text and "| finding | 12.00 | 10.00 | 1.20x |" in text
+    assert "not measured: no GPU is lent to this project" in text
+    assert "not measured: TensorFlow is not installed on the GPU machine" in text
