@@ -434,6 +434,15 @@ def _finding_order(result: dict[str, Any]) -> tuple[bool, int]:
     return (not result.get("published_protocol", False), -result["protocol"]["image_size"])
 
 
+def finding_protocol(results_dir: Path) -> tuple[str, int] | None:
+    """(protocol name, input size) of the stored default finding result, if there is one."""
+    path = results_dir / "findings" / "augmentation.json"
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text(encoding="utf-8"))
+    return result["profile"], int(result["protocol"]["image_size"])
+
+
 def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[str]:
     """Verdicts of every stored finding, highest fidelity first: a table naming the protocol
     the verdicts come from, a chart and plain sentences."""
@@ -658,7 +667,7 @@ def render(results_dir: Path, out_dir: Path) -> Path:
                             fig_dir, out_dir),
             *summary_section(rows),
             *findings_section(results_dir, fig_dir, out_dir),
-            *resolution.section(records, fig_dir, out_dir),
+            *resolution.section(records, fig_dir, out_dir, finding_protocol(results_dir)),
             *trajectory.section(records, fig_dir, out_dir),
             *data_section(rows, results_dir),
             "## Results",

@@ -1,0 +1,32 @@
+"""The resolution study's rule and the report's account of the finding's own input size."""
+
+import pytest
+
+from benchmarks.resolution import chosen_size, finding_note
+
+pytestmark = pytest.mark.cross_env
+
+# (framework, hud) -> {size: accuracy}: the real data's pattern, where the probe already
+# beats a weak full-frame model at 32x32
+TABLE = {
+    ("torch", "full"): {32: 0.384, 64: 0.674},
+    ("torch", "hud_only"): {32: 0.439, 64: 0.755},
+    ("tf", "full"): {64: 0.632},
+    ("tf", "hud_only"): {64: 0.702},
+}
+
+
+def test_rule_picks_the_smallest_size_where_the_probe_reaches_the_full_frame() -> None:
+    assert chosen_size(TABLE) == 32
+    behind = {**TABLE, ("torch", "hud_only"): {32: 0.30, 64: 0.66}}
+    assert chosen_size(behind) == 64  # 8.4 pp behind at 32, 1.4 pp at 64
+    assert chosen_size({**behind, ("tf", "hud_only"): {64: 0.50}}) is None
+
+
+def test_a_finding_at_another_size_says_why_with_the_full_frame_accuracies() -> None:
+    note = finding_note(TABLE, 32, ("schedule64", 64))
+    assert "`schedule64` runs at 64x64, not 32x32" in note
+    assert "PyTorch 38.4 % at 32x32, 67.4 % at 64x64" in note
+    assert "TensorFlow" not in note  # measured at one size only
+    assert finding_note(TABLE, 64, ("schedule64", 64)) == ""
+    assert finding_note(TABLE, 32, None) == ""
