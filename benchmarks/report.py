@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import data_quality, figures, resolution, summary, trajectory
+from benchmarks import data_quality, figures, model_cost, resolution, summary, trajectory
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import (
     Row,
@@ -685,6 +685,7 @@ def render(results_dir: Path, out_dir: Path) -> Path:
             "",
             f"![speed]({speed.relative_to(out_dir).as_posix()})",
             "",
+            *model_cost.section(records),
             "## Published figures beside ours",
             "",
             *published_table(rows),
