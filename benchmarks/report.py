@@ -244,10 +244,13 @@ def published_table(rows: list[Row]) -> list[str]:
         transfer = item.get("transfer", "scratch")
         found = _best_rows(rows, item, transfer)
         ensemble = item["variant"] == "ensemble"
-        mine = _ours_text(found, ensemble) or "not run"
+        run_it = f"`compare --profile {item['profile']}`" if "profile" in item else ""
+        mine = _ours_text(found, ensemble) or (
+            f"not run yet ({run_it})" if run_it else "not run yet: no profile runs this variant")
         if not found and transfer != "scratch":
             scratch = _ours_text(_best_rows(rows, item, "scratch"), ensemble)
-            mine = ("not run: needs `--pretrained FILE` (ImageNet weights, torchvision layout)"
+            mine = ("not run: needs `--pretrained FILE` (ImageNet weights, torchvision layout"
+                    + (f"; {run_it} `--pretrained FILE`)" if run_it else ")")
                     + (f"; from scratch instead: {scratch}" if scratch else ""))
         params = next((f"{r.ok[0]['model']['params_total']:,}" for r in found.values()), "")
         published_params = item.get("params_note") or (
