@@ -10,10 +10,6 @@ import pytest
 from conftest import flat_dataset as dataset
 from conftest import frame, write_image
 
-# The framework envs collect this file too (it is marked cross_env), so they must skip it
-# before the imports rather than fail on them.
-pytest.importorskip("rich", reason="the harness needs the harness env's rich")
-
 from benchmarks.compare import build_cells
 from benchmarks.preflight import find_problems
 

@@ -61,7 +61,8 @@ def other_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = ensure_synthetic()
     root = tmp_path_factory.mktemp("other") / "other-set"
     for folder, original in SOURCES.items():
-        frames = sorted((source / original).rglob("*.png"))[::37][: PER_FOLDER[folder]]
+        frames = sorted((source / original).rglob("*.png"))
+        frames = frames[:: len(frames) // PER_FOLDER[folder]][: PER_FOLDER[folder]]
         (root / folder).mkdir(parents=True)
         for i, path in enumerate(frames):
             image = cv2.resize(cv2.imread(str(path)), (150, 200), interpolation=cv2.INTER_AREA)
