@@ -438,12 +438,14 @@ def _finding_order(result: dict[str, Any]) -> tuple[bool, int]:
 
 
 def finding_protocol(results_dir: Path) -> tuple[str, int] | None:
-    """(protocol name, input size) of the stored default finding result, if there is one."""
+    """(protocol name, input size) of the stored default finding result, if there is a
+    readable one; an unreadable file is warned about once, by the findings section."""
     path = results_dir / "findings" / "augmentation.json"
-    if not path.is_file():
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+        return result["profile"], int(result["protocol"]["image_size"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    result = json.loads(path.read_text(encoding="utf-8"))
-    return result["profile"], int(result["protocol"]["image_size"])
 
 
 def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[str]:
