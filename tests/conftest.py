@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -23,6 +24,13 @@ REAL_DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "facial-emotion"
 BASE_TIME = datetime(2024, 3, 3, 10, 0, 0)
 # committed records of one setting (both twins, 32 px, seed 0): a results folder in miniature
 SEED_RUNS = sorted((PROJECT_ROOT / "results" / "runs").glob("*-baseline-random-full-32px-s0-*"))
+
+
+def ctrl_c_reaches_child() -> None:
+    """`preexec_fn` for a harness a test interrupts: a shell starts background jobs with
+    SIGINT ignored, and Python keeps an inherited SIG_IGN instead of raising
+    KeyboardInterrupt, so without this the test would depend on how pytest was launched."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")

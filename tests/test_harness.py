@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ctrl_c_reaches_child
 
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from common_data.errors import ConfigError
@@ -95,7 +96,8 @@ def test_jobs_run_cells_side_by_side_with_the_same_results(tmp_path: Path) -> No
 
     args = ["compare", *cells, "--jobs", "2", "--results", str(shared)]
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks", *args], cwd=PROJECT_ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=ctrl_c_reaches_child)
     deadline = time.time() + 300
     while time.time() < deadline and not list((shared / "runs").glob("*.json")):
         time.sleep(0.2)

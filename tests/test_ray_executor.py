@@ -16,6 +16,7 @@ import pytest
 
 ray = pytest.importorskip("ray")  # the harness env has Ray; the framework envs skip this file
 
+from conftest import ctrl_c_reaches_child  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from benchmarks.envs import PROJECT_ROOT  # noqa: E402
@@ -118,7 +119,8 @@ def test_ctrl_c_leaves_no_partial_record_and_a_rerun_finishes(tmp_path: Path) ->
     results = tmp_path / "results"
     args = ["compare", *CELLS, "--results", str(results), "--executor", "ray"]
     driver = subprocess.Popen([sys.executable, "-m", "benchmarks", *args], cwd=PROJECT_ROOT,
-                              env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=ctrl_c_reaches_child)
     deadline = time.time() + 180
     while time.time() < deadline and not list((results / "runs").glob("*.json")):
         time.sleep(0.2)
