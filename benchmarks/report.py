@@ -270,11 +270,13 @@ def protocol_notes(rows: list[Row]) -> list[str]:
         config = row.records[0]["config"]
         baseline_epochs = config["epochs"] if row.variant == "baseline" else None
         notes += published.departures(config["image_size"], baseline_epochs)
-        if len(row.records) < published.seeds:
-            seeds = len(row.records)
-            notes.append(f"{seeds} seed{'s' if seeds > 1 else ''} per cell "
-                         f"(the published ensemble used {published.seeds} models)")
     unique = sorted(set(notes))
+    # one note for the seed counts, as a range when the cells differ
+    counts = sorted({len(row.records) for row in rows})
+    if counts and counts[0] < published.seeds:
+        span = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+        unique.append(f"{span} seed{'s' if counts[-1] > 1 else ''} per cell "
+                      f"(the published ensemble used {published.seeds} models)")
     if not unique:
         return [f"Protocol: the published one ({published.describe()})."]
     return ["**Reduced protocol** — these runs differ from the published protocol: "

@@ -34,6 +34,12 @@ def test_each_departure_is_named_with_the_right_count() -> None:
         assert part in reduced
 
 
+def test_cells_with_different_seed_counts_get_one_note_with_the_range() -> None:
+    note = protocol_notes([_row(64, 20, 1), _row(64, 20, 3)])[0]
+    assert "1–3 seeds per cell" in note
+    assert note.count("per cell") == 1
+
+
 def _verdict_rows() -> list[dict]:
     return [{"framework": fw, "split": "random", "hud": "full", "delta_accuracy": -0.1,
              "verdict": "reproduced", "baseline_accuracy": {"mean": 0.8}} for fw in ("tf", "torch")]
