@@ -62,15 +62,19 @@ def _records(folder: Path) -> list[dict[str, Any]]:
 
 
 def paper_runs(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per finished baseline run of the paper protocol (its input size and epochs):
-    framework, seed, modes, run seconds (the record's total_s) and concurrent runs."""
-    paper = load_matrix_profile("paper")["run"]
+    """One row per finished baseline run of the paper protocol (its input size, epochs, split
+    and HUD mode, so a probe at the same size is not counted): framework, seed, modes, run
+    seconds (the record's total_s) and concurrent runs."""
+    profile = load_matrix_profile("paper")
+    paper = profile["run"]
     rows = []
     for r in records:
         config = r.get("config") or {}
         if (r.get("status") != "ok" or config.get("variant") != "baseline"
                 or config.get("image_size") != paper["image_size"]
-                or config.get("epochs") != paper["epochs"]):
+                or config.get("epochs") != paper["epochs"]
+                or config.get("split", "random") not in profile["splits"]
+                or config.get("hud", "full") not in profile["hud"]):
             continue
         timing = r.get("timing") or {}
         rows.append({"framework": config["framework"], "seed": config.get("seed"),

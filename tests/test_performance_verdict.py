@@ -65,7 +65,8 @@ def test_paper_runs_keep_only_the_protocols_baseline(tmp_path: Path) -> None:
             "seed": 1, "threads": 1, "data": "/d/facial-emotion", "mode": {"onednn": True}}
     rows = verdict_time.paper_runs([
         _record(base, 900.0, 20), _record({**base, "image_size": 64}, 100.0, 20),
-        _record({**base, "variant": "augmented", "epochs": 40}, 100.0, 40)])
+        _record({**base, "variant": "augmented", "epochs": 40}, 100.0, 40),
+        _record({**base, "hud": "hud_only"}, 100.0, 20)])
     assert rows == [{"framework": "tf", "seed": 1, "dataset": "facial-emotion",
                      "modes": "onednn", "threads": 1, "concurrent_runs": 2, "run_s": 910.0,
                      "epochs": 20}]
