@@ -72,6 +72,17 @@ class Row:
     def by_seed(self) -> dict[int, dict[str, Any]]:
         return {int(r["config"]["seed"]): r for r in self.ok}
 
+    @property
+    def label(self) -> str:
+        """The variant, naming the model when it is not the baseline CNN: one setting's table
+        can hold several models, which its other columns alone do not tell apart."""
+        config = self.records[0]["config"]
+        spec = config.get("spec", "baseline_cnn")
+        if spec == "baseline_cnn":
+            return self.variant
+        transfer = config.get("transfer", "scratch")
+        return f"{self.variant} ({spec}, {'from scratch' if transfer == 'scratch' else transfer})"
+
 
 def dataset_label(record: dict[str, Any]) -> str:
     data = str(record["data"]["dataset"])

@@ -100,14 +100,14 @@ def results_table(rows: list[Row]) -> list[str]:
         seeds = f"{len(ok)}" + (f" (+{diverged} not ok)" if diverged else "")
         if not ok:
             lines.append(
-                f"| {FRAMEWORK_NAMES[row.framework]} | {row.variant} | {seeds} |"
+                f"| {FRAMEWORK_NAMES[row.framework]} | {row.label} | {seeds} |"
                 + " n/a |" * (len(head) - 3)
             )
             continue
         epochs_run = np.mean([len(r["history"]) for r in ok])
         cells = [
             FRAMEWORK_NAMES[row.framework],
-            row.variant,
+            row.label,
             seeds,
             *(_mean_ci_text(row.values(key)) for key, _ in _METRICS),
             f"{ok[0]['model']['params_total']:,}",
@@ -149,7 +149,7 @@ def ensemble_table(rows: list[Row]) -> list[str]:
             continue
         metrics = result[0]
         lines.append(
-            f"| {FRAMEWORK_NAMES[row.framework]} | {row.variant} | {len(row.ok)}-seed "
+            f"| {FRAMEWORK_NAMES[row.framework]} | {row.label} | {len(row.ok)}-seed "
             f"ensemble | " + " | ".join(_pct(metrics[k]) for k, _ in _METRICS) + " |"
         )
     return lines if len(lines) > 2 else []

@@ -26,7 +26,7 @@ Table = dict[tuple[str, str], dict[int, float]]  # (framework, hud) -> {size: ac
 
 
 def study_tables(records: list[dict[str, Any]]) -> dict[str, Table]:
-    """Per dataset: seed-0 baseline accuracies on the random split at the published epoch
+    """Per dataset: the baseline CNN's seed-0 accuracies on the random split at the published epoch
     count with shared dropout masks, by framework, HUD mode and input size."""
     epochs = published_protocol().baseline_epochs
     tables: dict[str, Table] = {}
@@ -35,6 +35,7 @@ def study_tables(records: list[dict[str, Any]]) -> dict[str, Table]:
         if (record.get("status") != "ok" or config["variant"] != "baseline"
                 or config["split"] != "random" or config["hud"] not in HUDS
                 or config["seed"] != 0 or config["epochs"] != epochs
+                or config.get("spec", "baseline_cnn") != "baseline_cnn"
                 or config.get("dropout", "framework") != "shared"):
             continue
         table = tables.setdefault(setting_of(record).data_label, {})

@@ -74,8 +74,8 @@ def _index(rows: list[Row]) -> dict[tuple, Row]:
 
 def _studies(rows: list[Row]) -> dict[Study, dict[tuple, Row]]:
     grouped: dict[Study, list[Row]] = {}
-    for row in rows:
-        if row.ok:
+    for row in rows:  # the three questions are asked of the baseline CNN
+        if row.ok and row.records[0]["config"].get("spec", "baseline_cnn") == "baseline_cnn":
             grouped.setdefault(_study(row), []).append(row)
     return {study: _index(group) for study, group in grouped.items()}
 

@@ -107,3 +107,10 @@ def test_a_scratch_run_is_never_shown_as_a_transfer_result() -> None:
     text = "\n".join(published_table([Row(setting, "torch", "baseline", "p", [record])]))
     v2 = next(line for line in text.splitlines() if "ResNet-50 transfer v2" in line)
     assert "| PyTorch 50.00 (1 seed, 64px" in v2 and "23,518,277" in v2
+
+
+def test_a_row_of_another_model_names_it_beside_the_variant() -> None:
+    row = _row(64, 20, 1)
+    assert row.label == "baseline"
+    row.records[0]["config"].update(spec="resnet50", transfer="scratch")
+    assert row.label == "baseline (resnet50, from scratch)"

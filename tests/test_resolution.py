@@ -30,3 +30,20 @@ def test_a_finding_at_another_size_says_why_with_the_full_frame_accuracies() -> 
     assert "TensorFlow" not in note  # measured at one size only
     assert finding_note(TABLE, 64, ("schedule64", 64)) == ""
     assert finding_note(TABLE, 32, None) == ""
+
+
+def test_the_study_reads_only_the_baseline_cnn_from_the_committed_records() -> None:
+    """A ResNet run at the same size, split and seed (committed: PyTorch ResNet-50 from
+    scratch at 64x64) must not stand in for the baseline CNN's point."""
+    from benchmarks.envs import PROJECT_ROOT
+    from benchmarks.records import load_records
+    from benchmarks.resolution import study_tables
+
+    records = load_records(PROJECT_ROOT / "results" / "runs")
+    other = [r for r in records if r["config"].get("spec", "baseline_cnn") != "baseline_cnn"
+             and r["config"]["image_size"] == 64 and r["framework"] == "torch"]
+    if not other:
+        pytest.skip("no committed non-baseline run at 64x64 to guard against")
+    (table,) = [t for name, t in study_tables(records).items()
+                if name.startswith("facial-emotion")]
+    assert table[("torch", "full")][64] == pytest.approx(0.674, abs=5e-4)
