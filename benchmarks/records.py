@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,11 +78,16 @@ class Row:
         """The variant, naming the model when it is not the baseline CNN: one setting's table
         can hold several models, which its other columns alone do not tell apart."""
         config = self.records[0]["config"]
-        spec = config.get("spec", "baseline_cnn")
-        if spec == "baseline_cnn":
+        if is_baseline_cnn(config):
             return self.variant
-        transfer = config.get("transfer", "scratch")
+        spec, transfer = config["spec"], config.get("transfer", "scratch")
         return f"{self.variant} ({spec}, {'from scratch' if transfer == 'scratch' else transfer})"
+
+
+def is_baseline_cnn(config: Mapping[str, Any]) -> bool:
+    """Whether a run trained the study's baseline CNN, the model the product's questions, the
+    resolution study and the paper protocol's timings are about (older configs name no spec)."""
+    return config.get("spec", "baseline_cnn") == "baseline_cnn"
 
 
 def dataset_label(record: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.published_protocol import published_protocol
-from benchmarks.records import setting_of
+from benchmarks.records import is_baseline_cnn, setting_of
 from common_data.frameworks import FRAMEWORK_NAMES
 
 WITHIN_PP = 3.0
@@ -35,7 +35,7 @@ def study_tables(records: list[dict[str, Any]]) -> dict[str, Table]:
         if (record.get("status") != "ok" or config["variant"] != "baseline"
                 or config["split"] != "random" or config["hud"] not in HUDS
                 or config["seed"] != 0 or config["epochs"] != epochs
-                or config.get("spec", "baseline_cnn") != "baseline_cnn"
+                or not is_baseline_cnn(config)
                 or config.get("dropout", "framework") != "shared"):
             continue
         table = tables.setdefault(setting_of(record).data_label, {})

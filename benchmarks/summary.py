@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.records import Row
+from benchmarks.records import Row, is_baseline_cnn
 from benchmarks.stats import mean_ci
 from common_data.frameworks import FRAMEWORK_NAMES
 
@@ -75,7 +75,7 @@ def _index(rows: list[Row]) -> dict[tuple, Row]:
 def _studies(rows: list[Row]) -> dict[Study, dict[tuple, Row]]:
     grouped: dict[Study, list[Row]] = {}
     for row in rows:  # the three questions are asked of the baseline CNN
-        if row.ok and row.records[0]["config"].get("spec", "baseline_cnn") == "baseline_cnn":
+        if row.ok and is_baseline_cnn(row.records[0]["config"]):
             grouped.setdefault(_study(row), []).append(row)
     return {study: _index(group) for study, group in grouped.items()}
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.matrix import Cell, expand, load_matrix_profile
+from benchmarks.records import is_baseline_cnn
 
 FINDING_RESULT = "findings/augmentation.json"  # the schedule64 finding, under results/
 FINDING_PROFILE = "schedule64"
@@ -74,7 +75,8 @@ def paper_runs(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 or config.get("image_size") != paper["image_size"]
                 or config.get("epochs") != paper["epochs"]
                 or config.get("split", "random") not in profile["splits"]
-                or config.get("hud", "full") not in profile["hud"]):
+                or config.get("hud", "full") not in profile["hud"]
+                or not is_baseline_cnn(config)):
             continue
         timing = r.get("timing") or {}
         rows.append({"framework": config["framework"], "seed": config.get("seed"),
