@@ -214,6 +214,9 @@ def _ours_text(found: dict[str, Row], ensemble: bool) -> str:
     parts = []
     for framework, row in sorted(found.items()):
         where = f"{row.setting.image_size}px, {row.setting.data_label}"
+        epochs = row.records[0]["config"]["epochs"]
+        if epochs != published_protocol().baseline_epochs:  # a smoke run is never read as a result
+            where = f"{epochs} epoch{'s' if epochs > 1 else ''}, {where}"
         if ensemble:
             result = _ensemble(row)
             if result:

@@ -98,7 +98,7 @@ def test_a_scratch_run_is_never_shown_as_a_transfer_result() -> None:
 
     setting = Setting("data", "random", -1, "full", 64, "ab12cd34ef")
     record = {"status": "ok", "metrics": {"accuracy": 0.5}, "model": {"params_total": 23518277},
-              "config": {"seed": 0, "spec": "resnet50", "transfer": "scratch"}}
+              "config": {"seed": 0, "spec": "resnet50", "transfer": "scratch", "epochs": 20}}
     text = "\n".join(published_table([Row(setting, "torch", "baseline", "p", [record])]))
     v2 = next(line for line in text.splitlines() if "ResNet-50 transfer v2" in line)
     assert "not run: needs `--pretrained FILE`" in v2
@@ -107,6 +107,17 @@ def test_a_scratch_run_is_never_shown_as_a_transfer_result() -> None:
     text = "\n".join(published_table([Row(setting, "torch", "baseline", "p", [record])]))
     v2 = next(line for line in text.splitlines() if "ResNet-50 transfer v2" in line)
     assert "| PyTorch 50.00 (1 seed, 64px" in v2 and "23,518,277" in v2
+
+
+def test_a_smoke_run_names_its_epochs_beside_the_published_figure() -> None:
+    from benchmarks.report import published_table
+
+    setting = Setting("data", "random", -1, "full", 64, "ab12cd34ef")
+    record = {"status": "ok", "metrics": {"accuracy": 0.3}, "model": {"params_total": 58154053},
+              "config": {"seed": 0, "spec": "resnet152", "transfer": "scratch", "epochs": 1}}
+    text = "\n".join(published_table([Row(setting, "tf", "baseline", "p", [record])]))
+    row = next(line for line in text.splitlines() if "| ResNet-152 |" in line)
+    assert "from scratch instead: TensorFlow 30.00 (1 seed, 1 epoch, 64px" in row
 
 
 def test_a_row_of_another_model_names_it_beside_the_variant() -> None:
