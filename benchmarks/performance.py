@@ -83,9 +83,9 @@ def main(argv: list[str]) -> int:
     if args.verdict_cells:
         verdict_cells = verdict_time.verdict_cells(
             args.verdict_cells, resolve_data_flag(args.data), profile.verdict_epochs, frameworks)
-        if not args.reuse:
-            verdict_time.run_verdict_cells(verdict_cells, out_dir / "verdict", " ".join(
-                ["python -m benchmarks performance", *argv]))
+        # with --reuse only the cells without a record run (a measurement can be completed)
+        verdict_time.run_verdict_cells(verdict_cells, out_dir / "verdict", " ".join(
+            ["python -m benchmarks performance", *argv]), force=not args.reuse)
     data_suite = None
     if not args.no_data_suite:
         data_suite = read_data_suite(out_dir, None) if args.reuse else run_data_suite(out_dir)
@@ -133,12 +133,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--verdict-cells", type=int, default=0, metavar="N",
                         help="also train N seeds per framework of the finding's 64-px cell and "
                              "the paper's 128-px cell (baseline, the profile's verdict_epochs) "
-                             "in the chosen modes and with every tuned mode off, one at a time, "
-                             "into <results>/performance/verdict, and report the ratio of "
-                             "their train times per epoch (default 0: not run)")
+                             "as the matrix runs (chosen modes and threads, --jobs to fill the "
+                             "cores) and out of the box (tuned modes off, every core to one "
+                             "run, one at a time) into <results>/performance/verdict, and "
+                             "report the ratio of their train times per epoch (default 0)")
     parser.add_argument("--reuse", action="store_true",
-                        help="run nothing: recompute the figures from the suites' JSON under "
-                             "<results>/performance (and, with --matrix, that matrix)")
+                        help="run no suite: recompute the figures from the suites' JSON under "
+                             "<results>/performance (and, with --matrix, that matrix); with "
+                             "--verdict-cells, only the cells without a record run")
     args = parser.parse_args(argv)
     for framework in args.frameworks.split(","):
         if framework.strip() not in FRAMEWORKS:

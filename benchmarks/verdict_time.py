@@ -8,17 +8,21 @@ Two sources, both read by `python -m benchmarks performance`:
   (the paper profile's input size, variant and epochs), each with the modes it ran in;
 * measured (`--verdict-cells N`): N seeds per framework of the finding's 64-px cell (random
   split, full frame, baseline) and of the paper's 128-px baseline cell, each trained for the
-  suite profile's `verdict_epochs` in the chosen modes and with every tuned mode off, through
-  `benchmarks.compare.run_matrix` into a folder of their own, the two settings interleaved so
-  a load change on a shared machine hits both. The figure is the ratio of their training
-  seconds per epoch, summed over the cells of each matrix (what the matrix's wall time
-  scales with). A cell whose chosen modes are the defaults (PyTorch in schedule64) is one run
-  counted on both sides: that half of the matrix gains nothing, and the ratio says so.
+  suite profile's `verdict_epochs` two ways, through `benchmarks.compare.run_matrix` into a
+  folder of their own, matrix by matrix, the two ways back to back:
+  - tuned: as the matrix is run, in the chosen modes with the profile's threads per run and
+    as many runs at once as the cores allow (`--jobs`, two on two cores, one thread each);
+  - out of the box: each framework's defaults, as the published notebooks ran: every tuned
+    mode off, every core given to one run, one run at a time.
+  The figure is the ratio of the matrix's training seconds per epoch, summed over its cells
+  (what its wall time scales with); a run that shared the cores with k - 1 others counts
+  1/k of its seconds, since the matrix advances k runs in that time.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,6 @@ from benchmarks.records import is_baseline_cnn
 
 FINDING_RESULT = "findings/augmentation.json"  # the schedule64 finding, under results/
 FINDING_PROFILE = "schedule64"
-SETTINGS = ("tuned", "out_of_box")
 # every tuned CPU mode off: what a run gets without the profiles' [framework.*.mode] tables
 OUT_OF_BOX = ["onednn=false", "channels_last=false"]
 
@@ -93,27 +96,34 @@ def mode_text(mode: Mapping[str, bool]) -> str:
     return ", ".join(key for key, on in sorted(mode.items()) if on) or "default"
 
 
-def verdict_cells(n_seeds: int, data: str, epochs: int,
-                  frameworks: list[str]) -> list[tuple[str, str, Cell]]:
-    """(matrix, setting, cell) for `n_seeds` seeds per framework of each matrix's cell, in
-    the chosen modes and out of the box, interleaved so each pair runs back to back. A cell
-    whose two settings are one config is listed once, as 'both'."""
+def verdict_cells(n_seeds: int, data: str, epochs: int, frameworks: list[str],
+                  cores: int | None = None) -> list[tuple[str, str, Cell]]:
+    """(matrix, setting, cell) for `n_seeds` seeds per framework of each matrix's cell, tuned
+    and out of the box (every core to one run), matrix by matrix."""
     from benchmarks.compare import apply_mode_flags
 
+    cores = cores or os.cpu_count() or 1
     matrices = {"finding": _finding_profile(data, frameworks),
                 "paper": _paper_profile(data, frameworks)}
     out: list[tuple[str, str, Cell]] = []
     for name, profile in matrices.items():
         profile["seeds"] = list(range(n_seeds))
         profile["run"].update(epochs=epochs, save_weights=False, data=data)
-        tuned = expand(profile)
-        plain = expand(apply_mode_flags(profile, list(OUT_OF_BOX)))
-        for a, b in zip(tuned, plain, strict=True):
-            if a.config_hash == b.config_hash:
-                out.append((name, "both", a))
-            else:
-                out += [(name, "tuned", a), (name, "out_of_box", b)]
+        plain = apply_mode_flags(_copy(profile), list(OUT_OF_BOX))
+        plain["run"]["threads"] = cores
+        out += [(name, "out_of_box", cell) for cell in expand(plain)]
+        out += [(name, "tuned", cell) for cell in expand(profile)]
     return out
+
+
+def _copy(profile: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(profile))
+
+
+def tuned_jobs(cells: list[tuple[str, str, Cell]], cores: int | None = None) -> int:
+    """Runs at once for the tuned cells: as many as their threads per run fit in the cores."""
+    threads = max((cell.config["threads"] for _, s, cell in cells if s == "tuned"), default=1)
+    return max(1, (cores or os.cpu_count() or 1) // threads)
 
 
 def _finding_profile(data: str, frameworks: list[str]) -> dict[str, Any]:
@@ -132,12 +142,18 @@ def _paper_profile(data: str, frameworks: list[str]) -> dict[str, Any]:
                 hud=["full"])
 
 
-def run_verdict_cells(cells: list[tuple[str, str, Cell]], folder: Path, command: str) -> None:
-    """The cells one at a time (their per-epoch times are compared, so they must not share
-    the cores), forced, under the results lock of their own folder."""
+def run_verdict_cells(cells: list[tuple[str, str, Cell]], folder: Path, command: str,
+                      force: bool = True) -> None:
+    """Matrix by matrix: its out-of-the-box cells one at a time, then its tuned cells
+    `tuned_jobs` at a time, under the results lock of their own folder. Unforced, only the
+    cells without a record run."""
     from benchmarks.compare import run_matrix
 
-    run_matrix([cell for _, _, cell in cells], folder, force=True, command=command)
+    jobs = tuned_jobs(cells)
+    for matrix in dict.fromkeys(name for name, _, _ in cells):
+        for setting, at_once in (("out_of_box", 1), ("tuned", jobs)):
+            batch = [cell for name, s, cell in cells if (name, s) == (matrix, setting)]
+            run_matrix(batch, folder, force=force, command=command, jobs=at_once)
 
 
 def measured(cells: list[tuple[str, str, Cell]], folder: Path,
@@ -154,12 +170,13 @@ def measured(cells: list[tuple[str, str, Cell]], folder: Path,
         if record.get("status") != "ok" or not epochs_run:
             continue
         per_epoch = float(record["timing"]["train_s"]) / epochs_run
+        at_once = (record.get("environment") or {}).get("concurrent_runs") or 1
         entry = by_matrix.setdefault(name, {"tuned_s": 0.0, "out_of_box_s": 0.0, "cells": []})
-        for side in (SETTINGS if setting == "both" else (setting,)):
-            entry[f"{side}_s"] += per_epoch
+        entry[f"{setting}_s"] += per_epoch / at_once
         entry["cells"].append({"framework": cell.framework, "seed": cell.seed,
                                "setting": setting, "modes": mode_text(cell.config["mode"]),
                                "image_size": cell.config["image_size"],
+                               "threads": cell.config["threads"], "runs_at_once": at_once,
                                "train_s_per_epoch": per_epoch, "run_id": cell.run_id})
     if not by_matrix:
         return None

@@ -25,38 +25,59 @@ def _record(config: dict[str, Any], train_s: float, epochs: int = 2) -> dict[str
             "environment": {"concurrent_runs": 2}}
 
 
-def test_verdict_cells_pair_each_tuned_cell_with_its_out_of_the_box_twin() -> None:
-    cells = verdict_time.verdict_cells(2, "synthetic", 2, ["torch", "tf"])
+def test_verdict_cells_set_the_tuned_matrix_against_framework_defaults_on_every_core() -> None:
+    cells = verdict_time.verdict_cells(2, "synthetic", 2, ["torch", "tf"], cores=2)
     by = {(m, s, c.framework, c.seed): c for m, s, c in cells}
-    # schedule64 keeps PyTorch's defaults: one run counts for both sides
-    assert ("finding", "both", "torch", 1) in by
     assert by[("finding", "tuned", "tf", 0)].config["mode"]["onednn"] is True
     assert by[("finding", "out_of_box", "tf", 0)].config["mode"]["onednn"] is False
     assert by[("paper", "tuned", "torch", 0)].config["mode"]["channels_last"] is True
     assert by[("paper", "out_of_box", "torch", 0)].config["mode"]["channels_last"] is False
-    for (matrix, _, _, _), cell in by.items():
+    for (matrix, setting, _, _), cell in by.items():
         assert cell.config["epochs"] == 2 and cell.config["variant"] == "baseline"
         assert cell.config["image_size"] == (64 if matrix == "finding" else 128)
-    assert len({c.run_id for _, _, c in cells}) == len(cells) == 2 * (3 + 4)
+        # out of the box gives every core to one run; tuned keeps the profiles' one thread
+        assert cell.config["threads"] == (2 if setting == "out_of_box" else 1)
+    assert len({c.run_id for _, _, c in cells}) == len(cells) == 2 * 2 * 2 * 2
+    assert verdict_time.tuned_jobs(cells, cores=2) == 2
 
 
-def test_measured_ratio_sums_seconds_per_epoch_over_the_matrix(tmp_path: Path) -> None:
+def test_verdict_cells_run_out_of_the_box_alone_and_tuned_side_by_side(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmarks.compare
+
+    calls: list[tuple[list[str], int, bool]] = []
+    monkeypatch.setattr(benchmarks.compare, "run_matrix",
+                        lambda batch, folder, force, command, jobs: calls.append(
+                            ([c.run_id for c in batch], jobs, force)))
+    cells = verdict_time.verdict_cells(1, "synthetic", 2, ["torch", "tf"], cores=2)
+    verdict_time.run_verdict_cells(cells, tmp_path, "test", force=False)
+    settings = {c.run_id: (m, s) for m, s, c in cells}
+    assert [({settings[r] for r in ids}, jobs) for ids, jobs, _ in calls] == [
+        ({("finding", "out_of_box")}, 1), ({("finding", "tuned")}, 2),
+        ({("paper", "out_of_box")}, 1), ({("paper", "tuned")}, 2)]
+    assert all(len(ids) == 2 and force is False for ids, _, force in calls)
+
+
+def test_measured_ratio_counts_a_shared_run_by_its_share_of_the_cores(tmp_path: Path) -> None:
     def cell(framework: str, onednn: bool, run_id: str) -> Cell:
-        config = {"mode": {"onednn": onednn}, "image_size": 64}
+        config = {"mode": {"onednn": onednn}, "image_size": 64, "threads": 1}
         return Cell(framework, "baseline", 0, "random", -1, "full", config, run_id)
 
-    cells = [("finding", "tuned", cell("tf", True, "a")),
-             ("finding", "out_of_box", cell("tf", False, "b")),
-             ("finding", "both", cell("torch", False, "c"))]
+    cells = [("finding", "out_of_box", cell("tf", False, "b")),
+             ("finding", "out_of_box", cell("torch", False, "d")),
+             ("finding", "tuned", cell("tf", True, "a")),
+             ("finding", "tuned", cell("torch", False, "c"))]
     (tmp_path / "runs").mkdir()
-    for (_, _, c), train_s in zip(cells, (20.0, 60.0, 40.0), strict=True):
-        (tmp_path / "runs" / f"{c.run_id}.json").write_text(json.dumps(_record({}, train_s)))
+    for (_, setting, c), train_s in zip(cells, (60.0, 40.0, 20.0, 40.0), strict=True):
+        record = _record({}, train_s)
+        record["environment"]["concurrent_runs"] = 2 if setting == "tuned" else 1
+        (tmp_path / "runs" / f"{c.run_id}.json").write_text(json.dumps(record))
     figure = verdict_time.measured(cells, tmp_path, epochs=2)
     assert figure is not None
     finding = figure["matrices"]["finding"]
-    assert finding["tuned_s"] == pytest.approx(10.0 + 20.0)
     assert finding["out_of_box_s"] == pytest.approx(30.0 + 20.0)
-    assert finding["ratio"] == pytest.approx(50.0 / 30.0)
+    assert finding["tuned_s"] == pytest.approx((10.0 + 20.0) / 2)
+    assert finding["ratio"] == pytest.approx(50.0 / 15.0)
     assert verdict_time.measured(cells, tmp_path / "nothing", epochs=2) is None
 
 
