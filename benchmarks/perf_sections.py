@@ -84,12 +84,13 @@ def _measured(m: Mapping[str, Any] | None) -> list[str]:
         return ["Tuned vs out of the box: not measured in this run (`python -m benchmarks "
                 "performance --verdict-cells N` trains N seeds per framework of each matrix's "
                 "cell both ways).", ""]
-    lines = [f"Tuned vs out of the box, side by side in one run: each matrix's cell (the "
+    lines = [f"Tuned vs out of the box, measured in one invocation: each matrix's cell (the "
              f"finding's 64-px random/full baseline, the paper's 128-px baseline) trained for "
              f"{m['epochs']} epoch(s), not the protocols' 20, so these are per-epoch training "
-             f"times (`{m['folder']}`). Out of the box is how the published notebooks ran: "
-             "each framework's defaults (tuned modes off), every core given to one run, one run "
-             "at a time. Tuned is how the matrix runs: the chosen modes and threads per run, "
+             f"times (`{m['folder']}`). Out of the box: every tuned mode off (TensorFlow's "
+             "oneDNN forced off, which is TF's own default only on CPUs without AVX-512/AMX), "
+             "every core given to one run (intra-op threads), one run at a time. Tuned is how "
+             "the matrix runs: the chosen modes and threads per run, "
              "as many runs at once as the cores allow; a run that shared the cores with k - 1 "
              "others counts 1/k of its seconds, since the matrix advances k runs meanwhile.", "",
              "| matrix | out of the box s/epoch | tuned s/epoch | speedup |",

@@ -214,8 +214,11 @@ def _ours_text(found: dict[str, Row], ensemble: bool) -> str:
     parts = []
     for framework, row in sorted(found.items()):
         where = f"{row.setting.image_size}px, {row.setting.data_label}"
-        epochs = row.records[0]["config"]["epochs"]
-        if epochs != published_protocol().baseline_epochs:  # a smoke run is never read as a result
+        protocol = published_protocol()
+        published_epochs = (protocol.augmented_epochs if row.variant == "augmented"
+                            else protocol.baseline_epochs)
+        epochs = max(r["config"]["epochs"] for r in row.records)
+        if epochs != published_epochs:  # a smoke run is never read as a result
             where = f"{epochs} epoch{'s' if epochs > 1 else ''}, {where}"
         if ensemble:
             result = _ensemble(row)

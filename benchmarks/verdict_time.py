@@ -12,8 +12,9 @@ Two sources, both read by `python -m benchmarks performance`:
   folder of their own, matrix by matrix, the two ways back to back:
   - tuned: as the matrix is run, in the chosen modes with the profile's threads per run and
     as many runs at once as the cores allow (`--jobs`, two on two cores, one thread each);
-  - out of the box: each framework's defaults, as the published notebooks ran: every tuned
-    mode off, every core given to one run, one run at a time.
+  - out of the box: every tuned mode off (TensorFlow's oneDNN forced off, which is TF's own
+    default only on CPUs without AVX-512/AMX), every core given to one run (intra-op
+    threads), one run at a time.
   The figure is the ratio of the matrix's training seconds per epoch, summed over its cells
   (what its wall time scales with); a run that shared the cores with k - 1 others counts
   1/k of its seconds, since the matrix advances k runs in that time.
@@ -120,10 +121,13 @@ def _copy(profile: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(profile))
 
 
-def tuned_jobs(cells: list[tuple[str, str, Cell]], cores: int | None = None) -> int:
-    """Runs at once for the tuned cells: as many as their threads per run fit in the cores."""
-    threads = max((cell.config["threads"] for _, s, cell in cells if s == "tuned"), default=1)
-    return max(1, (cores or os.cpu_count() or 1) // threads)
+def tuned_jobs(cells: list[tuple[str, str, Cell]]) -> int:
+    """Runs at once for the tuned cells: as many as their threads per run fit in the cores
+    (the out-of-the-box cells' thread count: they are given every core)."""
+    cores = max((c.config["threads"] for _, s, c in cells if s == "out_of_box"),
+                default=os.cpu_count() or 1)
+    threads = max((c.config["threads"] for _, s, c in cells if s == "tuned"), default=1)
+    return max(1, cores // threads)
 
 
 def _finding_profile(data: str, frameworks: list[str]) -> dict[str, Any]:
@@ -153,7 +157,9 @@ def run_verdict_cells(cells: list[tuple[str, str, Cell]], folder: Path, command:
     for matrix in dict.fromkeys(name for name, _, _ in cells):
         for setting, at_once in (("out_of_box", 1), ("tuned", jobs)):
             batch = [cell for name, s, cell in cells if (name, s) == (matrix, setting)]
-            run_matrix(batch, folder, force=force, command=command, jobs=at_once)
+            # never more jobs than cells: a run's record says how many ran beside it
+            run_matrix(batch, folder, force=force, command=command,
+                       jobs=max(1, min(at_once, len(batch))))
 
 
 def measured(cells: list[tuple[str, str, Cell]], folder: Path,

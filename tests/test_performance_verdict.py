@@ -38,7 +38,7 @@ def test_verdict_cells_set_the_tuned_matrix_against_framework_defaults_on_every_
         # out of the box gives every core to one run; tuned keeps the profiles' one thread
         assert cell.config["threads"] == (2 if setting == "out_of_box" else 1)
     assert len({c.run_id for _, _, c in cells}) == len(cells) == 2 * 2 * 2 * 2
-    assert verdict_time.tuned_jobs(cells, cores=2) == 2
+    assert verdict_time.tuned_jobs(cells) == 2
 
 
 def test_verdict_cells_run_out_of_the_box_alone_and_tuned_side_by_side(
@@ -56,6 +56,11 @@ def test_verdict_cells_run_out_of_the_box_alone_and_tuned_side_by_side(
         ({("finding", "out_of_box")}, 1), ({("finding", "tuned")}, 2),
         ({("paper", "out_of_box")}, 1), ({("paper", "tuned")}, 2)]
     assert all(len(ids) == 2 and force is False for ids, _, force in calls)
+    # one tuned cell per matrix runs alone, so its record does not claim a partner
+    calls.clear()
+    cells = verdict_time.verdict_cells(1, "synthetic", 2, ["tf"], cores=2)
+    verdict_time.run_verdict_cells(cells, tmp_path, "test")
+    assert [jobs for _, jobs, _ in calls] == [1, 1, 1, 1]
 
 
 def test_measured_ratio_counts_a_shared_run_by_its_share_of_the_cores(tmp_path: Path) -> None:

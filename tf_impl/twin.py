@@ -168,8 +168,9 @@ def configure_runtime(config: RunConfig) -> None:
 
 def _onednn_enabled() -> bool:
     """Whether this process asked TF for oneDNN kernels (read by TF at import only). Unset
-    means TF's CPU-dependent default, which on CPUs without AVX-512/AMX (this project's
-    machines) is off; the runner always sets it explicitly."""
+    means TF's CPU-dependent default (off without AVX-512/AMX, as on this project's first
+    machines; on by itself on the AVX-512 ones since December 2026), so the runner always
+    sets it explicitly."""
     return os.environ.get(ONEDNN_ENV, "0") == "1"
 
 
