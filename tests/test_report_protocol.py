@@ -93,36 +93,35 @@ def test_the_three_answers_carry_the_runs_numbers() -> None:
     assert "TensorFlow session split (full) 30.0 % vs random 81.3 %" in shortcut
 
 
-def test_a_scratch_run_is_never_shown_as_a_transfer_result() -> None:
+def _published_line(framework: str, variant: str, model: str, accuracy: float,
+                    params: int, **config: object) -> str:
+    """The published table's line for `model`, with one 64-px run of ours."""
     from benchmarks.report import published_table
 
     setting = Setting("data", "random", -1, "full", 64, "ab12cd34ef")
-    record = {"status": "ok", "metrics": {"accuracy": 0.5}, "model": {"params_total": 23518277},
-              "config": {"seed": 0, "spec": "resnet50", "transfer": "scratch", "epochs": 20}}
-    text = "\n".join(published_table([Row(setting, "torch", "baseline", "p", [record])]))
-    v2 = next(line for line in text.splitlines() if "ResNet-50 transfer v2" in line)
+    record = {"status": "ok", "metrics": {"accuracy": accuracy},
+              "model": {"params_total": params}, "config": {"seed": 0, **config}}
+    text = "\n".join(published_table([Row(setting, framework, variant, "p", [record])]))
+    return next(line for line in text.splitlines() if model in line)
+
+
+def test_a_scratch_run_is_never_shown_as_a_transfer_result() -> None:
+    v2 = _published_line("torch", "baseline", "ResNet-50 transfer v2", 0.5, 23518277,
+                         spec="resnet50", transfer="scratch", epochs=20)
     assert "not run: needs `--pretrained FILE`" in v2
     assert "from scratch instead: PyTorch 50.00 (1 seed, 64px" in v2
-    record["config"]["transfer"] = "v2"
-    text = "\n".join(published_table([Row(setting, "torch", "baseline", "p", [record])]))
-    v2 = next(line for line in text.splitlines() if "ResNet-50 transfer v2" in line)
+    v2 = _published_line("torch", "baseline", "ResNet-50 transfer v2", 0.5, 23518277,
+                         spec="resnet50", transfer="v2", epochs=20)
     assert "| PyTorch 50.00 (1 seed, 64px" in v2 and "23,518,277" in v2
 
 
 def test_a_smoke_run_names_its_epochs_beside_the_published_figure() -> None:
-    from benchmarks.report import published_table
-
-    setting = Setting("data", "random", -1, "full", 64, "ab12cd34ef")
-    record = {"status": "ok", "metrics": {"accuracy": 0.3}, "model": {"params_total": 58154053},
-              "config": {"seed": 0, "spec": "resnet152", "transfer": "scratch", "epochs": 1}}
-    text = "\n".join(published_table([Row(setting, "tf", "baseline", "p", [record])]))
-    row = next(line for line in text.splitlines() if "| ResNet-152 |" in line)
+    row = _published_line("tf", "baseline", "| ResNet-152 |", 0.3, 58154053,
+                          spec="resnet152", transfer="scratch", epochs=1)
     assert "from scratch instead: TensorFlow 30.00 (1 seed, 1 epoch, 64px" in row
     # the published augmented schedule is up to 40 epochs: such a run is not a departure
-    record = {"status": "ok", "metrics": {"accuracy": 0.4}, "model": {"params_total": 3305285},
-              "config": {"seed": 0, "spec": "baseline_cnn", "epochs": 40}}
-    text = "\n".join(published_table([Row(setting, "tf", "augmented", "p", [record])]))
-    row = next(line for line in text.splitlines() if "geometric augmentation" in line)
+    row = _published_line("tf", "augmented", "geometric augmentation", 0.4, 3305285,
+                          spec="baseline_cnn", epochs=40)
     assert "TensorFlow 40.00 (1 seed, 64px" in row
 
 
