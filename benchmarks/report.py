@@ -212,9 +212,9 @@ def _best_rows(rows: list[Row], item: dict[str, Any], transfer: str) -> dict[str
 
 def _ours_text(found: dict[str, Row], ensemble: bool) -> str:
     parts = []
+    protocol = published_protocol()
     for framework, row in sorted(found.items()):
         where = f"{row.setting.image_size}px, {row.setting.data_label}"
-        protocol = published_protocol()
         published_epochs = (protocol.augmented_epochs if row.variant == "augmented"
                             else protocol.baseline_epochs)
         epochs = max(r["config"]["epochs"] for r in row.records)

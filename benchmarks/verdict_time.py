@@ -22,6 +22,7 @@ Two sources, both read by `python -m benchmarks performance`:
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -110,15 +111,11 @@ def verdict_cells(n_seeds: int, data: str, epochs: int, frameworks: list[str],
     for name, profile in matrices.items():
         profile["seeds"] = list(range(n_seeds))
         profile["run"].update(epochs=epochs, save_weights=False, data=data)
-        plain = apply_mode_flags(_copy(profile), list(OUT_OF_BOX))
+        plain = apply_mode_flags(copy.deepcopy(profile), list(OUT_OF_BOX))
         plain["run"]["threads"] = cores
         out += [(name, "out_of_box", cell) for cell in expand(plain)]
         out += [(name, "tuned", cell) for cell in expand(profile)]
     return out
-
-
-def _copy(profile: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(profile))
 
 
 def tuned_jobs(cells: list[tuple[str, str, Cell]]) -> int:
