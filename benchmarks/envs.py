@@ -4,10 +4,12 @@ Every run executes in its framework's own tox environment (torch on Python 3.11,
 Python 3.13), so the harness only needs to know each environment's python.
 """
 
+import json
 import os
+import subprocess
 from pathlib import Path
 
-from common_data.errors import ConfigError
+from common_data.errors import BenchError, ConfigError
 from common_data.frameworks import FRAMEWORKS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,3 +34,16 @@ def framework_python(framework: str) -> Path:
             f"`tox run -e {framework} --notest` from {PROJECT_ROOT}"
         )
     return python
+
+
+def framework_defaults(framework: str) -> dict[str, bool]:
+    """The tuned modes the framework turns on by itself on this machine (TensorFlow's oneDNN
+    depends on the CPU), asked of its own env: the harness imports neither framework."""
+    module = FRAMEWORKS[framework].module("defaults")
+    done = subprocess.run([str(framework_python(framework)), "-m", module], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, check=False)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchError(f"python -m {module} exited {done.returncode}: {why}")
+    return {key: bool(on) for key, on in json.loads(lines[-1]).items()}

@@ -8,34 +8,43 @@ Two sources, both read by `python -m benchmarks performance`:
   (the paper profile's input size, variant and epochs), each with the modes it ran in;
 * measured (`--verdict-cells N`): N seeds per framework of the finding's 64-px cell (random
   split, full frame, baseline) and of the paper's 128-px baseline cell, each trained for the
-  suite profile's `verdict_epochs` two ways, through `benchmarks.compare.run_matrix` into a
-  folder of their own, matrix by matrix, the two ways back to back:
+  suite profile's `verdict_epochs` three ways, through `benchmarks.compare.run_matrix` into a
+  folder of their own, matrix by matrix, back to back:
+  - modes off: every tuned mode off (TensorFlow's oneDNN forced off), every core given to one
+    run (intra-op threads), one run at a time;
+  - out of the box: the same, but each framework's modes as it sets them itself on this
+    machine, asked of the framework (`envs.framework_defaults`: TensorFlow turns oneDNN on by
+    itself on CPUs with AVX-512 VNNI or AMX). On a CPU where the two coincide, their cells are
+    the same runs;
   - tuned: as the matrix is run, in the chosen modes with the profile's threads per run and
-    as many runs at once as the cores allow (`--jobs`, two on two cores, one thread each);
-  - out of the box: every tuned mode off (TensorFlow's oneDNN forced off, which is TF's own
-    default only on CPUs without AVX-512/AMX), every core given to one run (intra-op
-    threads), one run at a time.
+    as many runs at once as the cores allow (`--jobs`, two on two cores, one thread each).
   The figure is the ratio of the matrix's training seconds per epoch, summed over its cells
   (what its wall time scales with); a run that shared the cores with k - 1 others counts
-  1/k of its seconds, since the matrix advances k runs in that time.
+  1/k of its seconds, since the matrix advances k runs in that time. The judged ratio is out
+  of the box over tuned; modes off over tuned is reported beside it.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from benchmarks.envs import framework_defaults
 from benchmarks.matrix import Cell, expand, load_matrix_profile
 from benchmarks.records import is_baseline_cnn
+from common_data.run.config import Mode
 
 FINDING_RESULT = "findings/augmentation.json"  # the schedule64 finding, under results/
 FINDING_PROFILE = "schedule64"
-# every tuned CPU mode off: what a run gets without the profiles' [framework.*.mode] tables
-OUT_OF_BOX = ["onednn=false", "channels_last=false"]
+# the settings each matrix runs in, in this order; the first two give every core to one run
+SETTINGS = ("modes_off", "out_of_box", "tuned")
+# every tuned mode off, whatever the profiles' [framework.*.mode] tables choose
+MODES_OFF = [f"{field.name}=false" for field in dataclasses.fields(Mode)]
 
 
 def stored(results: Path) -> dict[str, Any]:
@@ -99,29 +108,38 @@ def mode_text(mode: Mapping[str, bool]) -> str:
 
 
 def verdict_cells(n_seeds: int, data: str, epochs: int, frameworks: list[str],
-                  cores: int | None = None) -> list[tuple[str, str, Cell]]:
-    """(matrix, setting, cell) for `n_seeds` seeds per framework of each matrix's cell, tuned
-    and out of the box (every core to one run), matrix by matrix."""
+                  cores: int | None = None,
+                  defaults: Mapping[str, Mapping[str, bool]] | None = None,
+                  ) -> list[tuple[str, str, Cell]]:
+    """(matrix, setting, cell) for `n_seeds` seeds per framework of each matrix's cell, in
+    each of SETTINGS, matrix by matrix. `defaults` (framework -> the modes it turns on by
+    itself here) is asked of the frameworks' envs when not given."""
     from benchmarks.compare import apply_mode_flags
 
     cores = cores or os.cpu_count() or 1
+    if defaults is None:
+        defaults = {fw: framework_defaults(fw) for fw in frameworks}
+    own = [f"{key}={str(on).lower()}" for fw in frameworks for key, on in defaults[fw].items()]
+    flags = {"modes_off": MODES_OFF, "out_of_box": [*MODES_OFF, *own]}
     matrices = {"finding": _finding_profile(data, frameworks),
                 "paper": _paper_profile(data, frameworks)}
     out: list[tuple[str, str, Cell]] = []
     for name, profile in matrices.items():
         profile["seeds"] = list(range(n_seeds))
         profile["run"].update(epochs=epochs, save_weights=False, data=data)
-        plain = apply_mode_flags(copy.deepcopy(profile), list(OUT_OF_BOX))
-        plain["run"]["threads"] = cores
-        out += [(name, "out_of_box", cell) for cell in expand(plain)]
-        out += [(name, "tuned", cell) for cell in expand(profile)]
+        for setting in SETTINGS:
+            variant = copy.deepcopy(profile)
+            if setting in flags:
+                variant = apply_mode_flags(variant, list(flags[setting]))
+                variant["run"]["threads"] = cores
+            out += [(name, setting, cell) for cell in expand(variant)]
     return out
 
 
 def tuned_jobs(cells: list[tuple[str, str, Cell]]) -> int:
     """Runs at once for the tuned cells: as many as their threads per run fit in the cores
-    (the out-of-the-box cells' thread count: they are given every core)."""
-    cores = max((c.config["threads"] for _, s, c in cells if s == "out_of_box"),
+    (the other settings' thread count: they are given every core)."""
+    cores = max((c.config["threads"] for _, s, c in cells if s != "tuned"),
                 default=os.cpu_count() or 1)
     threads = max((c.config["threads"] for _, s, c in cells if s == "tuned"), default=1)
     return max(1, cores // threads)
@@ -145,15 +163,22 @@ def _paper_profile(data: str, frameworks: list[str]) -> dict[str, Any]:
 
 def run_verdict_cells(cells: list[tuple[str, str, Cell]], folder: Path, command: str,
                       force: bool = True) -> None:
-    """Matrix by matrix: its out-of-the-box cells one at a time, then its tuned cells
-    `tuned_jobs` at a time, under the results lock of their own folder. Unforced, only the
-    cells without a record run."""
+    """Matrix by matrix, setting by setting (SETTINGS' order): the cells given every core one
+    at a time, the tuned cells `tuned_jobs` at a time, under the results lock of their own
+    folder. A cell two settings share runs once; unforced, only the cells without a record
+    run."""
     from benchmarks.compare import run_matrix
 
     jobs = tuned_jobs(cells)
+    done: set[str] = set()
     for matrix in dict.fromkeys(name for name, _, _ in cells):
-        for setting, at_once in (("out_of_box", 1), ("tuned", jobs)):
-            batch = [cell for name, s, cell in cells if (name, s) == (matrix, setting)]
+        for setting in SETTINGS:
+            batch = [cell for name, s, cell in cells
+                     if (name, s) == (matrix, setting) and cell.run_id not in done]
+            if not batch:
+                continue
+            done.update(cell.run_id for cell in batch)
+            at_once = jobs if setting == "tuned" else 1
             # never more jobs than cells: a run's record says how many ran beside it
             run_matrix(batch, folder, force=force, command=command,
                        jobs=max(1, min(at_once, len(batch))))
@@ -161,8 +186,9 @@ def run_verdict_cells(cells: list[tuple[str, str, Cell]], folder: Path, command:
 
 def measured(cells: list[tuple[str, str, Cell]], folder: Path,
              epochs: int) -> dict[str, Any] | None:
-    """Per matrix: training seconds per epoch summed over its cells in each setting, their
-    ratio (out of the box over tuned), and every cell's figure; None when nothing ran."""
+    """Per matrix: training seconds per epoch summed over its cells in each setting, the
+    ratios out of the box over tuned (`ratio`, the judged one) and modes off over tuned
+    (`ratio_modes_off`), and every cell's figure; None when nothing ran."""
     by_matrix: dict[str, dict[str, Any]] = {}
     for name, setting, cell in cells:
         path = folder / "runs" / f"{cell.run_id}.json"
@@ -174,7 +200,7 @@ def measured(cells: list[tuple[str, str, Cell]], folder: Path,
             continue
         per_epoch = float(record["timing"]["train_s"]) / epochs_run
         at_once = (record.get("environment") or {}).get("concurrent_runs") or 1
-        entry = by_matrix.setdefault(name, {"tuned_s": 0.0, "out_of_box_s": 0.0, "cells": []})
+        entry = by_matrix.setdefault(name, {**{f"{s}_s": 0.0 for s in SETTINGS}, "cells": []})
         entry[f"{setting}_s"] += per_epoch / at_once
         entry["cells"].append({"framework": cell.framework, "seed": cell.seed,
                                "setting": setting, "modes": mode_text(cell.config["mode"]),
@@ -184,7 +210,9 @@ def measured(cells: list[tuple[str, str, Cell]], folder: Path,
     if not by_matrix:
         return None
     for entry in by_matrix.values():
-        entry["ratio"] = entry["out_of_box_s"] / entry["tuned_s"] if entry["tuned_s"] else None
+        tuned = entry["tuned_s"]
+        entry["ratio"] = entry["out_of_box_s"] / tuned if tuned else None
+        entry["ratio_modes_off"] = entry["modes_off_s"] / tuned if tuned else None
     return {"epochs": epochs, "folder": str(folder), "matrices": by_matrix}
 
 

@@ -23,7 +23,8 @@ class Framework:
     modes: tuple[str, ...]   # run-config `mode.*` keys only this framework has
 
     def module(self, entry: str) -> str:
-        """The twin's module for an entry point: `run`, `parity`, `evaluate` or `bench`."""
+        """The twin's module for an entry point: `run`, `parity`, `evaluate`, `bench`,
+        `op_profile` or `defaults`."""
         return f"{self.package}.{entry}"
 
     @property

@@ -4,6 +4,7 @@ GPU status), on synthetic inputs: no subprocess, no timing asserted."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +26,36 @@ def _record(config: dict[str, Any], train_s: float, epochs: int = 2) -> dict[str
             "environment": {"concurrent_runs": 2}}
 
 
+# what the frameworks answer on an AVX-512 VNNI CPU, and on one without it
+ONEDNN_BY_ITSELF = {"torch": {"channels_last": False, "compile": False},
+                    "tf": {"onednn": True, "jit_compile": False}}
+ALL_OFF = {**ONEDNN_BY_ITSELF, "tf": {"onednn": False, "jit_compile": False}}
+
+
 def test_verdict_cells_set_the_tuned_matrix_against_framework_defaults_on_every_core() -> None:
-    cells = verdict_time.verdict_cells(2, "synthetic", 2, ["torch", "tf"], cores=2)
+    cells = verdict_time.verdict_cells(2, "synthetic", 2, ["torch", "tf"], cores=2,
+                                       defaults=ONEDNN_BY_ITSELF)
     by = {(m, s, c.framework, c.seed): c for m, s, c in cells}
     assert by[("finding", "tuned", "tf", 0)].config["mode"]["onednn"] is True
-    assert by[("finding", "out_of_box", "tf", 0)].config["mode"]["onednn"] is False
+    assert by[("finding", "modes_off", "tf", 0)].config["mode"]["onednn"] is False
+    # out of the box is what TF does by itself here, not the forced-off setting
+    assert by[("finding", "out_of_box", "tf", 0)].config["mode"]["onednn"] is True
     assert by[("paper", "tuned", "torch", 0)].config["mode"]["channels_last"] is True
     assert by[("paper", "out_of_box", "torch", 0)].config["mode"]["channels_last"] is False
     for (matrix, setting, _, _), cell in by.items():
         assert cell.config["epochs"] == 2 and cell.config["variant"] == "baseline"
         assert cell.config["image_size"] == (64 if matrix == "finding" else 128)
-        # out of the box gives every core to one run; tuned keeps the profiles' one thread
-        assert cell.config["threads"] == (2 if setting == "out_of_box" else 1)
-    assert len({c.run_id for _, _, c in cells}) == len(cells) == 2 * 2 * 2 * 2
+        # the untuned settings give every core to one run; tuned keeps the profiles' one thread
+        assert cell.config["threads"] == (1 if setting == "tuned" else 2)
+    # PyTorch turns nothing on by itself: its out-of-the-box runs are its modes-off runs
+    shared = {c.run_id for m, s, c in cells if s == "modes_off"} & {
+        c.run_id for m, s, c in cells if s == "out_of_box"}
+    assert shared == {c.run_id for m, s, c in cells if s == "modes_off" and c.framework == "torch"}
+    assert len(cells) == 3 * 2 * 2 * 2 and len({c.run_id for _, _, c in cells}) == 20
     assert verdict_time.tuned_jobs(cells) == 2
 
 
-def test_verdict_cells_run_out_of_the_box_alone_and_tuned_side_by_side(
+def test_verdict_cells_run_untuned_alone_tuned_side_by_side_and_shared_cells_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import benchmarks.compare
 
@@ -49,41 +63,73 @@ def test_verdict_cells_run_out_of_the_box_alone_and_tuned_side_by_side(
     monkeypatch.setattr(benchmarks.compare, "run_matrix",
                         lambda batch, folder, force, command, jobs: calls.append(
                             ([c.run_id for c in batch], jobs, force)))
-    cells = verdict_time.verdict_cells(1, "synthetic", 2, ["torch", "tf"], cores=2)
+    cells = verdict_time.verdict_cells(1, "synthetic", 2, ["torch", "tf"], cores=2,
+                                       defaults=ONEDNN_BY_ITSELF)
     verdict_time.run_verdict_cells(cells, tmp_path, "test", force=False)
-    settings = {c.run_id: (m, s) for m, s, c in cells}
-    assert [({settings[r] for r in ids}, jobs) for ids, jobs, _ in calls] == [
-        ({("finding", "out_of_box")}, 1), ({("finding", "tuned")}, 2),
-        ({("paper", "out_of_box")}, 1), ({("paper", "tuned")}, 2)]
-    assert all(len(ids) == 2 and force is False for ids, _, force in calls)
+
+    def ids(matrix: str, setting: str, *frameworks: str) -> set[str]:
+        return {c.run_id for m, s, c in cells if (m, s) == (matrix, setting)
+                and c.framework in frameworks}
+
+    # untuned one at a time, tuned two at a time; the shared PyTorch cell runs once
+    assert [(set(batch), jobs) for batch, jobs, _ in calls] == [
+        (ids(matrix, setting, *fws), jobs) for matrix in ("finding", "paper")
+        for setting, fws, jobs in (("modes_off", ("torch", "tf"), 1),
+                                   ("out_of_box", ("tf",), 1), ("tuned", ("torch", "tf"), 2))]
+    assert all(force is False for _, _, force in calls)
+    # where TF leaves oneDNN off by itself, out of the box is modes off: nothing runs twice
+    calls.clear()
+    cells = verdict_time.verdict_cells(1, "synthetic", 2, ["torch", "tf"], cores=2,
+                                       defaults=ALL_OFF)
+    verdict_time.run_verdict_cells(cells, tmp_path, "test")
+    assert [len(ids) for ids, _, _ in calls] == [2, 2, 2, 2]
     # one tuned cell per matrix runs alone, so its record does not claim a partner
     calls.clear()
-    cells = verdict_time.verdict_cells(1, "synthetic", 2, ["tf"], cores=2)
+    cells = verdict_time.verdict_cells(1, "synthetic", 2, ["tf"], cores=2,
+                                       defaults=ONEDNN_BY_ITSELF)
     verdict_time.run_verdict_cells(cells, tmp_path, "test")
-    assert [jobs for _, jobs, _ in calls] == [1, 1, 1, 1]
+    assert [jobs for _, jobs, _ in calls] == [1] * 6
 
 
 def test_measured_ratio_counts_a_shared_run_by_its_share_of_the_cores(tmp_path: Path) -> None:
-    def cell(framework: str, onednn: bool, run_id: str) -> Cell:
+    def cell(framework: str, onednn: bool, config_hash: str) -> Cell:
         config = {"mode": {"onednn": onednn}, "image_size": 64, "threads": 1}
-        return Cell(framework, "baseline", 0, "random", -1, "full", config, run_id)
+        return Cell(framework, "baseline", 0, "random", -1, "full", config, config_hash)
 
-    cells = [("finding", "out_of_box", cell("tf", False, "b")),
+    cells = [("finding", "modes_off", cell("tf", False, "b")),
+             ("finding", "modes_off", cell("torch", False, "d")),
+             ("finding", "out_of_box", cell("tf", True, "e")),
              ("finding", "out_of_box", cell("torch", False, "d")),
              ("finding", "tuned", cell("tf", True, "a")),
              ("finding", "tuned", cell("torch", False, "c"))]
     (tmp_path / "runs").mkdir()
-    for (_, setting, c), train_s in zip(cells, (60.0, 40.0, 20.0, 40.0), strict=True):
+    timing = {"b": (60.0, 1), "d": (40.0, 1), "e": (36.0, 1), "a": (20.0, 2), "c": (40.0, 2)}
+    for _, _, c in cells:
+        train_s, at_once = timing[c.config_hash]
         record = _record({}, train_s)
-        record["environment"]["concurrent_runs"] = 2 if setting == "tuned" else 1
+        record["environment"]["concurrent_runs"] = at_once
         (tmp_path / "runs" / f"{c.run_id}.json").write_text(json.dumps(record))
     figure = verdict_time.measured(cells, tmp_path, epochs=2)
     assert figure is not None
     finding = figure["matrices"]["finding"]
-    assert finding["out_of_box_s"] == pytest.approx(30.0 + 20.0)
+    assert finding["modes_off_s"] == pytest.approx(30.0 + 20.0)
+    assert finding["out_of_box_s"] == pytest.approx(18.0 + 20.0)
     assert finding["tuned_s"] == pytest.approx((10.0 + 20.0) / 2)
-    assert finding["ratio"] == pytest.approx(50.0 / 15.0)
+    assert finding["ratio"] == pytest.approx(38.0 / 15.0)
+    assert finding["ratio_modes_off"] == pytest.approx(50.0 / 15.0)
     assert verdict_time.measured(cells, tmp_path / "nothing", epochs=2) is None
+
+
+def test_a_framework_env_that_cannot_answer_its_defaults_is_named_in_one_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.envs import framework_defaults
+    from common_data.errors import BenchError
+
+    # the harness's own python has no TensorFlow
+    monkeypatch.setenv("THERMAL_BENCH_PYTHON_TF", sys.executable)
+    with pytest.raises(BenchError, match=r"^python -m tf_impl\.defaults exited 1: "
+                                         r"ModuleNotFoundError: No module named 'tensorflow'$"):
+        framework_defaults("tf")
 
 
 def test_paper_runs_keep_only_the_protocols_baseline(tmp_path: Path) -> None:
@@ -127,6 +173,7 @@ def test_report_shows_sizes_onednn_rows_profiles_verdict_and_gpu(tmp_path: Path)
                "threads": 1, **breakdown({"_MklNativeConv2D": 0.3}, 0.5, 1)}
     (tmp_path / "op-profile-tf.json").write_text(json.dumps(profile))
     cells = {"matrices": {"finding": {"tuned_s": 10.0, "out_of_box_s": 12.0, "ratio": 1.2,
+                                      "modes_off_s": 16.0, "ratio_modes_off": 1.6,
                                       "cells": []}}, "epochs": 2, "folder": "v"}
     quick = workload.load_suite_profile("quick")
     figures = assemble(quick, suites, None, tmp_path / "no-matrix", "test", tmp_path,
@@ -142,6 +189,7 @@ def test_report_shows_sizes_onednn_rows_profiles_verdict_and_gpu(tmp_path: Path)
     assert "| tf | train | onednn | on | 64 |" in text
     assert "| torch | train | default |  | 64 |" in text
     assert "## Where the time goes" in text and "| _MklNativeConv2D | 60.0 % | 300.0 |" in text
-    assert "## Time to verdict" in text and "| finding | 12.00 | 10.00 | 1.20x |" in text
+    assert "## Time to verdict" in text
+    assert "| finding | 12.00 | 16.00 | 10.00 | 1.20x | 1.60x |" in text
     assert "not measured: no GPU is lent to this project" in text
     assert "not measured: TensorFlow is not installed on the GPU machine" in text

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from common_data.frameworks import FRAMEWORKS
 from common_data.model.dropout import draw_masks, dropout_layers
 from common_data.model.init_weights import init_weights
 from common_data.model.reference import forward
@@ -28,7 +29,7 @@ from common_data.model.spec import load_spec
 from common_data.run.config import load_run_config
 from common_data.run.schema import read_record
 from common_data.run.twin import Twin
-from common_data.wire import PROGRESS_PREFIX
+from common_data.wire import ONEDNN_ENV, PROGRESS_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED_PARAMS = 3_305_285
@@ -171,3 +172,16 @@ class TwinContract:
         out = tmp_path / "result.json"
         if out.exists():
             read_record(out)
+
+    def test_defaults_probe_reports_the_frameworks_own_choice_not_the_callers(self) -> None:
+        """`python -m <package>.defaults` is what "out of the box" runs in: a oneDNN setting
+        left in the caller's environment must not answer for TensorFlow."""
+        answers = []
+        for setting in ("0", "1"):
+            done = subprocess.run(
+                [sys.executable, "-m", f"{self.package}.defaults"], cwd=PROJECT_ROOT,
+                env={**os.environ, ONEDNN_ENV: setting}, capture_output=True, text=True,
+                check=True)
+            answers.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        assert answers[0] == answers[1]
+        assert set(answers[0]) == set(FRAMEWORKS[self.framework].modes)
