@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("benchmarks.evaluate", "evaluate a stored run's weights on another dataset"),
     "performance": ("benchmarks.performance", "benchmark suites -> results/PERFORMANCE.md"),
     "export": ("benchmarks.export", "every stored run as one table row (CSV, JSON, Parquet)"),
+    "gpu-kit": ("benchmarks.gpu_kit", "prepare the GPU check, or take in what it returned"),
 }
 
 

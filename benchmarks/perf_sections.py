@@ -112,10 +112,35 @@ def _measured(m: Mapping[str, Any] | None) -> list[str]:
 
 
 def gpu(f: Mapping[str, Any]) -> list[str]:
-    """Measured GPU rows are in the per-mode table; without a GPU, say why per framework."""
-    if not f["machine"]["cpu_only"]:
+    """The GPU check's figures once one was ingested (`benchmarks/gpu_kit.py`); for a
+    framework without them, why not, in words."""
+    measured = f.get("gpu_measured")
+    if not measured and not f["machine"]["cpu_only"]:
         return []
-    lines = ["## GPU", "", "| framework | GPU figures |", "| --- | --- |"]
-    lines += [f"| {FRAMEWORK_NAMES.get(fw, fw)} | {text} |"
-              for fw, text in (f.get("gpu_status") or {}).items()]
+    lines = ["## GPU", ""]
+    status = dict(f.get("gpu_status") or {})
+    if measured:
+        status.pop("torch", None)
+        lines += _gpu_measured(measured)
+    if status:
+        lines += ["| framework | GPU figures |", "| --- | --- |"]
+        lines += [f"| {FRAMEWORK_NAMES.get(fw, fw)} | {text} |" for fw, text in status.items()]
     return [*lines, ""]
+
+
+def _gpu_measured(g: Mapping[str, Any]) -> list[str]:
+    lines = [f"PyTorch twin on {' / '.join(g['device'])} (`benchmarks/gpu_check.sh`, ingested "
+             f"into `{g['folder']}`): synchronised steps, the first call apart, medians.", "",
+             "| step | mode | batch | size | ms | images/s | first call s | peak memory MB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {s['kind']} | {s['mode']} | {s['batch_size']} | {s['image_size']} "
+              f"| {_num(s['ms'], 2)} | {_num(s['images_per_s'])} | {_num(s['first_call_s'], 2)} "
+              f"| {_num(s['peak_memory_mb'])} |" for s in g["steps"]]
+    run = g["paper_run"]
+    modes = ", ".join(k for k, on in (run.get("mode") or {}).items() if on) or "default"
+    lines += ["", f"One paper-protocol run (baseline, seed 0, {run['epochs']} epochs, {modes}) on "
+              f"{run['gpu']}: {_num(run['total_s'])} s in all, {_num(run['train_s'])} s training, "
+              f"{_num(run['step_ms_median'], 2)} ms/step, validation accuracy "
+              f"{_pct(run['accuracy'])}, peak memory {_num(run['peak_memory_mb'])} MB "
+              f"(status {run['status']}).", ""]
+    return lines

@@ -35,6 +35,7 @@ from benchmarks import perf_figures as pf
 from benchmarks import verdict_time
 from benchmarks.compare import resolve_data_flag
 from benchmarks.envs import PROJECT_ROOT, framework_python
+from benchmarks.gpu_kit import read_returned
 from benchmarks.matrix import PROFILES_DIR
 from benchmarks.perf_render import explain, render
 from common_data.atomic import write_json_atomic, write_text_atomic
@@ -349,6 +350,7 @@ def assemble(profile: workload.SuiteProfile, suites: list[Suite], data_suite: di
         "workload": {**asdict(profile), "image_size": profile.image_size},
         "op_profiles": read_op_profiles(out_dir) if out_dir else {},
         "gpu_status": workload.shared()["gpu_status"],
+        "gpu_measured": read_returned(out_dir / "gpu") if out_dir else None,
         "time_to_verdict": time_to_verdict or {},
     }
     figures["verdict_speedup"] = verdict_time.speedup(figures)

@@ -59,6 +59,13 @@ def test_bmp_and_jpeg_decode(tmp_path, tmp_cache, ext):
     assert abs(int(out.mean()) - 128) <= 2
 
 
+def test_lossless_webp_decodes_to_the_same_pixels_as_png(tmp_path, tmp_cache):
+    bgr = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    png = _single(tmp_path / "png", "a.png", bgr)
+    webp = _single(tmp_path / "webp", "a.webp", bgr)  # OpenCV writes WebP lossless by default
+    assert np.array_equal(webp, png)
+
+
 def _hud_frame() -> np.ndarray:
     return np.full((320, 240, 3), 255, np.uint8)
 

@@ -145,7 +145,7 @@ def test_path_is_a_file(tmp_path, tmp_cache):
         ("too_deep", r"nested too deep"),
         ("empty_class", r"class folder .*sad holds no images: expected at least one"),
         ("empty_palette", r"palette folder .*happy/IRON holds no images"),
-        ("no_images", r"no images found under .*: expected .bmp, .jpeg, .jpg, .png files"),
+        ("no_images", r"no images found under .*: expected .bmp, .jpeg, .jpg, .png, .webp files"),
     ],
 )
 def test_layout_errors_are_one_clear_line(tmp_path, tmp_cache, setup, message):

@@ -4,11 +4,12 @@
 naming the profile, the thread count and TF's oneDNN setting (see
 `common_data.bench.workload`, which defines every case and builds the twin through `make_twin`
 and `Twin.build`, as runs do). This file adds only what needs TensorFlow itself: the float32
-matmul that measures the machine's peak, and the GPU probe.
+matmul that measures the machine's peak, the GPU probe and each case's peak GPU memory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,6 +37,18 @@ def gpu_available() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+@pytest.fixture
+def device_memory(benchmark: Any) -> Iterator[None]:
+    """On a GPU, the case's own peak of allocated memory (`peak_memory_mb`): the allocator's
+    high-water mark is reset first, or a small case would report a larger one's peak."""
+    if gpu_available():
+        tf.config.experimental.reset_memory_stats("GPU:0")
+    yield
+    if gpu_available():
+        peak = tf.config.experimental.get_memory_info("GPU:0")["peak"]
+        benchmark.extra_info["peak_memory_mb"] = peak / 2**20
+
+
 def run_matmul(benchmark: Any) -> None:
     """Square float32 matmul with the suite's thread count: the peak the twins are held to.
     TF32 stays off (configure_runtime), so a GPU peak is true float32 too."""
@@ -52,7 +65,7 @@ def run_matmul(benchmark: Any) -> None:
 
 
 @pytest.mark.parametrize("case", workload.cases(FRAMEWORK, PROFILE, SELECTION), ids=str)
-@pytest.mark.usefixtures("runtime")
+@pytest.mark.usefixtures("runtime", "device_memory")
 def test_case(benchmark: Any, case: workload.Case) -> None:
     if case.kind == "matmul":
         run_matmul(benchmark)
