@@ -46,4 +46,9 @@ def framework_defaults(framework: str) -> dict[str, bool]:
     if done.returncode != 0 or not lines:
         why = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise BenchError(f"python -m {module} exited {done.returncode}: {why}")
-    return {key: bool(on) for key, on in json.loads(lines[-1]).items()}
+    try:
+        answer = json.loads(lines[-1])
+        return {str(key): bool(on) for key, on in answer.items()}
+    except (ValueError, AttributeError):
+        raise BenchError(f"python -m {module} printed {lines[-1]!r}: expected one JSON object "
+                         "of mode -> true|false") from None

@@ -2,7 +2,10 @@
 # The one GPU check (issue 11, item 5), run on a lent device from the project root after
 # `python -m benchmarks gpu-kit --data ../shared/datasets/facial-emotion` prepared .gpu/ here:
 #
-#   run(command="bash benchmarks/gpu_check.sh", carry=[".gpu"], timeout_s=540)
+#   run(command="bash benchmarks/gpu_check.sh", carry=[".gpu"], timeout_s=360)
+#
+# The work itself should take a few minutes at most; the timeouts below stop a hung step while
+# leaving device time (15 minutes per task, the machine's start included) for one rerun.
 #
 # It uses the device's own python3, which holds PyTorch (TensorFlow is not installed there).
 # Into $OUT (what comes back) it writes device.txt (nvidia-smi), torch-gpu.json (the PyTorch
@@ -16,22 +19,23 @@ if [ -z "${OUT:-}" ]; then
     echo "error: OUT is unset: run this on the device machine, where \$OUT comes back" >&2
     exit 2
 fi
-if [ ! -f .gpu/paper-run.json ]; then
-    echo "error: .gpu/paper-run.json not found: run \`python -m benchmarks gpu-kit\` first and" \
-         "carry .gpu" >&2
-    exit 2
-fi
+for kit in .gpu/paper-run.json .gpu/suite.json; do
+    if [ ! -f "$kit" ]; then
+        echo "error: $kit not found: run \`python -m benchmarks gpu-kit\` first and carry .gpu" >&2
+        exit 2
+    fi
+done
 export PYTHONPATH="$PWD" PYTHONHASHSEED=0 PYTHONUNBUFFERED=1 THERMAL_BENCH_CACHE=/tmp/thermal-cache
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$OUT/device.txt"
 python3 -c "import sys, torch; print('python', sys.version.split()[0], 'torch', torch.__version__)" \
     >> "$OUT/device.txt"
 
-THERMAL_BENCH_PERF='{"profile": "gpu", "threads": 8, "data": ".gpu/data"}' \
-    timeout 300 python3 -m pytest -p no:cacheprovider -q pytorch_impl/bench.py \
+THERMAL_BENCH_PERF="$(cat .gpu/suite.json)" \
+    timeout 180 python3 -m pytest -p no:cacheprovider -q pytorch_impl/bench.py \
     --benchmark-json "$OUT/torch-gpu.json" > "$OUT/suite.log" 2>&1
 suite=$?
-timeout 200 python3 -m pytorch_impl.run --config .gpu/paper-run.json \
+timeout 150 python3 -m pytorch_impl.run --config .gpu/paper-run.json \
     --out "$OUT/paper-gpu.json" > "$OUT/run.log" 2>&1
 paper=$?
 

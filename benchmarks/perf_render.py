@@ -129,7 +129,8 @@ def _verdict(f: Mapping[str, Any]) -> str:
         return ("not measured: run `python -m benchmarks performance --verdict-cells N` "
                 "(see 'Time to verdict')")
     e = m["matrices"]["finding"]
-    return (f"schedule64's 64-px cell, {len(e['cells'])} run(s) of {m['epochs']} epoch(s): "
+    runs = len({c["run_id"] for c in e["cells"]})  # a run two settings share counts once
+    return (f"schedule64's 64-px cell, {runs} run(s) of {m['epochs']} epoch(s): "
             f"{_num(e['out_of_box_s'], 2)} s/epoch out of the box (each framework's own modes "
             f"on this CPU, every core to one run) vs {_num(e['tuned_s'], 2)} s/epoch as the "
             "matrix runs (chosen modes, runs side by side), summed over its cells; with every "

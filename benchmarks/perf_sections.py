@@ -138,9 +138,11 @@ def _gpu_measured(g: Mapping[str, Any]) -> list[str]:
               f"| {_num(s['peak_memory_mb'])} |" for s in g["steps"]]
     run = g["paper_run"]
     modes = ", ".join(k for k, on in (run.get("mode") or {}).items() if on) or "default"
-    lines += ["", f"One paper-protocol run (baseline, seed 0, {run['epochs']} epochs, {modes}) on "
-              f"{run['gpu']}: {_num(run['total_s'])} s in all, {_num(run['train_s'])} s training, "
-              f"{_num(run['step_ms_median'], 2)} ms/step, validation accuracy "
-              f"{_pct(run['accuracy'])}, peak memory {_num(run['peak_memory_mb'])} MB "
-              f"(status {run['status']}).", ""]
-    return lines
+    head = (f"One paper-protocol run (baseline, seed 0, {run['epochs']} epochs, {modes}) on "
+            f"{run['gpu'] or 'no GPU'}")
+    if run["status"] != "ok":
+        return [*lines, "", f"{head}: did not finish (status {run['status']}: "
+                f"{(run.get('error') or 'no error recorded').strip().splitlines()[-1]}).", ""]
+    return [*lines, "", f"{head}: {_num(run['total_s'])} s in all, {_num(run['train_s'])} s "
+            f"training, {_num(run['step_ms_median'], 2)} ms/step, validation accuracy "
+            f"{_pct(run['accuracy'])}, peak memory {_num(run['peak_memory_mb'])} MB.", ""]

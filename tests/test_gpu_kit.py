@@ -21,19 +21,33 @@ from common_data.errors import DataError
 pytestmark = pytest.mark.cross_env
 
 
-def test_the_pack_decodes_to_the_runners_pixels_and_the_config_is_the_paper_run(
+def test_the_kit_packs_the_runners_pixels_with_the_paper_runs_config(
         make_dataset: Callable[..., Path], tmp_cache: Path, tmp_path: Path) -> None:
     source = make_dataset(palettes=["IRON"], per_folder=2)
-    assert gpu_kit.pack(str(source), tmp_path / "kit") == 10
-    packed = tmp_path / "kit" / "data"
-    assert sorted(p.suffix for p in packed.rglob("*.*")) == [".webp"] * 10
-    assert np.array_equal(load_for_run(str(packed)).images, load_for_run(str(source)).images)
-
-    config = gpu_kit.paper_run_config(".gpu/data")
+    kit = tmp_path / ".gpu"
+    assert gpu_kit.build_kit(str(source), kit) == 10
+    assert sorted(p.suffix for p in (kit / "data").rglob("*.*")) == [".webp"] * 10
+    assert np.array_equal(load_for_run(str(kit / "data")).images,
+                          load_for_run(str(source)).images)
+    config = json.loads((kit / "paper-run.json").read_text())
     assert (config["framework"], config["variant"], config["seed"]) == ("torch", "baseline", 0)
     assert (config["image_size"], config["epochs"], config["batch_size"]) == (128, 20, 32)
     assert (config["device"], config["data"], config["save_weights"]) == (
         "gpu", ".gpu/data", False)
+    suite = json.loads((kit / "suite.json").read_text())
+    assert suite == {"profile": "gpu", "threads": config["threads"], "data": ".gpu/data",
+                     "onednn": None}
+
+
+def test_a_failed_pack_leaves_the_previous_kit(
+        make_dataset: Callable[..., Path], tmp_cache: Path, tmp_path: Path) -> None:
+    kit = tmp_path / ".gpu"
+    gpu_kit.build_kit(str(make_dataset(per_folder=1)), kit)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError):
+        gpu_kit.build_kit(str(empty), kit)
+    assert (kit / "paper-run.json").is_file() and len(list((kit / "data").rglob("*.webp"))) == 5
 
 
 def _returned(folder: Path) -> None:
@@ -71,6 +85,29 @@ def test_ingested_gpu_figures_replace_the_not_measured_row(tmp_path: Path) -> No
     assert "validation accuracy 81.2 %" in text
     assert "no GPU is lent to this project" not in text
     assert "| TensorFlow | not measured: TensorFlow is not installed on the GPU machine |" in text
+
+
+def test_a_failed_gpu_run_is_reported_as_such(tmp_path: Path) -> None:
+    _returned(tmp_path / "files")
+    failed = {"status": "failed", "history": None, "metrics": None, "timing": None,
+              "config": {"mode": {}}, "environment": {"gpu": None}, "memory": None,
+              "error": "Traceback ...\nRuntimeError: CUDA error: out of memory\n"}
+    (tmp_path / "files" / "paper-gpu.json").write_text(json.dumps(failed))
+    gpu_kit.ingest(tmp_path / "files", tmp_path / "results")
+    text = render(assemble(workload.load_suite_profile("quick"), [], None,
+                           tmp_path / "no-matrix", "test", tmp_path / "results" / "performance",
+                           {}))
+    assert ("0 epochs, default) on no GPU: did not finish (status failed: RuntimeError: CUDA "
+            "error: out of memory)." in text)
+
+
+def test_ingest_refuses_a_file_of_another_shape_before_copying_anything(tmp_path: Path) -> None:
+    _returned(tmp_path / "files")
+    (tmp_path / "files" / "torch-gpu.json").write_text('{"benchmarks": [{"name": "t"}]}')
+    with pytest.raises(DataError, match=r"not what benchmarks/gpu_check\.sh writes "
+                                        r"\(KeyError: 'extra_info'\)$"):
+        gpu_kit.ingest(tmp_path / "files", tmp_path / "results")
+    assert not (tmp_path / "results").exists()
 
 
 def test_ingest_names_what_the_device_did_not_return(tmp_path: Path) -> None:

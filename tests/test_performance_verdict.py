@@ -1,5 +1,6 @@
 """Time to verdict and the report's newer sections (per-op profiles, oneDNN and size columns,
-GPU status), on synthetic inputs: no subprocess, no timing asserted."""
+GPU status), on synthetic inputs: no run is trained and no timing asserted; only the
+framework-defaults probe starts a process."""
 
 from __future__ import annotations
 
@@ -118,6 +119,15 @@ def test_measured_ratio_counts_a_shared_run_by_its_share_of_the_cores(tmp_path: 
     assert finding["ratio"] == pytest.approx(38.0 / 15.0)
     assert finding["ratio_modes_off"] == pytest.approx(50.0 / 15.0)
     assert verdict_time.measured(cells, tmp_path / "nothing", epochs=2) is None
+
+
+def test_framework_defaults_are_asked_of_the_frameworks_own_module(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.envs import framework_defaults
+
+    # pytorch_impl.defaults needs no torch, so the harness's python can answer for it
+    monkeypatch.setenv("THERMAL_BENCH_PYTHON_TORCH", sys.executable)
+    assert framework_defaults("torch") == {"channels_last": False, "compile": False}
 
 
 def test_a_framework_env_that_cannot_answer_its_defaults_is_named_in_one_line(

@@ -4,7 +4,8 @@ The reasoning is that of the `Twin` contract (common_data.run.twin): a speed com
 fair only if everything but the framework is one piece of code. So the cases, the batches,
 the twin's construction (through the twins' own `make_twin` and `Twin.build`, i.e. what a
 run uses), the end-to-end loops and the "published pipeline" emulation live here;
-`pytorch_impl/bench.py` and `tf_impl/bench.py` add only the framework's matmul and GPU probe.
+`pytorch_impl/bench.py` and `tf_impl/bench.py` add only the framework's matmul, GPU probe and
+per-case peak GPU memory.
 Cases come from `workload.toml`.
 
 Everything timed returns only after the framework finished: `Twin.train_step` fetches the
