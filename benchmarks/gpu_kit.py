@@ -36,6 +36,7 @@ import numpy as np
 from benchmarks.compare import resolve_data_flag
 from benchmarks.envs import PROJECT_ROOT
 from benchmarks.matrix import expand, load_matrix_profile
+from benchmarks.perf_figures import rows_from_suite
 from common_data.atomic import write_bytes_atomic, write_json_atomic
 from common_data.bench.workload import SuiteSelection, load_suite_profile
 from common_data.data.datasets import load_for_run
@@ -115,16 +116,12 @@ def read_returned(folder: Path) -> dict[str, Any] | None:
 def _figures(folder: Path) -> dict[str, Any]:
     device = (folder / "device.txt").read_text(encoding="utf-8").strip().splitlines()
     suite = json.loads((folder / "torch-gpu.json").read_text(encoding="utf-8"))
-    steps = []
-    for bench in suite["benchmarks"]:
-        info, median = bench["extra_info"], float(bench["stats"]["median"])
-        if info["kind"] in ("train", "eval"):
-            steps.append({"kind": info["kind"], "mode": info["mode"],
-                          "batch_size": info["batch_size"], "image_size": info["image_size"],
-                          "ms": median * 1e3, "images_per_s": info["images"] / median,
-                          "first_call_s": info.get("first_call_s"),
-                          "peak_memory_mb": info.get("peak_memory_mb"),
-                          "device": info.get("device")})
+    steps = [{"kind": row.kind, "mode": row.mode, "batch_size": row.batch_size,
+              "image_size": row.image_size, "ms": row.median_s * 1e3,
+              "images_per_s": row.images_per_s, "gflops": row.gflops,
+              "first_call_s": row.first_call_s, "device": row.device,
+              "peak_memory_mb": row.info.get("peak_memory_mb")}
+             for row in rows_from_suite(suite) if row.kind in ("train", "eval")]
     run = json.loads((folder / "paper-gpu.json").read_text(encoding="utf-8"))
     timing, metrics = run.get("timing") or {}, run.get("metrics") or {}
     return {"folder": str(folder), "device": device, "steps": steps,

@@ -131,11 +131,12 @@ def gpu(f: Mapping[str, Any]) -> list[str]:
 def _gpu_measured(g: Mapping[str, Any]) -> list[str]:
     lines = [f"PyTorch twin on {' / '.join(g['device'])} (`benchmarks/gpu_check.sh`, ingested "
              f"into `{g['folder']}`): synchronised steps, the first call apart, medians.", "",
-             "| step | mode | batch | size | ms | images/s | first call s | peak memory MB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| step | mode | batch | size | ms | images/s | GFLOP/s | first call s "
+             "| peak memory MB |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {s['kind']} | {s['mode']} | {s['batch_size']} | {s['image_size']} "
-              f"| {_num(s['ms'], 2)} | {_num(s['images_per_s'])} | {_num(s['first_call_s'], 2)} "
-              f"| {_num(s['peak_memory_mb'])} |" for s in g["steps"]]
+              f"| {_num(s['ms'], 2)} | {_num(s['images_per_s'])} | {_num(s['gflops'])} "
+              f"| {_num(s['first_call_s'], 2)} | {_num(s['peak_memory_mb'])} |"
+              for s in g["steps"]]
     run = g["paper_run"]
     modes = ", ".join(k for k, on in (run.get("mode") or {}).items() if on) or "default"
     head = (f"One paper-protocol run (baseline, seed 0, {run['epochs']} epochs, {modes}) on "

@@ -54,12 +54,14 @@ def _returned(folder: Path) -> None:
     folder.mkdir(parents=True)
     (folder / "device.txt").write_text("NVIDIA H200, 143771 MiB, 580.159.03\npython 3.12.3\n")
     stats = {"median": 0.004, "min": 0.0039, "rounds": 30}
+    fw = {"framework": "torch", "threads": 8, "device": "NVIDIA H200"}
     suite: dict[str, Any] = {"benchmarks": [
-        {"name": "m", "stats": stats, "extra_info": {"kind": "matmul"}},
+        {"name": "m", "stats": stats, "extra_info": {
+            **fw, "kind": "matmul", "mode": "sgemm", "size": 8192, "flops": 2 * 8192**3}},
         {"name": "t", "stats": stats, "extra_info": {
-            "kind": "train", "mode": "mixed_precision", "batch_size": 256, "image_size": 128,
-            "images": 256, "first_call_s": 1.5, "peak_memory_mb": 2048.0,
-            "device": "NVIDIA H200"}}]}
+            **fw, "kind": "train", "mode": "mixed_precision", "batch_size": 256,
+            "image_size": 128, "images": 256, "flops_per_image": 1e9, "first_call_s": 1.5,
+            "peak_memory_mb": 2048.0}}]}
     (folder / "torch-gpu.json").write_text(json.dumps(suite))
     run = {"status": "ok", "history": [{}] * 20, "config": {"mode": {"channels_last": True}},
            "timing": {"total_s": 61.0, "train_s": 40.0, "step_ms_median": 3.2},
@@ -80,7 +82,8 @@ def test_ingested_gpu_figures_replace_the_not_measured_row(tmp_path: Path) -> No
     text = render(assemble(workload.load_suite_profile("quick"), [], None,
                            tmp_path / "no-matrix", "test", results / "performance", {}))
     assert "PyTorch twin on NVIDIA H200, 143771 MiB, 580.159.03 / python 3.12.3" in text
-    assert "| train | mixed_precision | 256 | 128 | 4.00 | 64,000.0 | 1.50 | 2,048.0 |" in text
+    assert ("| train | mixed_precision | 256 | 128 | 4.00 | 64,000.0 | 64,000.0 | 1.50 "
+            "| 2,048.0 |") in text
     assert "20 epochs, channels_last) on NVIDIA H200: 61.0 s in all" in text
     assert "validation accuracy 81.2 %" in text
     assert "no GPU is lent to this project" not in text
