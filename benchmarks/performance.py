@@ -135,10 +135,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                         help="also train N seeds per framework of the finding's 64-px cell and "
                              "the paper's 128-px cell (baseline, the profile's verdict_epochs) "
                              "as the matrix runs (chosen modes and threads, --jobs to fill the "
-                             "cores) and out of the box (tuned modes off, TF oneDNN included; "
-                             "every core to one run, one at a time) into "
-                             "<results>/performance/verdict, and report the ratio of their "
-                             "train times per epoch (default 0)")
+                             "cores), out of the box (each framework's own modes on this CPU) "
+                             "and with every tuned mode off (these two with every core to one "
+                             "run, one at a time) into <results>/performance/verdict, and "
+                             "report the ratios of their train times per epoch (default 0)")
     parser.add_argument("--reuse", action="store_true",
                         help="run no suite: recompute the figures from the suites' JSON under "
                              "<results>/performance (and, with --matrix, that matrix); with "

@@ -18,6 +18,11 @@ from common_data.data.cache import Images
 from common_data.data.classes import CLASSES
 from common_data.data.discovery import Record
 from common_data.data.preprocess import Preprocess
+from common_data.wire import ONEDNN_ENV
+
+# Twins built in a test process have mode.onednn false, and TensorFlow decides oneDNN once, at
+# import: set here, before any test module imports it, or an AVX-512 CPU would turn it on.
+os.environ[ONEDNN_ENV] = "0"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REAL_DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "facial-emotion"

@@ -20,10 +20,9 @@ def cpu_defaults() -> dict[str, bool]:
     """TensorFlow's own choice for each of its modes, with the caller's oneDNN setting removed
     first (TF reads it once, at import, so it must go before TF loads)."""
     os.environ.pop(ONEDNN_ENV, None)
-    # TF has no public call for this; `IsMklEnabled` is the check its own kernels consult
-    from tensorflow.python.util import _pywrap_util_port
+    from tf_impl.twin import _onednn_enabled  # imports TensorFlow: after the pop
 
-    return {"onednn": bool(_pywrap_util_port.IsMklEnabled()), "jit_compile": False}
+    return {"onednn": _onednn_enabled(), "jit_compile": False}
 
 
 def main() -> int:

@@ -41,9 +41,10 @@ class TFTwin(Twin):
     def build(self, spec: Spec, weights: Mapping[str, np.ndarray], config: RunConfig) -> None:
         if _onednn_enabled() != config.mode.onednn:
             raise RuntimeError(
-                f"mode.onednn is {str(config.mode.onednn).lower()}, but TensorFlow was imported "
-                f"with {ONEDNN_ENV}={os.environ.get(ONEDNN_ENV)!r}: create the twin with "
-                "tf_impl.run.make_twin(config) before anything imports TensorFlow"
+                f"mode.onednn is {str(config.mode.onednn).lower()}, but TensorFlow runs with "
+                f"oneDNN {'on' if _onednn_enabled() else 'off'} ({ONEDNN_ENV}="
+                f"{os.environ.get(ONEDNN_ENV)!r} at import; unset leaves it to the CPU): create "
+                "the twin with tf_impl.run.make_twin(config) before anything imports TensorFlow"
             )
         configure_runtime(config)
         self.device = pick_device(config.device)
@@ -167,11 +168,13 @@ def configure_runtime(config: RunConfig) -> None:
 
 
 def _onednn_enabled() -> bool:
-    """Whether this process asked TF for oneDNN kernels (read by TF at import only). Unset
-    means TF's CPU-dependent default (off without AVX-512/AMX, as on this project's first
-    machines; on by itself on the AVX-512 ones since December 2026), so the runner always
-    sets it explicitly."""
-    return os.environ.get(ONEDNN_ENV, "0") == "1"
+    """Whether TensorFlow runs its oneDNN kernels in this process, as TF itself decided at
+    import: the variable when it was set, else the CPU (on with AVX-512 VNNI/AMX). Reading the
+    variable instead would take an unset one for "off" on a CPU where TF turned oneDNN on."""
+    # TF has no public call for this; `IsMklEnabled` is the check its own kernels consult
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def gpu_name(device: str) -> str | None:
