@@ -57,14 +57,17 @@ def load_finding(path: Path = FINDING_PATH) -> dict[str, Any]:
 
 def resolve_protocol(protocol: dict[str, Any]) -> dict[str, Any]:
     """A finding protocol with `published = true` takes the published protocol's input size,
-    epochs and augmented schedule (benchmarks/profiles/paper.toml) for every key it does not
-    set itself, so those numbers are written once."""
+    epochs, augmented schedule, threads, dropout source and tuned modes
+    (benchmarks/profiles/paper.toml) for every key it does not set itself, so those numbers
+    are written once and the finding's 128-px cells are the paper matrix's very runs."""
     own = {key: value for key, value in protocol.items() if key != "published"}
     if not protocol.get("published"):
         return own
     paper = published_protocol()
     return {"image_size": paper.image_size, "epochs": paper.baseline_epochs,
-            "augmented_epochs": paper.augmented_epochs, "early_stopping": True, **own}
+            "augmented_epochs": paper.augmented_epochs, "early_stopping": True,
+            "threads": paper.threads, "dropout": paper.dropout, "framework": paper.framework,
+            **own}
 
 
 @dataclass(frozen=True)

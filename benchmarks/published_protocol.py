@@ -24,6 +24,9 @@ class PublishedProtocol:
     augmented_epochs: int
     augmented_schedule: dict[str, Any]   # early_stopping and reduce_on_plateau tables
     seeds: int                           # the published ensemble's model count
+    threads: int                         # how the paper matrix runs it (not the study's)
+    dropout: str
+    framework: dict[str, Any]            # each twin's tuned modes
 
     def describe(self) -> str:
         return (f"{self.image_size}x{self.image_size}, batch {self.batch_size}, Adam {self.lr:g}, "
@@ -61,4 +64,7 @@ def published_protocol() -> PublishedProtocol:
         augmented_epochs=augmented["epochs"],
         augmented_schedule={k: augmented[k] for k in ("early_stopping", "reduce_on_plateau")},
         seeds=len(paper["seeds"]),
+        threads=paper["run"]["threads"],
+        dropout=paper["run"]["dropout"],
+        framework=paper.get("framework", {}),
     )
