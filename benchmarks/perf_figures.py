@@ -116,7 +116,7 @@ def matmul_peaks(rows: Iterable[Row]) -> dict[str, dict[int, float]]:
     """framework -> threads -> best sgemm GFLOP/s (TF measures it in each oneDNN process)."""
     peaks: dict[str, dict[int, float]] = {}
     for row in rows:
-        if row.kind == "matmul" and row.gflops is not None:
+        if row.kind == "matmul" and row.mode == "sgemm" and row.gflops is not None:
             by_threads = peaks.setdefault(row.framework, {})
             by_threads[row.threads] = max(by_threads.get(row.threads, 0.0), row.gflops)
     return peaks

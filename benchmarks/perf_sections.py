@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from benchmarks import gpu_report
 from common_data.frameworks import FRAMEWORK_NAMES
 
 
@@ -121,29 +122,8 @@ def gpu(f: Mapping[str, Any]) -> list[str]:
     status = dict(f.get("gpu_status") or {})
     if measured:
         status.pop("torch", None)
-        lines += _gpu_measured(measured)
+        lines += gpu_report.performance_lines(measured)
     if status:
         lines += ["| framework | GPU figures |", "| --- | --- |"]
         lines += [f"| {FRAMEWORK_NAMES.get(fw, fw)} | {text} |" for fw, text in status.items()]
     return [*lines, ""]
-
-
-def _gpu_measured(g: Mapping[str, Any]) -> list[str]:
-    lines = [f"PyTorch twin on {' / '.join(g['device'])} (`benchmarks/gpu_check.sh`, ingested "
-             f"into `{g['folder']}`): synchronised steps, the first call apart, medians.", "",
-             "| step | mode | batch | size | ms | images/s | GFLOP/s | first call s "
-             "| peak memory MB |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {s['kind']} | {s['mode']} | {s['batch_size']} | {s['image_size']} "
-              f"| {_num(s['ms'], 2)} | {_num(s['images_per_s'])} | {_num(s['gflops'])} "
-              f"| {_num(s['first_call_s'], 2)} | {_num(s['peak_memory_mb'])} |"
-              for s in g["steps"]]
-    run = g["paper_run"]
-    modes = ", ".join(k for k, on in (run.get("mode") or {}).items() if on) or "default"
-    head = (f"One paper-protocol run (baseline, seed 0, {run['epochs']} epochs, {modes}) on "
-            f"{run['gpu'] or 'no GPU'}")
-    if run["status"] != "ok":
-        return [*lines, "", f"{head}: did not finish (status {run['status']}: "
-                f"{(run.get('error') or 'no error recorded').strip().splitlines()[-1]}).", ""]
-    return [*lines, "", f"{head}: {_num(run['total_s'])} s in all, {_num(run['train_s'])} s "
-            f"training, {_num(run['step_ms_median'], 2)} ms/step, validation accuracy "
-            f"{_pct(run['accuracy'])}, peak memory {_num(run['peak_memory_mb'])} MB.", ""]

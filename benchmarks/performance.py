@@ -350,7 +350,8 @@ def assemble(profile: workload.SuiteProfile, suites: list[Suite], data_suite: di
         "workload": {**asdict(profile), "image_size": profile.image_size},
         "op_profiles": read_op_profiles(out_dir) if out_dir else {},
         "gpu_status": workload.shared()["gpu_status"],
-        "gpu_measured": read_returned(out_dir / "gpu") if out_dir else None,
+        "gpu_measured": (read_returned(out_dir / "gpu", out_dir.parent / "runs")
+                         if out_dir else None),
         "time_to_verdict": time_to_verdict or {},
     }
     figures["verdict_speedup"] = verdict_time.speedup(figures)

@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import data_quality, figures, model_cost, resolution, summary, trajectory
+from benchmarks import (
+    data_quality,
+    figures,
+    gpu_report,
+    model_cost,
+    resolution,
+    summary,
+    trajectory,
+)
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import (
     Row,
@@ -699,6 +707,7 @@ def render(results_dir: Path, out_dir: Path) -> Path:
             f"![speed]({speed.relative_to(out_dir).as_posix()})",
             "",
             *model_cost.section(records),
+            *gpu_report.section(results_dir),
             "## Published figures beside ours",
             "",
             *published_table(rows),

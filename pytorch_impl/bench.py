@@ -49,12 +49,15 @@ def device_memory(benchmark: Any) -> Iterator[None]:
         benchmark.extra_info["peak_memory_mb"] = peak / 2**20
 
 
-def run_matmul(benchmark: Any) -> None:
-    """Square float32 matmul with the suite's thread count: the peak the twins are held to.
-    TF32 stays off (configure_runtime), so a GPU peak is true float32 too."""
+def run_matmul(benchmark: Any, precision: str) -> None:
+    """Square matmul with the suite's thread count: float32 (`sgemm`) is the peak the twins
+    are held to, TF32 off (configure_runtime), so a GPU peak is true float32 too; `bf16` is
+    the peak of a bf16 autocast mode."""
     device = torch.device("cuda" if gpu_available() else "cpu")
-    a, b = (torch.from_numpy(m).to(device) for m in workload.matmul_operands(PROFILE.matmul_size))
-    info = workload.matmul_info(FRAMEWORK, SELECTION, PROFILE.matmul_size, str(device))
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a, b = (torch.from_numpy(m).to(device, dtype)
+            for m in workload.matmul_operands(PROFILE.matmul_size))
+    info = workload.matmul_info(FRAMEWORK, SELECTION, PROFILE.matmul_size, str(device), precision)
     workload.measure(benchmark, lambda: float((a @ b)[0, 0]), PROFILE.matmul_rounds, 1,
                      {**info, **VERSION})
 
@@ -63,7 +66,7 @@ def run_matmul(benchmark: Any) -> None:
 @pytest.mark.usefixtures("runtime", "device_memory")
 def test_case(benchmark: Any, case: workload.Case) -> None:
     if case.kind == "matmul":
-        run_matmul(benchmark)
+        run_matmul(benchmark, case.mode)
         return
     try:
         workload.run_case(benchmark, case, framework=FRAMEWORK, make_twin=make_twin,

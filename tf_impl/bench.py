@@ -49,18 +49,21 @@ def device_memory(benchmark: Any) -> Iterator[None]:
         benchmark.extra_info["peak_memory_mb"] = peak / 2**20
 
 
-def run_matmul(benchmark: Any) -> None:
-    """Square float32 matmul with the suite's thread count: the peak the twins are held to.
-    TF32 stays off (configure_runtime), so a GPU peak is true float32 too."""
+def run_matmul(benchmark: Any, precision: str) -> None:
+    """Square matmul with the suite's thread count: float32 (`sgemm`) is the peak the twins
+    are held to, TF32 off (configure_runtime), so a GPU peak is true float32 too; `bf16` is
+    the peak of a mixed_bfloat16 mode."""
     device = "/GPU:0" if gpu_available() else "/CPU:0"
+    dtype = tf.bfloat16 if precision == "bf16" else tf.float32
     with tf.device(device):
-        a, b = (tf.constant(m) for m in workload.matmul_operands(PROFILE.matmul_size))
+        a, b = (tf.cast(tf.constant(m), dtype)
+                for m in workload.matmul_operands(PROFILE.matmul_size))
 
     def multiply() -> float:
         with tf.device(device):
             return float(tf.linalg.matmul(a, b)[0, 0])
 
-    info = workload.matmul_info(FRAMEWORK, SELECTION, PROFILE.matmul_size, device)
+    info = workload.matmul_info(FRAMEWORK, SELECTION, PROFILE.matmul_size, device, precision)
     workload.measure(benchmark, multiply, PROFILE.matmul_rounds, 1, {**info, **VERSION})
 
 
@@ -68,7 +71,7 @@ def run_matmul(benchmark: Any) -> None:
 @pytest.mark.usefixtures("runtime", "device_memory")
 def test_case(benchmark: Any, case: workload.Case) -> None:
     if case.kind == "matmul":
-        run_matmul(benchmark)
+        run_matmul(benchmark, case.mode)
         return
     try:
         workload.run_case(benchmark, case, framework=FRAMEWORK, make_twin=make_twin,

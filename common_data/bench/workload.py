@@ -46,6 +46,7 @@ from common_data.wire import ONEDNN_ENV
 WORKLOAD_PATH = Path(__file__).resolve().with_name("workload.toml")
 SELECTION_ENV = "THERMAL_BENCH_PERF"
 KINDS = ("matmul", "loader", "train", "eval", "end_to_end")
+MATMUL_PRECISIONS = ("sgemm", "bf16")  # float32 always: the peak every float32 mode is held to
 # published: decode every sample from disk on every step, in the training process (what both
 # published notebooks did); cached: our decode cache + the shared batch iterator, as runs use
 # it; cached_prefetch: the same batches produced one step ahead by common_data.data.prefetch.
@@ -74,6 +75,7 @@ class SuiteProfile:
     warmup_rounds: int
     matmul_size: int
     matmul_rounds: int
+    matmul_precisions: tuple[str, ...]  # "sgemm" (float32: the peak of float32 modes), "bf16"
     loader_images: int
     loader_rounds: int
     e2e_train_images: int
@@ -163,7 +165,7 @@ class Case:
             return f"{self.kind}-{self.mode}-b{self.batch_size}-{self.image_size}px"
         if self.kind in ("loader", "end_to_end"):
             return f"{self.kind}-b{self.batch_size}"
-        return self.kind
+        return self.kind if self.mode in ("default", "sgemm") else f"{self.kind}-{self.mode}"
 
 
 @cache
@@ -177,6 +179,11 @@ def profile_names() -> tuple[str, ...]:
 
 def shared() -> dict[str, Any]:
     return dict(_workload()["shared"])
+
+
+def gpu_seed_study() -> dict[str, Any]:
+    """The GPU seed study's settings (`[gpu_seed_study]`), read by the GPU kit and report."""
+    return dict(_workload()["gpu_seed_study"])
 
 
 def framework_modes(framework: str) -> dict[str, dict[str, bool]]:
@@ -207,6 +214,12 @@ def load_suite_profile(name: str) -> SuiteProfile:
             f"{WORKLOAD_PATH} [profiles.{name}]: image_sizes={raw['image_sizes']!r}: expected a "
             "non-empty list of positive integers, the primary size first"
         )
+    bad = [p for p in profile.matmul_precisions if p not in MATMUL_PRECISIONS]
+    if bad or "sgemm" not in profile.matmul_precisions:
+        raise ConfigError(
+            f"{WORKLOAD_PATH} [profiles.{name}]: matmul_precisions={raw['matmul_precisions']!r}:"
+            f" expected \"sgemm\" and optionally any of {', '.join(MATMUL_PRECISIONS[1:])}"
+        )
     for size in profile.image_sizes:  # a size the network cannot take fails here, not mid-suite
         load_spec(shared()["spec"], image_size=size)
     for key in ("e2e_train_images", "e2e_val_images", "loader_images"):
@@ -236,7 +249,7 @@ def cases(framework: str, profile: SuiteProfile, selection: SuiteSelection) -> l
     if selection.threads != profile.threads[0]:
         modes = [m for m in modes if m in profile.other_threads_modes]
     size = profile.image_size
-    out = [Case("matmul")]
+    out = [Case("matmul", precision) for precision in profile.matmul_precisions]
     if primary:
         out.append(Case("loader", batch_size=profile.batch_size, image_size=size))
     for mode in modes:
@@ -348,8 +361,12 @@ def matmul_operands(n: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
 
 
-def matmul_info(framework: str, selection: SuiteSelection, n: int, device: str) -> dict[str, Any]:
-    return {"framework": framework, "kind": "matmul", "mode": "sgemm", "threads": selection.threads,
+def matmul_info(framework: str, selection: SuiteSelection, n: int, device: str,
+                precision: str = "sgemm") -> dict[str, Any]:
+    """A matmul row: `sgemm` is the float32 product (the peak float32 modes are held to),
+    `bf16` the bfloat16 one (the peak of modes that compute in bf16)."""
+    return {"framework": framework, "kind": "matmul", "mode": precision,
+            "threads": selection.threads,
             "size": n, "flops": 2 * n**3, "device": device, **process_info(selection)}
 
 
