@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from benchmarks.envs import PROJECT_ROOT
 from benchmarks.gpu_kit import read_returned
 from common_data.bench.workload import shared
 
@@ -99,20 +100,24 @@ def timing_lines(study: Mapping[str, Any] | None, g: Mapping[str, Any]) -> list[
 
 def study_lines(study: Mapping[str, Any]) -> list[str]:
     """The seed study: spread per precision, GPU against CPU, bf16 against float32."""
-    lines = ["| precision | seeds | mean | 95 % CI | median | min | max "
+    lines = ["The CPU rows are this project's PyTorch records of the same protocol (same split, "
+             "pixels, initial weights and dropout masks per seed).", "",
+             "| precision | seeds | mean | 95 % CI | median | min | max "
              "| seeds on the loss plateau |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    spreads = dict(study["spread"])
+    spreads = {name: study["spread"][name] for name in ("float32", "bf16")
+               if name in study["spread"]}
     if study.get("cpu"):
-        spreads["float32 on the CPU (same protocol)"] = study["cpu"]
+        spreads["float32, CPU"] = study["cpu"]
     for name, s in spreads.items():
         low, high = s["ci95"]
         ci = "n/a" if s["n"] < 2 else f"[{_pct(low)}, {_pct(high)}]"
         lines.append(f"| {name} | {s['n']} | {_pct(s['mean'])} | {ci} | {_pct(s['median'])} "
                      f"| {_pct(s['min'])} | {_pct(s['max'])} | {s['seeds_on_plateau']} |")
     majority = next(iter(spreads.values()))["majority_rate"]
+    longest = ", ".join(f"{max(s['plateau_epochs'])} ({name})" for name, s in spreads.items())
     lines += ["", f"Majority-class rate of this split: {_pct(majority)}. A seed counts as on "
-              f"the plateau when its {study['plateau_rule']}. Failed runs: {study['failed']}.",
-              ""]
+              f"the plateau when its {study['plateau_rule']}; the most epochs any seed spent "
+              f"there: {longest}. Failed runs: {study['failed']}.", ""]
     versus = study.get("gpu_vs_cpu")
     if versus:
         lines.append(
@@ -135,8 +140,11 @@ def study_lines(study: Mapping[str, Any]) -> list[str]:
 def performance_lines(g: Mapping[str, Any]) -> list[str]:
     """PERFORMANCE.md's GPU section, all of it."""
     study = g.get("seed_study")
+    folder = Path(g["folder"])
+    shown = folder.relative_to(PROJECT_ROOT) if folder.is_relative_to(PROJECT_ROOT) else folder
     lines = [f"PyTorch twin on {' / '.join(g['device'])} (`benchmarks/gpu_check.sh`, ingested "
-             f"into `{g['folder']}`): synchronised steps, the first call apart, medians.", "",
+             f"into `{shown.as_posix()}/`): synchronised steps, the first call apart, medians.",
+             "",
              *steps_table(g), *timing_lines(study, g), ""]
     if study:
         lines += ["### Seed study: the paper protocol's baseline on the GPU", "",
