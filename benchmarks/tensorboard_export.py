@@ -3,10 +3,10 @@
 The records hold each epoch's history, so the curves cost no retraining. The layout is what
 makes TensorBoard useful here:
 
-    <out>/<setting>/<model>-<epochs>ep-<protocol>/<framework>-<variant>-s<seed>/events...
+    <out>/<setting>/<model>-<epochs>ep-<dropout>-<protocol>/<framework>-<variant>-s<seed>/
 
 A run's name starts with its setting and protocol, so typing a setting into TensorBoard's run
-filter overlays the twins of that setting, and one protocol's runs sort together. Every run
+filter overlays the twins of that setting, and the twins of one protocol sort together. Every run
 uses the same tags (`loss/train`, `accuracy/val`, ...), so a chart overlays all the runs that
 are shown. Each run also carries an HParams session (framework, model, variant, split, HUD
 mode, seed, ...) with its final metrics, and the folder's root holds one experiment that lists
@@ -21,6 +21,7 @@ second set of event files beside it, and a reader never sees half a tree.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 from datetime import datetime
@@ -29,6 +30,7 @@ from typing import Any
 
 from benchmarks.records import is_compared, load_records, protocol_of, setting_of
 from common_data.errors import ConfigError
+from common_data.frameworks import MODE_FRAMEWORK
 
 # A file the export leaves in its folder, so that a later export replaces only a folder it
 # made and never a user's folder that --out named by mistake.
@@ -78,11 +80,20 @@ def hparams_of(record: dict[str, Any]) -> dict[str, str | float]:
 
 
 def run_folder(record: dict[str, Any]) -> Path:
-    """<setting>/<model>-<epochs>ep-<protocol digest>/<framework>-<variant>-s<seed>."""
+    """<setting>/<model>-<epochs>ep-<dropout>-<protocol>/<framework>-<variant>-s<seed>[-modes].
+
+    The middle folder is what both twins share: the protocol without the tuned modes that
+    only one framework has (TensorFlow's oneDNN is on out of the box, PyTorch has no such
+    switch), so the twins of one setting sit side by side. Those modes name the leaf."""
     config = record["config"]
-    protocol = hashlib.sha256(protocol_of(record).encode("utf-8")).hexdigest()[:8]
-    group = f"{config.get('spec', 'baseline_cnn')}-{config['epochs']}ep-{protocol}"
-    leaf = f"{record['framework']}-{config['variant']}-s{config['seed']}"
+    shared = json.loads(protocol_of(record))
+    shared["mode"] = {k: v for k, v in shared.get("mode", {}).items()
+                      if k not in MODE_FRAMEWORK}
+    digest = hashlib.sha256(json.dumps(shared, sort_keys=True).encode("utf-8")).hexdigest()
+    group = (f"{config.get('spec', 'baseline_cnn')}-{config['epochs']}ep-"
+             f"{config.get('dropout', 'framework')}-{digest[:8]}")
+    own = [k for k, on in sorted(config.get("mode", {}).items()) if on and k in MODE_FRAMEWORK]
+    leaf = "-".join([record["framework"], config["variant"], f"s{config['seed']}", *own])
     return Path(setting_of(record).slug, group, leaf)
 
 

@@ -102,3 +102,15 @@ def test_a_folder_the_export_did_not_write_is_never_replaced(results: Path) -> N
     with pytest.raises(ConfigError, match=f"--out {mine}: a folder this export did not write"):
         main(["--results", str(results), "--format", "tensorboard", "--out", str(mine)])
     assert (mine / "notes.txt").read_text() == "keep me" and not (mine / MARKER).exists()
+
+
+def test_twins_share_a_folder_though_only_tensorflow_has_onednn() -> None:
+    """TensorFlow's oneDNN is on out of the box and PyTorch has no such switch; that must not
+    part the twins (committed synthetic records: one protocol, both frameworks)."""
+    runs = SEED_RUNS[0].parent
+    tf = json.loads((runs / "tf-baseline-random-full-64px-s0-3705617c74.json").read_text())
+    torch = json.loads((runs / "torch-baseline-random-full-64px-s0-1414b9e1f0.json").read_text())
+    assert tf["config"]["mode"]["onednn"] and not torch["config"]["mode"]["onednn"]
+    assert run_folder(tf).parent == run_folder(torch).parent
+    assert (run_folder(tf).name, run_folder(torch).name) == ("tf-baseline-s0-onednn",
+                                                             "torch-baseline-s0")
