@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 from datetime import datetime
@@ -93,8 +94,14 @@ def run_folder(record: dict[str, Any]) -> Path:
     group = (f"{config.get('spec', 'baseline_cnn')}-{config['epochs']}ep-"
              f"{config.get('dropout', 'framework')}-{digest[:8]}")
     own = [k for k, on in sorted(config.get("mode", {}).items()) if on and k in MODE_FRAMEWORK]
-    leaf = "-".join([record["framework"], config["variant"], f"s{config['seed']}", *own])
-    return Path(setting_of(record).slug, group, leaf)
+    leaf = "-".join([record["framework"], str(config["variant"]), f"s{config['seed']}", *own])
+    return Path(*map(_component, (setting_of(record).slug, group, leaf)))
+
+
+def _component(text: str) -> str:
+    """One folder name: a record is read as possibly hostile, and a '/' or '..' in its
+    dataset name, hash or variant must not place files outside the export's folder."""
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", text).lstrip(".") or "_"
 
 
 def export_tensorboard(runs_dir: Path, out: Path) -> int:

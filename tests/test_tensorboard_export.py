@@ -114,3 +114,19 @@ def test_twins_share_a_folder_though_only_tensorflow_has_onednn() -> None:
     assert run_folder(tf).parent == run_folder(torch).parent
     assert (run_folder(tf).name, run_folder(torch).name) == ("tf-baseline-s0-onednn",
                                                              "torch-baseline-s0")
+
+
+def test_a_hostile_variant_cannot_place_files_outside_the_export(results: Path) -> None:
+    from common_data.run.config import config_digest
+
+    path = sorted((results / "runs").glob("*.json"))[0]
+    record = json.loads(path.read_text())
+    record["config"]["variant"] = "/".join([".."] * 6 + ["escaped"])
+    record["config_hash"] = config_digest(record["config"])  # a valid record otherwise
+    path.write_text(json.dumps(record))
+    before = set(results.parent.rglob("*"))
+    assert main(["--results", str(results), "--format", "tensorboard"]) == 0
+    out = results / "tensorboard"
+    written = set(results.parent.rglob("*")) - before
+    assert written and all(p == out or out in p.parents for p in written)
+    assert (out / run_folder(record)).is_dir() and "escaped" in run_folder(record).name
