@@ -34,6 +34,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from benchmarks.closing import add_closing_arguments, export_tensorboard_to, print_closing
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.executors import LOCAL, Executor, add_executor_arguments, executor_from
 from benchmarks.lock import results_lock
@@ -499,6 +500,7 @@ def main(argv: list[str]) -> int:
     )
     add_matrix_arguments(parser, default_profile="quick")
     parser.add_argument("--no-report", action="store_true", help="skip rendering COMPARISON.md")
+    add_closing_arguments(parser)
     args = parser.parse_args(argv)
     profile = apply_overrides(load_matrix_profile(args.profile), args)
     command = " ".join(["python -m benchmarks compare", *argv])
@@ -508,13 +510,14 @@ def main(argv: list[str]) -> int:
         preflight(cells, args.results, args.force)
         summary = run_matrix(cells, args.results, args.force, command, jobs, executor_from(args))
         if not args.no_report:
-            from benchmarks.closing import print_closing
             from benchmarks.finding import load_finding
             from benchmarks.report import render
 
             out = render(args.results, args.results)
-            print_closing(Console(), args.results / "runs", summary["run_ids"], out,
-                          load_finding()["min_effect"])
+            print_closing(args.results / "runs", summary["run_ids"], out,
+                          load_finding()["min_effect"], as_json=args.json)
+        if args.tensorboard:
+            export_tensorboard_to(args.results, quiet_stdout=args.json)
     return 1 if summary["failed"] else 0
 
 

@@ -1,4 +1,5 @@
-"""`python -m benchmarks export`: every stored run as one table row, for your own notebook.
+"""`python -m benchmarks export`: every stored run as one table row, for your own notebook,
+or as TensorBoard event files (`--format tensorboard`, see `benchmarks.tensorboard_export`).
 
 The report answers the questions this project asks; users ask others. A flat table (one row
 per run record, the protocol, the metrics and the timings as columns) lets them do it in
@@ -9,6 +10,7 @@ reads, so both agree.
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,9 @@ from benchmarks.records import load_records
 from common_data.atomic import atomic_path
 from common_data.errors import ConfigError
 
-FORMATS = ("csv", "json", "parquet")
+FORMATS = ("csv", "json", "parquet", "tensorboard")
+# the module each format needs beyond pandas, and the pinned package that provides it
+ENGINES = {"parquet": ("pyarrow", "pyarrow"), "tensorboard": ("tensorboardX", "tensorboardX")}
 
 
 def run_row(record: dict[str, Any]) -> dict[str, Any]:
@@ -82,22 +86,25 @@ def write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks export",
-        description="Write every stored run as one row of a table (CSV, JSON or Parquet).")
+        description="Write every stored run as one row of a table (CSV, JSON or Parquet), or "
+                    "as TensorBoard event files (curves and hparams).")
     parser.add_argument("--results", type=Path, default=Path("results"),
                         help="results folder holding runs/ (default: results)")
     parser.add_argument("--format", default="csv", help=f"one of: {', '.join(FORMATS)}")
-    parser.add_argument("--out", type=Path, help="file to write (default: <results>/runs.<format>)")
+    parser.add_argument("--out", type=Path,
+                        help="file to write (default: <results>/runs.<format>), or for "
+                             "tensorboard the folder (default: <results>/tensorboard)")
     args = parser.parse_args(argv)
     if args.format not in FORMATS:
         raise ConfigError(f"--format {args.format!r}: expected one of: {', '.join(FORMATS)}")
-    if args.format == "parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise ConfigError("--format parquet needs pyarrow, which this env lacks "
-                              "(pip install pyarrow, or use --format csv)") from None
+    needs_engine(args.format)
     if not (args.results / "runs").is_dir():
         raise ConfigError(f"--results {args.results}: no runs/ folder with records inside")
+    if args.format == "tensorboard":
+        folder = args.out or args.results / "tensorboard"
+        count = export_tensorboard_checked(args.results / "runs", folder)
+        print(f"{count} runs -> {folder} (view: tensorboard --logdir {folder})")
+        return 0
     out = args.out or args.results / f"runs.{args.format}"
     if not out.parent.is_dir():
         raise ConfigError(f"--out {out}: folder {out.parent} does not exist")
@@ -105,3 +112,26 @@ def main(argv: list[str]) -> int:
     write(frame, out, args.format)
     print(f"{len(frame)} runs -> {out}")
     return 0
+
+
+def needs_engine(fmt: str) -> None:
+    """One clear line when the env lacks what a format needs (requirements/harness.txt pins
+    it, so only an env built by hand can lack it)."""
+    if fmt not in ENGINES:
+        return
+    module, package = ENGINES[fmt]
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(f"--format {fmt} needs {package}, which this env lacks (install "
+                          "requirements/harness.txt, or use --format csv)") from None
+
+
+def export_tensorboard_checked(runs_dir: Path, folder: Path) -> int:
+    """What `compare --tensorboard` and `report --tensorboard` call as they finish."""
+    from benchmarks.tensorboard_export import export_tensorboard
+
+    needs_engine("tensorboard")
+    if not folder.parent.is_dir():
+        raise ConfigError(f"--out {folder}: folder {folder.parent} does not exist")
+    return export_tensorboard(runs_dir, folder)

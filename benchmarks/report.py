@@ -23,6 +23,7 @@ from benchmarks import (
     summary,
     trajectory,
 )
+from benchmarks.closing import add_closing_arguments, export_tensorboard_to, print_closing
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import (
     Row,
@@ -737,11 +738,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--out", type=Path, help="where to write COMPARISON.md (default: --results)"
     )
+    add_closing_arguments(parser)
     args = parser.parse_args(argv)
     if not (args.results / "runs").is_dir():
         raise ConfigError(
             f"--results {args.results}: no runs/ folder with records inside "
             "(run `python -m benchmarks compare` first)"
         )
-    print(render(args.results, args.out or args.results))
+    out = render(args.results, args.out or args.results)
+    if args.json:  # every stored run, by dataset, as the report's summary has them
+        from benchmarks.finding import load_finding
+
+        print_closing(args.results / "runs", None, out, load_finding()["min_effect"],
+                      as_json=True)
+    else:
+        print(out)
+    if args.tensorboard:
+        export_tensorboard_to(args.results, quiet_stdout=args.json)
     return 0

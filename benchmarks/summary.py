@@ -162,9 +162,14 @@ def shortcut_answer(studies: dict[Study, dict[tuple, Row]]) -> str | None:
             "emotion recognition.")
 
 
+def keyed_answers(rows: list[Row], min_effect: float) -> dict[str, str | None]:
+    """The three answers by question (`twins`, `finding`, `shortcuts`); None where the rows
+    cannot answer it. Keys are what `--json` prints, for scripts that look one up."""
+    studies = _studies(rows)
+    return {"twins": twins_answer(studies), "finding": finding_answer(studies, min_effect),
+            "shortcuts": shortcut_answer(studies)}
+
+
 def answers(rows: list[Row], min_effect: float) -> list[str]:
     """The three answers that the rows support (a question without data is left out)."""
-    studies = _studies(rows)
-    found = [twins_answer(studies), finding_answer(studies, min_effect),
-             shortcut_answer(studies)]
-    return [text for text in found if text]
+    return [text for text in keyed_answers(rows, min_effect).values() if text]

@@ -10,7 +10,7 @@ import pytest
 pytestmark = pytest.mark.cross_env
 pd = pytest.importorskip("pandas", reason="export lives in the harness env (pandas)")
 
-from benchmarks.export import main  # noqa: E402
+from benchmarks.export import main, runs_frame  # noqa: E402
 from common_data.errors import ConfigError  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -30,5 +30,16 @@ def test_csv_has_one_row_per_committed_run_with_its_metrics(tmp_path: Path) -> N
 
 
 def test_unknown_format_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="--format 'xlsx': expected one of: csv, json, parquet"):
+    with pytest.raises(ConfigError, match="--format 'xlsx': expected one of: csv, json, "
+                       "parquet, tensorboard"):
         main(["--results", str(RESULTS), "--format", "xlsx"])
+
+
+def test_parquet_round_trips_through_pandas(tmp_path: Path) -> None:
+    """The engine is pinned in requirements/harness.txt, so a fresh env writes Parquet."""
+    parquet = tmp_path / "runs.parquet"
+    assert main(["--results", str(RESULTS), "--format", "parquet", "--out", str(parquet)]) == 0
+    back = pd.read_parquet(parquet)
+    assert len(back) == len(list((RESULTS / "runs").glob("*.json")))
+    # every column and value, types included (CSV would turn an empty string into NaN)
+    pd.testing.assert_frame_equal(back, runs_frame(RESULTS / "runs"))
