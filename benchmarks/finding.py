@@ -25,6 +25,7 @@ from benchmarks.compare import (
     resolve_data_flag,
     run_matrix,
 )
+from benchmarks.convergence import still_improving
 from benchmarks.executors import executor_from
 from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, expand
@@ -222,6 +223,9 @@ def verdict_rows(
                 "p_value_seeds": paired_t_test(aug, base) if len(seeds) > 1 else None,
                 "mcnemar_ensembles": test,
                 "verdict": verdict(delta, low, high, finding["min_effect"]),
+                "still_improving": {
+                    variant: sum(still_improving(pairs[s][variant]["history"]) for s in seeds)
+                    for variant in VARIANTS},
                 "_records": [pairs[s][v] for s in seeds for v in pairs[s]],
             }
         )

@@ -24,6 +24,8 @@ from benchmarks import (
     trajectory,
 )
 from benchmarks.closing import add_closing_arguments, export_tensorboard_to, print_closing
+from benchmarks.convergence import RULE as CONVERGENCE_RULE
+from benchmarks.convergence import plateau_epochs, still_improving
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import (
     Row,
@@ -84,6 +86,12 @@ def _modes_text(config: dict[str, Any]) -> str:
     return ", ".join([*on, f"{threads} thread{'s' if threads > 1 else ''}"])
 
 
+def _improving_text(records: list[dict[str, Any]]) -> str:
+    """How many of a row's runs were still improving at their last epoch (convergence.RULE)."""
+    count = sum(still_improving(r["history"]) for r in records)
+    return f"**{count} of {len(records)}**" if count else "none"
+
+
 def results_table(rows: list[Row]) -> list[str]:
     head = [
         "framework",
@@ -101,6 +109,8 @@ def results_table(rows: list[Row]) -> list[str]:
         "device",
         "dropout masks",
         "modes",
+        "still improving",
+        "plateau epochs",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
@@ -130,6 +140,8 @@ def results_table(rows: list[Row]) -> list[str]:
             ok[0]["environment"]["device"],
             ok[0]["config"].get("dropout", "framework"),
             _modes_text(ok[0]["config"]),
+            _improving_text(ok),
+            f"{max(plateau_epochs(r['history']) for r in ok)}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -438,6 +450,16 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return value
 
 
+def _improving_note(row: dict[str, Any]) -> str:
+    """Beside a verdict: how many of the runs it rests on were still improving at their last
+    epoch (findings evaluated before this was recorded say nothing)."""
+    counts = row.get("still_improving")
+    if not counts or not any(counts.values()):
+        return ""
+    parts = ", ".join(f"{n} of {row['n_seeds']} {variant}" for variant, n in counts.items() if n)
+    return f" (still improving at the last epoch: {parts})"
+
+
 def _fmt_ci(values: list[float]) -> str:
     return f"[{100 * values[0]:+.1f}, {100 * values[1]:+.1f}]" if values[0] == values[0] else "n/a"
 
@@ -509,7 +531,8 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
                 f"{_pct(row['augmented_accuracy']['mean'])} | "
                 f"{100 * row['delta_accuracy']:+.1f} {_fmt_ci(row['delta_ci95'])} | "
                 f"{'n/a' if p_seed is None else f'{p_seed:.3g}'} | "
-                f"{test.get('p_value', float('nan')):.3g} | **{row['verdict']}** | "
+                f"{test.get('p_value', float('nan')):.3g} | **{row['verdict']}**"
+                f"{_improving_note(row)} | "
                 f"{_recorded_text(row.get('expected'))} |"
             )
         probe = result.get("hud_only_probe") or {}
@@ -676,7 +699,7 @@ def render(results_dir: Path, out_dir: Path) -> Path:
         "Accuracy and F1 are percentages on the validation frames, computed in "
         "`common_data.run.metrics` from each run's stored predictions; cells read "
         "`mean ± std [95 % t-interval over seeds]`. Times exclude the first (warm-up/compile) "
-        "step, which is reported apart.",
+        "step, which is reported apart. Convergence: " + CONVERGENCE_RULE + ".",
         "",
     ]
     if not records:
