@@ -110,7 +110,8 @@ def speed_chart(rows: list[Row], path: Path) -> Path:
 
 
 def finding_chart(result: dict, path: Path) -> Path:
-    """Augmented − baseline accuracy per regime with its 95 % CI, one bar per framework."""
+    """A finding's arm − reference accuracy per regime with its 95 % CI, one bar per
+    framework."""
     rows = result["verdicts"]
     regimes = sorted(
         {(r["split"], r["hud"]) for r in rows}, key=lambda k: (k[0] != "random", k[1] != "full")
@@ -138,8 +139,10 @@ def finding_chart(result: dict, path: Path) -> Path:
         )
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(regimes)), [f"{split} split\nHUD {hud}" for split, hud in regimes])
-    ax.set_ylabel("augmented − baseline accuracy (pp)")
-    ax.set_title("Does geometric augmentation hurt? (mean over seeds, 95 % CI)", fontsize=10)
+    names = rows[0].get("comparison") or {"arm": "augmented", "reference": "baseline"}
+    ax.set_ylabel(f"{names['arm']} − {names['reference']} accuracy (pp)")
+    ax.set_title(f"{result['finding']}: {names['arm']} against {names['reference']} "
+                 "(mean over seeds, 95 % CI)", fontsize=10)
     ax.legend(fontsize=8)
     return _save(fig, path)
 

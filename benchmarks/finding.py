@@ -7,7 +7,7 @@ HUD mode from the stored records, and writes `results/findings/augmentation.json
 """
 
 import argparse
-import tomllib
+import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from benchmarks.compare import (
 )
 from benchmarks.convergence import still_improving
 from benchmarks.executors import executor_from
+from benchmarks.finding_spec import FINDINGS_DIR, Arm, Comparison, load_finding_file
 from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, expand
 from benchmarks.preflight import preflight
@@ -40,35 +41,32 @@ from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 from common_data.run.metrics import ensemble_proba
 
-FINDING_PATH = Path(__file__).resolve().parent / "findings" / "augmentation.toml"
-DEFAULT_PROFILE = "schedule64"
+FINDING_PATH = FINDINGS_DIR / "augmentation.toml"
 VARIANTS = ("baseline", "augmented")
 # How the HUD-only probe stands against the full frame (same split, same seeds): "at_or_above"
 # when it comes within the resolution study's WITHIN_PP of the full frame or beats it.
 PROBE_RELATIONS = ("at_or_above", "below")
 
 
+def finding_path(name_or_file: str) -> Path:
+    """`--finding`: a name in benchmarks/findings/, or a path to a TOML file."""
+    path = Path(name_or_file)
+    if path.suffix != ".toml":
+        path = FINDINGS_DIR / f"{name_or_file}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in FINDINGS_DIR.glob("*.toml")))
+        raise ConfigError(f"--finding {name_or_file!r}: no such finding file (expected one of "
+                          f"{known}, or a path ending in .toml)")
+    return path
+
+
 def load_finding(path: Path = FINDING_PATH) -> dict[str, Any]:
-    """The finding, its protocols resolved against the published protocol."""
-    finding = tomllib.loads(path.read_text(encoding="utf-8"))
-    finding["profile"] = {name: resolve_protocol(protocol)
-                          for name, protocol in finding["profile"].items()}
+    """The finding, checked (benchmarks/finding_spec.py), its protocols resolved against the
+    published protocol; `min_effect` is its first comparison's, which the report's answers
+    use."""
+    finding = load_finding_file(path)
+    finding["min_effect"] = finding["comparisons"][0].min_effect
     return finding
-
-
-def resolve_protocol(protocol: dict[str, Any]) -> dict[str, Any]:
-    """A finding protocol with `published = true` takes the published protocol's input size,
-    epochs, augmented schedule, threads, dropout source and tuned modes
-    (benchmarks/profiles/paper.toml) for every key it does not set itself, so those numbers
-    are written once and the finding's 128-px cells are the paper matrix's very runs."""
-    own = {key: value for key, value in protocol.items() if key != "published"}
-    if not protocol.get("published"):
-        return own
-    paper = published_protocol()
-    return {"image_size": paper.image_size, "epochs": paper.baseline_epochs,
-            "augmented_epochs": paper.augmented_epochs, "early_stopping": True,
-            "threads": paper.threads, "dropout": paper.dropout, "framework": paper.framework,
-            **own}
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ class FindingSelection:
     frameworks: list[str]
     seeds: list[int]
     regimes: list[str]
-    variants: tuple[str, ...] = VARIANTS
+    variants: tuple[str, ...] = VARIANTS   # the arms whose variant is one of these run
     probe: bool = True
     fault: str = "none"
     skip_bad: bool = False
@@ -90,10 +88,11 @@ def selection_from(
     finding: dict[str, Any], profile: str, data: str, **overrides: Any
 ) -> FindingSelection:
     """The finding's own matrix under `profile`, with any field overridden."""
-    if profile not in finding["profile"]:
-        raise ConfigError(f"--profile {profile!r}: expected one of {', '.join(finding['profile'])}")
+    if profile not in finding["protocol"]:
+        raise ConfigError(f"--protocol {profile!r}: expected one of "
+                          f"{', '.join(finding['protocol'])}")
     matrix = finding["matrix"]
-    regimes = finding["profile"][profile].get("regimes", matrix["regimes"])
+    regimes = finding["protocol"][profile].get("regimes", matrix["regimes"])
     chosen = {k: v for k, v in overrides.items() if v is not None}
     for regime in chosen.get("regimes", []):
         if regime not in matrix["regimes"]:
@@ -113,8 +112,9 @@ def selection_from(
 
 
 def matrix_profile(finding: dict[str, Any], selection: FindingSelection) -> dict[str, Any]:
-    """The harness profile (benchmarks.matrix) of the finding's runs under `selection`."""
-    protocol = finding["profile"][selection.profile]
+    """The harness profile (benchmarks.matrix) of the finding's runs under `selection`, before
+    each arm's own overrides."""
+    protocol = finding["protocol"][selection.profile]
     augmented: dict[str, Any] = {"epochs": protocol["augmented_epochs"]}
     if protocol["early_stopping"]:
         augmented.update(published_protocol().augmented_schedule)
@@ -136,24 +136,46 @@ def matrix_profile(finding: dict[str, Any], selection: FindingSelection) -> dict
     }
 
 
+def arms_in(finding: dict[str, Any], selection: FindingSelection) -> list[Arm]:
+    """The finding's arms that `selection` runs (`--variants` keeps those of its variants)."""
+    return [arm for arm in finding["arms"] if arm.variant in selection.variants]
+
+
+def arm_cells(finding: dict[str, Any], selection: FindingSelection,
+              arm: Arm) -> list[Cell]:
+    """One arm's grid: framework x seed x regime, the arm's variant and run overrides."""
+    base = matrix_profile(finding, selection)
+    base = dict(base, variants=[arm.variant], run={**base["run"], **arm.run})
+    cells = []
+    for regime in selection.regimes:
+        split, hud = regime.split(".")
+        cells += expand(dict(base, splits=[split], hud=[hud]))
+    return cells
+
+
 def finding_cells(
     finding: dict[str, Any], selection: FindingSelection
 ) -> tuple[list[Cell], list[Cell]]:
-    """The grid (framework x variant x seed x regime) and the HUD-only probe cells."""
-    base = matrix_profile(finding, selection)
-    grid = []
-    for regime in selection.regimes:
-        split, hud = regime.split(".")
-        grid += expand(dict(base, splits=[split], hud=[hud]))
+    """The grid (each arm's framework x seed x regime) and the probe cells."""
+    grid = [cell for arm in arms_in(finding, selection)
+            for cell in arm_cells(finding, selection, arm)]
     if not selection.probe:
         return grid, []
-    probe = finding["matrix"]["probe"]
+    base = matrix_profile(finding, selection)
+    probe = finding["matrix"].get("probe")
+    if not probe:
+        return grid, []
     return grid, expand(
         dict(base, variants=[probe["variant"]], splits=[probe["split"]], hud=[probe["hud"]])
     )
 
 
-def verdict(delta: float, low: float, high: float, min_effect: float) -> str:
+def verdict(delta: float, low: float, high: float, min_effect: float,
+            direction: str = "decrease") -> str:
+    """'reproduced' when the change goes the way the claim says by at least `min_effect` and
+    its CI excludes zero, 'reversed' when it goes the other way so, else 'not reproduced'."""
+    if direction == "increase":
+        delta, low, high = -delta, -high, -low
     if delta <= -min_effect and high < 0:
         return "reproduced"
     if delta >= min_effect and low > 0:
@@ -177,59 +199,68 @@ def _summary(values: list[float]) -> dict[str, Any]:
     return {"mean": mean, "std": std, "ci95": [low, high], "per_seed": values}
 
 
+def _by_seed(cells: list[Cell], records: dict[str, dict[str, Any]],
+             key: tuple[str, str, str]) -> dict[int, dict[str, Any]]:
+    return {c.seed: records[c.run_id] for c in cells
+            if (c.framework, c.split, c.hud) == key and c.run_id in records
+            and records[c.run_id]["status"] == "ok"}
+
+
 def verdict_rows(
-    finding: dict[str, Any], grid: list[Cell], records: dict[str, dict[str, Any]]
+    finding: dict[str, Any], selection: FindingSelection, records: dict[str, dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """One verdict per framework x split x HUD, from the seed-paired accuracy differences."""
+    """One verdict per comparison x framework x split x HUD, from the seed-paired accuracy
+    differences between the two arms (`arm` minus `reference`)."""
+    arms = {arm.name: arm for arm in arms_in(finding, selection)}
+    cells = {name: arm_cells(finding, selection, arm) for name, arm in arms.items()}
     rows = []
-    keys = sorted(
-        {(c.framework, c.split, c.hud) for c in grid},
-        key=lambda k: (k[1] != "random", k[2] != "full", k[0]),
-    )
-    for framework, split, hud in keys:
-        pairs = {}
-        for cell in grid:
-            record = records.get(cell.run_id)
-            if (
-                (cell.framework, cell.split, cell.hud) == (framework, split, hud)
-                and record
-                and record["status"] == "ok"
-            ):
-                pairs.setdefault(cell.seed, {})[cell.variant] = record
-        seeds = sorted(s for s, pair in pairs.items() if len(pair) == 2)
-        if not seeds:
+    for comparison in finding["comparisons"]:
+        if comparison.arm not in arms or comparison.against not in arms:
             continue
-        base = [pairs[s]["baseline"]["metrics"]["accuracy"] for s in seeds]
-        aug = [pairs[s]["augmented"]["metrics"]["accuracy"] for s in seeds]
-        deltas = [a - b for a, b in zip(aug, base, strict=True)]
-        delta, _, low, high = mean_ci(deltas)
-        test = None
-        ensembles = (
-            _ensemble_predictions([pairs[s]["baseline"] for s in seeds]),
-            _ensemble_predictions([pairs[s]["augmented"] for s in seeds]),
-        )
-        if all(ensembles) and np.array_equal(ensembles[0][0], ensembles[1][0]):
-            test = mcnemar(ensembles[0][0], ensembles[0][1], ensembles[1][1])
-        rows.append(
-            {
-                "framework": framework,
-                "split": split,
-                "hud": hud,
-                "n_seeds": len(seeds),
-                "baseline_accuracy": _summary(base),
-                "augmented_accuracy": _summary(aug),
-                "delta_accuracy": delta,
-                "delta_ci95": [low, high],
-                "p_value_seeds": paired_t_test(aug, base) if len(seeds) > 1 else None,
-                "mcnemar_ensembles": test,
-                "verdict": verdict(delta, low, high, finding["min_effect"]),
-                "still_improving": {
-                    variant: sum(still_improving(pairs[s][variant]["history"]) for s in seeds)
-                    for variant in VARIANTS},
-                "_records": [pairs[s][v] for s in seeds for v in pairs[s]],
-            }
-        )
+        keys = sorted({(c.framework, c.split, c.hud) for c in cells[comparison.arm]},
+                      key=lambda k: (k[1] != "random", k[2] != "full", k[0]))
+        for key in keys:
+            row = _verdict_row(comparison, key, _by_seed(cells[comparison.against], records, key),
+                               _by_seed(cells[comparison.arm], records, key))
+            if row:
+                rows.append(row)
     return rows
+
+
+def _verdict_row(comparison: Comparison, key: tuple[str, str, str],
+                 reference: dict[int, dict[str, Any]],
+                 arm: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
+    seeds = sorted(set(reference) & set(arm))
+    if not seeds:
+        return None
+    ref = [reference[s]["metrics"]["accuracy"] for s in seeds]
+    alt = [arm[s]["metrics"]["accuracy"] for s in seeds]
+    delta, _, low, high = mean_ci([a - b for a, b in zip(alt, ref, strict=True)])
+    test = None
+    ensembles = (_ensemble_predictions([reference[s] for s in seeds]),
+                 _ensemble_predictions([arm[s] for s in seeds]))
+    if all(ensembles) and np.array_equal(ensembles[0][0], ensembles[1][0]):
+        test = mcnemar(ensembles[0][0], ensembles[0][1], ensembles[1][1])
+    framework, split, hud = key
+    return {
+        "comparison": {"arm": comparison.arm, "reference": comparison.against,
+                       "direction": comparison.direction, "min_effect": comparison.min_effect},
+        "framework": framework,
+        "split": split,
+        "hud": hud,
+        "n_seeds": len(seeds),
+        "reference_accuracy": _summary(ref),
+        "arm_accuracy": _summary(alt),
+        "delta_accuracy": delta,
+        "delta_ci95": [low, high],
+        "p_value_seeds": paired_t_test(alt, ref) if len(seeds) > 1 else None,
+        "mcnemar_ensembles": test,
+        "verdict": verdict(delta, low, high, comparison.min_effect, comparison.direction),
+        "still_improving": {
+            "reference": sum(still_improving(reference[s]["history"]) for s in seeds),
+            "arm": sum(still_improving(arm[s]["history"]) for s in seeds)},
+        "_records": [r for s in seeds for r in (reference[s], arm[s])],
+    }
 
 
 def _ok(cells: list[Cell], records: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -291,11 +322,26 @@ def protocol_label(profile: str, protocol: dict[str, Any], seeds: int) -> str:
 
 
 def sentences(
-    rows: list[dict[str, Any]], probe: dict[str, Any], protocol: dict[str, Any]
+    rows: list[dict[str, Any]], probe: dict[str, Any], protocol: dict[str, Any],
+    effects: dict[str, str] | None = None,
 ) -> list[str]:
-    """Plain sentences on what the random split's accuracy measures. "Published setting" is
-    said only when the protocol is the published one; otherwise the departures are named."""
+    """Plain sentences on what the random split's accuracy measures, one pair per comparison
+    (`effects`: comparison key -> what it changes, in words). "Published setting" is said
+    only when the protocol is the published one; otherwise the departures are named."""
+    text = []
+    for key, effect in (effects or {"": "geometric augmentation"}).items():
+        picked = [r for r in rows if not key or _comparison_key(r) == key]
+        text += _effect_sentences(picked, protocol, effect)
+    return text + _probe_sentences(rows, probe)
 
+
+def _comparison_key(row: dict[str, Any]) -> str:
+    c = row.get("comparison") or {"arm": "augmented", "reference": "baseline"}
+    return f"{c['arm']}-vs-{c['reference']}"
+
+
+def _effect_sentences(rows: list[dict[str, Any]], protocol: dict[str, Any],
+                      effect: str) -> list[str]:
     def where(split: str, hud: str) -> str:
         found = [r for r in rows if r["split"] == split and r["hud"] == hud]
         return ", ".join(
@@ -311,15 +357,20 @@ def sentences(
                    if not departures else
                    "On the published split and input (random split, full frame) but not the "
                    f"published protocol ({'; '.join(departures)})")
-        text.append(f"{setting} geometric augmentation changes validation accuracy by "
+        text.append(f"{setting} {effect} changes validation accuracy by "
                     f"{where('random', 'full')}.")
     if where("session", "masked"):
         text.append(
             f"With whole capture sessions held out and the HUD masked — the setting that "
             f"measures emotion recognition — the change is {where('session', 'masked')}."
         )
+    return text
+
+
+def _probe_sentences(rows: list[dict[str, Any]], probe: dict[str, Any]) -> list[str]:
+    text = []
     if probe:
-        full = {r["framework"]: r["baseline_accuracy"]["mean"] for r in rows
+        full = {r["framework"]: r["reference_accuracy"]["mean"] for r in rows
                 if r["split"] == "random" and r["hud"] == "full"}
         full.update({fw: p["full_frame"]["mean"] for fw, p in probe.items() if "full_frame" in p})
         probe_text = ", ".join(
@@ -365,6 +416,13 @@ class CleanPipeline:
         return split_ok, digest == validation_digest(images, split.val, config)
 
 
+def expected_key(finding: dict[str, Any], row: dict[str, Any]) -> str:
+    """A verdict's key among the recorded ones: framework.split.hud, led by the comparison's
+    key where the finding has more than one."""
+    key = f"{row['framework']}.{row['split']}.{row['hud']}"
+    return key if len(finding["comparisons"]) == 1 else f"{_comparison_key(row)}.{key}"
+
+
 def expected_dataset_key(data: str) -> str:
     return "synthetic" if data == "synthetic" else Path(data).name
 
@@ -378,8 +436,8 @@ def evaluate_finding(
     command: str,
 ) -> dict[str, Any]:
     records = {r["run_id"]: r for r in load_records(results / "runs")}
-    rows = verdict_rows(finding, grid, records)
-    protocol = finding["profile"][selection.profile]
+    rows = verdict_rows(finding, selection, records)
+    protocol = finding["protocol"][selection.profile]
     clean = CleanPipeline(selection.data)
     label = expected_dataset_key(selection.data)
     expected = finding.get("expected", {}).get(selection.profile, {}).get(label, {})
@@ -388,7 +446,8 @@ def evaluate_finding(
         row["split_intact"] = all(split_ok for split_ok, _ in checks)
         digests = [val_ok for _, val_ok in checks if val_ok is not None]
         row["validation_intact"] = all(digests) if digests else None
-        row["expected"] = expected.get(f"{row['framework']}.{row['split']}.{row['hud']}")
+        row["expected_key"] = expected_key(finding, row)
+        row["expected"] = expected.get(row["expected_key"])
     probes = probe_rows(probe, grid, records)
     first = next((records[c.run_id] for c in grid if records.get(c.run_id, {}).get("data")), None)
     done = [records[c.run_id] for c in grid + probe if c.run_id in records]
@@ -410,7 +469,9 @@ def evaluate_finding(
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "verdicts": rows,
         "hud_only_probe": probes,
-        "summary": sentences(rows, probes, protocol),
+        "summary": sentences(rows, probes, protocol, {
+            c.key: c.effect or f"{c.arm} (against {c.against})"
+            for c in finding["comparisons"]}),
         # time to verdict: what this matrix costs a user, from the runs' own clocks
         "cells": {"total": len(grid) + len(probe), "with_records": len(done)},
         "run_time_s": sum((r.get("timing") or {}).get("total_s") or 0.0 for r in done),
@@ -453,11 +514,12 @@ def regression_failures(result: dict[str, Any], tolerance: float) -> list[str]:
                 f"{where}: verdict flipped: recorded {recorded['verdict']!r}, got "
                 f"{row['verdict']!r} (delta {100 * row['delta_accuracy']:+.1f} pp)"
             )
-        moved = row["baseline_accuracy"]["mean"] - recorded["baseline_accuracy"]
+        moved = row["reference_accuracy"]["mean"] - recorded["reference_accuracy"]
         if abs(moved) > tolerance:
             failures.append(
                 f"{where}: baseline accuracy moved {100 * moved:+.1f} pp from the recorded "
-                f"{100 * recorded['baseline_accuracy']:.1f} % (tolerance {100 * tolerance:.0f} pp)"
+                f"{100 * recorded['reference_accuracy']:.1f} % (tolerance "
+                f"{100 * tolerance:.0f} pp)"
             )
     return failures
 
@@ -467,8 +529,8 @@ def expected_toml(result: dict[str, Any]) -> str:
     lines = [f'[expected.{result["profile"]}."{result["data"]["label"]}"]']
     for row in result["verdicts"]:
         lines.append(
-            f'"{row["framework"]}.{row["split"]}.{row["hud"]}" = {{ verdict = "{row["verdict"]}", '
-            f"baseline_accuracy = {row['baseline_accuracy']['mean']:.4f} }}"
+            f'"{row["expected_key"]}" = {{ verdict = "{row["verdict"]}", '
+            f"reference_accuracy = {row['reference_accuracy']['mean']:.4f} }}"
         )
     return "\n".join(lines)
 
@@ -480,9 +542,14 @@ def main(argv: list[str]) -> int:
         "verdict flips.",
     )
     parser.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
-    profiles = ", ".join(load_finding()["profile"])
-    parser.add_argument("--profile", default=DEFAULT_PROFILE,
-                        help=f"the finding's profile: {profiles} (default {DEFAULT_PROFILE})")
+    parser.add_argument("--finding", default="augmentation", metavar="NAME_OR_FILE",
+                        help="a finding in benchmarks/findings/ by name, or a finding file of "
+                        "your own (default: augmentation)")
+    protocols = ", ".join(load_finding()["protocol"])
+    parser.add_argument("--protocol",
+                        help=f"the finding's protocol (augmentation's: {protocols}; default: "
+                        "the file's default_protocol, else its first)")
+    parser.add_argument("--profile", dest="old_profile", help=argparse.SUPPRESS)
     parser.add_argument("--seeds", help="comma-separated seeds (default: the finding's)")
     parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
     parser.add_argument("--regimes", help="comma-separated split.hud regimes, e.g. random.full")
@@ -509,10 +576,15 @@ def main(argv: list[str]) -> int:
         help="print the observed verdicts as a TOML table to record",
     )
     args = parser.parse_args(argv)
-    finding = load_finding()
+    if args.old_profile:
+        print("warning: finding --profile is deprecated: use --protocol "
+              f"{args.old_profile}", file=sys.stderr)
+        args.protocol = args.old_profile
+    finding = load_finding(finding_path(args.finding))
+    args.protocol = args.protocol or finding["default_protocol"]
     selection = selection_from(
         finding,
-        args.profile,
+        args.protocol,
         resolve_data_flag(args.data),
         frameworks=args.frameworks
         and parse_csv("--frameworks", args.frameworks, tuple(FRAMEWORKS)),
@@ -538,7 +610,8 @@ def _run_finding(
     if not args.no_train:
         run_matrix(grid + probe, args.results, args.force, command, jobs, executor_from(args))
     result = evaluate_finding(finding, selection, grid, probe, args.results, command)
-    name = finding["id"] if args.profile == DEFAULT_PROFILE else f"{finding['id']}-{args.profile}"
+    name = (finding["id"] if args.protocol == finding["default_protocol"]
+            else f"{finding['id']}-{args.protocol}")
     if args.fault != "none":
         name += f"-fault-{args.fault}"
     out = args.results / "findings" / f"{name}.json"
@@ -546,7 +619,8 @@ def _run_finding(
     for row in result["verdicts"]:
         print(
             f"{row['framework']:>5} {row['split']:>7} hud {row['hud']:<6} "
-            f"baseline {100 * row['baseline_accuracy']['mean']:5.1f} % "
+            f"{row['comparison']['reference']} "
+            f"{100 * row['reference_accuracy']['mean']:5.1f} % "
             f"delta {100 * row['delta_accuracy']:+6.1f} pp -> {row['verdict']}"
         )
     print("\n".join(result["summary"]))
@@ -554,7 +628,7 @@ def _run_finding(
         print(expected_toml(result))
     if not result["expected_recorded"] and not result["expected_probe"]:
         print(
-            f"note: no verdicts recorded for profile {args.profile!r} on "
+            f"note: no verdicts recorded for profile {args.protocol!r} on "
             f"{result['data']['label']!r}; only split integrity was checked"
         )
     for failure in result["regression_failures"]:

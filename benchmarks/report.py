@@ -450,13 +450,33 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return value
 
 
+def _arm_accuracies(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A verdict row's (reference, arm) accuracies; findings written before arms existed
+    name them baseline and augmented."""
+    if "reference_accuracy" in row:
+        return row["reference_accuracy"], row["arm_accuracy"]
+    return row["baseline_accuracy"], row["augmented_accuracy"]
+
+
+def _arm_names(result: dict[str, Any]) -> str:
+    """The accuracy columns' heads: the arms' names where every verdict compares the same two,
+    else the roles (each row's comparison then leads its framework cell)."""
+    pairs = {(c["reference"], c["arm"]) for c in
+             (r.get("comparison") or {"reference": "baseline", "arm": "augmented"}
+              for r in result["verdicts"])}
+    reference, arm = next(iter(pairs)) if len(pairs) == 1 else ("reference", "arm")
+    return f"{reference} acc | {arm} acc"
+
+
 def _improving_note(row: dict[str, Any]) -> str:
     """Beside a verdict: how many of the runs it rests on were still improving at their last
     epoch (findings evaluated before this was recorded say nothing)."""
     counts = row.get("still_improving")
     if not counts or not any(counts.values()):
         return ""
-    parts = ", ".join(f"{n} of {row['n_seeds']} {variant}" for variant, n in counts.items() if n)
+    names = row.get("comparison") or {}
+    parts = ", ".join(f"{n} of {row['n_seeds']} {names.get(side, side)}"
+                      for side, n in counts.items() if n)
     return f" (still improving at the last epoch: {parts})"
 
 
@@ -464,11 +484,15 @@ def _fmt_ci(values: list[float]) -> str:
     return f"[{100 * values[0]:+.1f}, {100 * values[1]:+.1f}]" if values[0] == values[0] else "n/a"
 
 
-def _recorded_text(expected: dict[str, Any] | None) -> str:
-    """The verdict recorded for this cell of the finding, in words."""
+def _recorded_text(row: dict[str, Any]) -> str:
+    """The verdict recorded for this cell of the finding, in words, with the reference arm's
+    recorded accuracy (`baseline_accuracy` in findings written before arms existed)."""
+    expected = row.get("expected")
     if not expected:
         return "—"
-    return f"{expected['verdict']}, baseline {_pct(expected['baseline_accuracy'])} %"
+    reference = (row.get("comparison") or {}).get("reference", "baseline")
+    accuracy = expected.get("reference_accuracy", expected.get("baseline_accuracy"))
+    return f"{expected['verdict']}, {reference} {_pct(accuracy)} %"
 
 
 def _finding_order(result: dict[str, Any]) -> tuple[bool, int]:
@@ -514,7 +538,7 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
             f"({seeds} seeds per cell). A direction is called when the mean change reaches "
             f"{100 * result['min_effect']:.0f} pp and its 95 % CI excludes zero.",
             "",
-            "| framework | split | HUD | protocol | seeds | baseline acc | augmented acc | Δ (pp) "
+            f"| framework | split | HUD | protocol | seeds | {_arm_names(result)} | Δ (pp) "
             "[95 % CI] | paired t p | McNemar p (ensembles) | verdict | recorded |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
@@ -525,20 +549,21 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
         for row in result["verdicts"]:
             test = row.get("mcnemar_ensembles") or {}
             p_seed = row.get("p_value_seeds")
+            reference, arm = _arm_accuracies(row)
             lines.append(
                 f"| {FRAMEWORK_NAMES[row['framework']]} | {row['split']} | {row['hud']} | "
-                f"{short} | {row['n_seeds']} | {_pct(row['baseline_accuracy']['mean'])} | "
-                f"{_pct(row['augmented_accuracy']['mean'])} | "
+                f"{short} | {row['n_seeds']} | {_pct(reference['mean'])} | "
+                f"{_pct(arm['mean'])} | "
                 f"{100 * row['delta_accuracy']:+.1f} {_fmt_ci(row['delta_ci95'])} | "
                 f"{'n/a' if p_seed is None else f'{p_seed:.3g}'} | "
                 f"{test.get('p_value', float('nan')):.3g} | **{row['verdict']}**"
                 f"{_improving_note(row)} | "
-                f"{_recorded_text(row.get('expected'))} |"
+                f"{_recorded_text(row)} |"
             )
         probe = result.get("hud_only_probe") or {}
         if probe:
             majority = _pct(next(iter(probe.values()))["majority_class_rate"])
-            full = {r["framework"]: r["baseline_accuracy"]["mean"] for r in result["verdicts"]
+            full = {r["framework"]: _arm_accuracies(r)[0]["mean"] for r in result["verdicts"]
                     if r["split"] == "random" and r["hud"] == "full"}
             lines += [
                 "",

@@ -225,8 +225,10 @@ CASES: dict[str, Case] = {
                       "--results", str(r)], "happy/broken.png"),
     "finding unknown regime": Case(lambda t, r: ["finding", "--regimes", "random.blurred"],
                                    "unknown regime 'random.blurred'"),
-    "finding unknown profile": Case(lambda t, r: ["finding", "--profile", "huge"],
-                                    "--profile 'huge'"),
+    "finding unknown protocol": Case(lambda t, r: ["finding", "--protocol", "huge"],
+                                     "--protocol 'huge'"),
+    "finding unknown finding": Case(lambda t, r: ["finding", "--finding", "nope"],
+                                    "--finding 'nope': no such finding file"),
     # --- report: damaged files are skipped with one warning each
     "report missing folder": Case(lambda t, r: ["report", "--results", str(t / "nope")],
                                   "no runs/ folder"),

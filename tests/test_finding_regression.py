@@ -40,7 +40,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _finding(results: Path, *args: str, profile: str = "ci",
              data: str = DATA) -> tuple[subprocess.CompletedProcess, dict]:
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "finding", "--profile", profile, "--data", data,
+        [sys.executable, "-m", "benchmarks", "finding", "--protocol", profile, "--data", data,
          "--results", str(results), "--jobs", JOBS, "--no-report", *args],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1500,
     )
