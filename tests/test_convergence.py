@@ -38,6 +38,7 @@ def test_plateau_epochs_count_the_epochs_whose_training_loss_stayed_within_one_p
     assert plateau_epochs([]) == 0
 
 
+@pytest.mark.cross_env   # the report needs the harness env's matplotlib
 def test_the_results_table_flags_runs_still_improving_and_counts_plateau_epochs() -> None:
     import copy
     import json
