@@ -20,10 +20,13 @@ _HELD: set[Path] = set()  # folders this process holds: `compare` holds the lock
 
 
 def sweep_temporaries(results_dir: Path) -> None:
-    """Remove the temporary files of writers that were killed mid-write (`.<name>.*.tmp`, see
-    `write_json_atomic`). Only the lock holder may: nobody else can be writing them now."""
-    for folder in (results_dir, *(p for p in results_dir.iterdir() if p.is_dir())):
-        for tmp in folder.glob(".*.tmp"):
+    """Remove the temporary files of writers that were killed mid-write (`.<name>.*.tmp`, or
+    `.tmp<suffix>` from `atomic_path`), in the results folder, its folders and the weights'
+    run folders. Only the lock holder may: nobody else can be writing them now."""
+    folders = [results_dir, *(p for p in results_dir.iterdir() if p.is_dir())]
+    folders += [p for p in (results_dir / "runs" / "weights").glob("*") if p.is_dir()]
+    for folder in folders:
+        for tmp in [*folder.glob(".*.tmp"), *folder.glob(".*.tmp.*")]:
             with contextlib.suppress(OSError):
                 tmp.unlink()
 

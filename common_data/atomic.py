@@ -25,12 +25,15 @@ PathLike = str | os.PathLike[str]
 
 
 @contextlib.contextmanager
-def atomic_path(path: PathLike) -> Iterator[Path]:
+def atomic_path(path: PathLike, suffix: str = "") -> Iterator[Path]:
     """A temporary path beside `path` for writers that insist on opening a file by name
-    (matplotlib, pandas); it replaces `path` when the block ends without an exception."""
+    (matplotlib, pandas, the frameworks' weight writers); it replaces `path` when the block
+    ends without an exception. `suffix` follows `.tmp` for writers that judge a file by its
+    ending (Keras wants `.weights.h5`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                suffix=f".tmp{suffix}")
     os.close(fd)
     tmp = Path(name)
     try:

@@ -17,6 +17,7 @@ import safetensors.torch
 import torch
 import torch.nn.functional as F
 
+from common_data.atomic import atomic_path
 from common_data.errors import ConfigError
 from common_data.model.dropout import Masks
 from common_data.model.spec import Spec
@@ -110,7 +111,8 @@ class TorchTwin(Twin):
     def save_weights(self, folder: Path) -> Path:
         path = folder / WEIGHTS_FILE
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        safetensors.torch.save_file(tensors, str(path), metadata={"layout": "OIHW, (out, in)"})
+        with atomic_path(path) as tmp:
+            safetensors.torch.save_file(tensors, str(tmp), metadata={"layout": "OIHW, (out, in)"})
         return path
 
     def environment(self) -> dict[str, Any]:

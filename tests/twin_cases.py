@@ -63,6 +63,23 @@ class TwinContract:
         twin.build(spec, weights, load_run_config({"framework": self.framework, "device": "cpu"}))
         return twin, spec, weights
 
+    def test_weights_replace_the_old_file_only_once_complete(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The twin's weights go through the atomic writer: a save that dies before its
+        rename leaves the previous file as it was and no temporary beside it."""
+        twin, _, _ = self.build(image_size=32)
+        path = twin.save_weights(tmp_path)
+        path.write_bytes(b"the previous weights")
+
+        def crash(*_: Any) -> None:
+            raise OSError("killed before the rename")
+
+        monkeypatch.setattr("common_data.atomic.os.replace", crash)
+        with pytest.raises(OSError, match="killed before the rename"):
+            twin.save_weights(tmp_path)
+        assert path.read_bytes() == b"the previous weights"
+        assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
     def test_parameters_are_the_published_ones_at_128(self) -> None:
         twin, spec, _ = self.build()
         shapes = twin.parameter_shapes()

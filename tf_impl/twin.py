@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common_data.atomic import atomic_path
 from common_data.errors import ConfigError
 from common_data.model.dropout import Masks
 from common_data.model.spec import Spec
@@ -106,7 +107,8 @@ class TFTwin(Twin):
 
     def save_weights(self, folder: Path) -> Path:
         path = folder / WEIGHTS_FILE
-        self.model.save_weights(str(path))
+        with atomic_path(path, suffix=".weights.h5") as tmp:  # Keras judges by the ending
+            self.model.save_weights(str(tmp))
         return path
 
     def environment(self) -> dict[str, Any]:
