@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import mode_guard
 from benchmarks.compare import (
     DEFAULT_RESULTS,
     add_jobs_argument,
@@ -92,6 +93,9 @@ def selection_from(
     if profile not in finding["profile"]:
         raise ConfigError(f"--profile {profile!r}: expected one of {', '.join(finding['profile'])}")
     matrix = finding["matrix"]
+    mode_guard.refuse_unchecked(
+        mode_guard.profile_choices(finding["profile"][profile], matrix["frameworks"]),
+        f"finding {FINDING_PATH.name} [profile.{profile}]")
     regimes = finding["profile"][profile].get("regimes", matrix["regimes"])
     chosen = {k: v for k, v in overrides.items() if v is not None}
     for regime in chosen.get("regimes", []):

@@ -56,12 +56,13 @@ THRESHOLDS = {"forward_max_abs_diff": 1e-5, "train_loss_max_rel_diff": 1e-4}
 # oneDNN; baseline CNN, seed 0, 2026-12-04), max |logit - float64 reference| (logits of
 # magnitude 0.13-0.26): 32 px torch 2.0e-3, tf 2.5e-3, with the shared dropout masks 2.0e-3
 # and 3.7e-3; 64 px 1.9e-3 / 1.2e-3, masked 2.2e-3 / 1.8e-3. Loss over ten Adam steps, twin vs
-# twin: 3.0e-4 (32 px), 4.0e-4 (64 px). The limits allow about 2.7x and 3.7x of the worst; a
-# twin that ignored the dropout masks would still be off by 0.37, 37x the forward limit.
+# twin: 3.0e-4 (32 px), 4.0e-4 (64 px). The limits allow about 2.7x and 5x of the worst (the
+# training one is batch norm's, BATCHNORM_TRAINING_LIMIT); a twin that ignored the dropout
+# masks would still be off by 0.37, 37x the forward limit.
 # What bf16 parity cannot see is a difference below bf16's own rounding, e.g. Adam's epsilon
 # placed the torch way (6.5e-5 to 1.9e-3, see above): the float32 check guards the algorithm,
 # this one that the mode computes the same model within bf16 rounding.
-BF16_THRESHOLDS = {"forward_max_abs_diff": 1e-2, "train_loss_max_rel_diff": 1.5e-3}
+BF16_THRESHOLDS = {"forward_max_abs_diff": 1e-2, "train_loss_max_rel_diff": 2e-3}
 _ERROR_TAIL_LINES = 12
 TRAJECTORY_PROFILE = "schedule64"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from benchmarks import perf_sections
+from benchmarks import bf16_check, perf_sections
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 
 _SPEEDUP_KEY = {"cached": "speedup", "cached_prefetch": "speedup_prefetch"}
@@ -214,7 +214,8 @@ def render(f: Mapping[str, Any]) -> str:
                   f"{fw} " + ", ".join(f"{t} thr {_num(g)}" for t, g in by_t.items())
                   for fw, by_t in f["matmul_peak_gflops"].items()),
               ""]
-    lines += (_modes_table(f) + perf_sections.op_profiles(f) + perf_sections.time_to_verdict(f)
+    lines += (_modes_table(f) + bf16_check.section(f.get("bf16_check"))
+              + perf_sections.op_profiles(f) + perf_sections.time_to_verdict(f)
               + _e2e_table(f) + perf_sections.gpu(f) + _not_run(f) + _method(f))
     return "\n".join(lines) + "\n"
 

@@ -359,10 +359,21 @@ def assemble(profile: workload.SuiteProfile, suites: list[Suite], data_suite: di
         "gpu_measured": (read_returned(out_dir / "gpu", out_dir.parent / "runs")
                          if out_dir else None),
         "time_to_verdict": time_to_verdict or {},
+        "bf16_check": read_bf16_check(out_dir) if out_dir else None,
     }
     figures["verdict_speedup"] = verdict_time.speedup(figures)
     figures["targets"] = [judge(t, figures) for t in pf.TARGETS]
     return figures
+
+
+def read_bf16_check(out_dir: Path) -> dict[str, Any] | None:
+    """`python -m benchmarks bf16-check`'s verdict, as it left it (None: not run, or a file
+    that is not JSON)."""
+    path = out_dir / "bf16_check.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def judge(target: pf.Target, figures: dict[str, Any]) -> dict[str, Any]:
