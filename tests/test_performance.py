@@ -245,7 +245,8 @@ def test_workload_profiles_parse_and_list_cases() -> None:
     onednn = [str(c) for c in workload.cases("tf", quick, workload.SuiteSelection(
         "quick", 1, onednn=True))]
     assert onednn == ["matmul", "matmul-bf16", "train-onednn-b32-128px", "eval-onednn-b32-128px",
-                      "train-onednn-b32-64px"]
+                      "train-bf16_onednn-b32-128px", "eval-bf16_onednn-b32-128px",
+                      "train-onednn-b32-64px", "train-bf16_onednn-b32-64px"]
     with pytest.raises(ConfigError, match="benchmark profile 'nope'"):
         workload.load_suite_profile("nope")
 
