@@ -179,7 +179,7 @@ def render(f: Mapping[str, Any]) -> str:
     versions = ", ".join(f"{FRAMEWORK_NAMES.get(k, k)} {v}"
                          for k, v in m["framework_versions"].items())
     device = ("**No GPU: every figure is CPU-only.**" if m["cpu_only"]
-              else f"GPU: {', '.join(m['gpu'])} (mixed precision measured on GPU only).")
+              else f"GPU: {', '.join(m['gpu'])}.")
     if m["cpu_only"] and f.get("gpu_measured"):
         device = ("The suites ran on this CPU only; the *GPU* section's figures come from the "
                   "GPU check, on the device it names.")

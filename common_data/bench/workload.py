@@ -56,7 +56,8 @@ Batch = tuple[np.ndarray, np.ndarray]
 
 
 class Unavailable(Exception):
-    """A case this machine cannot run (a GPU-only mode without a GPU); the suite skips it."""
+    """A case this machine cannot run (a GPU-only mode without a GPU, bf16 on a CPU without
+    it); the suite skips it with the reason."""
 
 
 @dataclass(frozen=True)
@@ -256,8 +257,9 @@ def mode_onednn(framework: str, mode: str) -> bool | None:
 
 
 def cases(framework: str, profile: SuiteProfile, selection: SuiteSelection) -> list[Case]:
-    """Every case of one suite process, in run order. GPU-only modes are listed and skipped
-    on a CPU machine, so the report can say they were not run and why. A process runs only
+    """Every case of one suite process, in run order. Cases this machine cannot run (GPU-only
+    modes, bf16 without a GPU or a bf16 CPU) are listed and skipped, so the report can say
+    they were not run and why. A process runs only
     the modes of its oneDNN setting; the extra input sizes time training steps only."""
     primary = selection.primary(profile)
     known = framework_modes(framework)
