@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "performance": ("benchmarks.performance", "benchmark suites -> results/PERFORMANCE.md"),
     "export": ("benchmarks.export", "every stored run as one table row (CSV, JSON, Parquet)"),
     "gpu-kit": ("benchmarks.gpu_kit", "prepare the GPU check, or take in what it returned"),
+    "bf16-check": ("benchmarks.bf16_check", "bf16 final accuracies against float32's interval"),
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import mode_guard
 from benchmarks.compare import (
     DEFAULT_RESULTS,
     add_jobs_argument,
@@ -92,6 +93,9 @@ def selection_from(
         raise ConfigError(f"--protocol {profile!r}: expected one of "
                           f"{', '.join(finding['protocol'])}")
     matrix = finding["matrix"]
+    mode_guard.refuse_unchecked(
+        mode_guard.profile_choices(finding["protocol"][profile], matrix["frameworks"]),
+        f"finding {finding['id']} [protocol.{profile}]")
     regimes = finding["protocol"][profile].get("regimes", matrix["regimes"])
     chosen = {k: v for k, v in overrides.items() if v is not None}
     for regime in chosen.get("regimes", []):

@@ -157,8 +157,7 @@ def _figures(folder: Path) -> dict[str, Any]:
     steps = [{"kind": row.kind, "mode": row.mode, "batch_size": row.batch_size,
               "image_size": row.image_size, "ms": row.median_s * 1e3,
               "images_per_s": row.images_per_s, "gflops": row.gflops,
-              "peak_fraction": _fraction(row.gflops, peaks.get(
-                  "bf16" if row.mode == "mixed_precision" else "sgemm")),
+              "peak_fraction": _fraction(row.gflops, peaks.get(row.precision)),
               "first_call_s": row.first_call_s, "device": row.device,
               "peak_memory_mb": row.info.get("peak_memory_mb")}
              for row in rows if row.kind in ("train", "eval")]

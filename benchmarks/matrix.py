@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks import mode_guard
 from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORKS
 from common_data.run.config import load_run_config
@@ -18,8 +19,10 @@ from common_data.run.config import load_run_config
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 _MATRIX_KEYS = {
     "description", "frameworks", "variants", "seeds", "splits", "hud", "run", "variant",
-    "framework", "probe", "jobs",
+    "framework", "probe", "jobs", "precisions", "faithfulness_check",
 }
+# The optional `precisions` axis: each value's mode.mixed_precision, set on every cell.
+PRECISIONS = {"float32": False, "bf16": True}
 
 
 @dataclass(frozen=True)
@@ -34,19 +37,27 @@ class Cell:
     config_hash: str
 
     @property
+    def bf16(self) -> bool:
+        """Whether the cell trains in bf16 (a config made before the mode key did not)."""
+        return bool(self.config.get("mode", {}).get("mixed_precision", False))
+
+    @property
     def run_id(self) -> str:
         fold = f"-f{self.fold}" if self.split == "loso" else ""
         size = self.config["image_size"]
+        bf16 = "-bf16" if self.bf16 else ""
         return (
             f"{self.framework}-{self.variant}-{self.split}{fold}-{self.hud}-{size}px"
-            f"-s{self.seed}-{self.config_hash[:10]}"
+            f"-s{self.seed}{bf16}-{self.config_hash[:10]}"
         )
 
     @property
     def label(self) -> str:
         fold = f" fold {self.fold}" if self.split == "loso" else ""
+        bf16 = ", bf16" if self.bf16 else ""
         return (
-            f"{self.framework} {self.variant} seed {self.seed} ({self.split}{fold}, hud {self.hud})"
+            f"{self.framework} {self.variant} seed {self.seed} ({self.split}{fold}, "
+            f"hud {self.hud}{bf16})"
         )
 
 
@@ -78,6 +89,8 @@ def load_matrix_profile(name_or_path: str) -> dict[str, Any]:
         )
     _check_tables(profile, f"profile {path}")
     profile["path"] = str(path)
+    if not profile.get("faithfulness_check"):
+        mode_guard.refuse_unchecked(mode_guard.profile_choices(profile), f"profile {path}")
     return profile
 
 
@@ -120,6 +133,11 @@ def check_matrix(profile: dict[str, Any]) -> None:
             if not ok:
                 expected = "integers >= 0" if allowed is None else ", ".join(allowed)
                 raise ConfigError(f"{where}: key {key!r} has {item!r} (expected {expected})")
+    precisions = profile.get("precisions", ["float32"])
+    if (not isinstance(precisions, list) or not precisions
+            or any(p not in PRECISIONS for p in precisions)):
+        raise ConfigError(f"{where}: key 'precisions' must be a non-empty list of "
+                          f"{', '.join(map(repr, PRECISIONS))}, got {precisions!r}")
     _check_tables(profile, where)
 
 
@@ -136,8 +154,9 @@ def _check_tables(profile: dict[str, Any], where: str) -> None:
 
 def expand(profile: dict[str, Any], n_sessions: int | None = None) -> list[Cell]:
     """Return every cell of the profile's matrix, in a stable order: splits x HUD modes x
-    variants x frameworks x seeds, then the probe's cells if the profile has a `probe` table
-    (`{split, hud, variant}`: e.g. the HUD-only baseline, which needs no augmented twin).
+    variants x frameworks x precisions (where the profile has that axis) x seeds, then the
+    probe's cells if the profile has a `probe` table (`{split, hud, variant}`: e.g. the
+    HUD-only baseline, which needs no augmented twin).
 
     `n_sessions` is needed only for `loso`, which expands into one cell per held-out session.
     """
@@ -151,8 +170,10 @@ def expand(profile: dict[str, Any], n_sessions: int | None = None) -> list[Cell]
             for hud in profile["hud"]:
                 for variant in profile["variants"]:
                     for framework in profile["frameworks"]:
-                        for seed in profile["seeds"]:
-                            cells.append(_cell(profile, framework, variant, seed, split, fold, hud))
+                        for precision in profile.get("precisions", [None]):
+                            for seed in profile["seeds"]:
+                                cells.append(_cell(profile, framework, variant, seed, split,
+                                                   fold, hud, precision))
     probe = profile.get("probe")
     if probe:
         for framework in profile["frameworks"]:
@@ -170,12 +191,15 @@ def _cell(
     split: str,
     fold: int,
     hud: str,
+    precision: str | None = None,
 ) -> Cell:
     # [variant.<name>] and [framework.<key>] refine [run]; per-framework tables carry the
     # tuned modes that exist in one framework only (e.g. [framework.tf.mode] onednn = true).
     raw = _deep_merge(profile.get("run", {}), profile.get("variant", {}).get(variant, {}))
     raw = _deep_merge(raw, profile.get("framework", {}).get(framework, {}))
     raw.update(framework=framework, variant=variant, seed=seed, split=split, fold=fold, hud=hud)
+    if precision is not None:  # the `precisions` axis, over whatever the tables set
+        raw["mode"] = {**raw.get("mode", {}), "mixed_precision": PRECISIONS[precision]}
     try:
         config = load_run_config(raw)
     except ConfigError as exc:  # name the profile the user wrote, not an internal dict

@@ -7,10 +7,13 @@ synthetic inputs. Conventions:
   peak uses the best round, as peaks are reported;
 * achieved FLOP/s = images/s x FLOPs per image (common_data.model.spec: a multiply-add is 2 FLOPs;
   training counts the forward pass, the weight gradients and the input gradients but the
-  image's); its fraction of peak is taken against the machine's peak at the same thread
-  count: the best sgemm either framework reached with that many threads (the target is the
-  machine's limit, and one framework's sgemm measured during a load spike on a shared
-  machine must not lower the bar);
+  image's); its fraction of peak is taken against the machine's peak in the row's own
+  precision at the same thread count: the best matmul either framework reached with that many
+  threads, in float32 (sgemm) for a float32 mode and in bf16 for a bf16 mode (mixed_precision:
+  a bf16 step held to the float32 peak would pass a target the hardware's bf16 units make
+  easy, and a float32 step cannot reach the bf16 peak); the target is the machine's limit,
+  and one framework's matmul measured during a load spike on a shared machine must not lower
+  the bar;
 * harness overhead = (matrix wall time - sum of the runs' train_s + eval_s) / wall time, over
   the records that the matrix itself ran (their start and end lie inside its wall interval).
 """
@@ -24,6 +27,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from common_data.bench.workload import MATMUL_PRECISIONS, mode_precision
 
 CLOCK_SLACK_S = 2.0  # records carry whole-second timestamps
 # benchmarks/bench_data.py's one augmented epoch (extra_info "frames"): the loader figure of
@@ -50,6 +55,7 @@ class Row:
     info: dict[str, Any]
     image_size: int | None = None  # None: a matmul, or a suite from before input sizes
     onednn: bool | None = None     # TF's oneDNN setting of the process; None: torch or unset
+    precision: str = "sgemm"       # the matmul peak it is held to: "sgemm" (float32), "bf16"
 
 
 @dataclass(frozen=True)
@@ -104,26 +110,36 @@ def rows_from_suite(suite: Mapping[str, Any]) -> list[Row]:
             first_call_s=info.get("first_call_s"), device=str(info.get("device", "cpu")),
             images_per_s=images_per_s, gflops=gflops, info=info,
             image_size=info.get("image_size"), onednn=info.get("onednn"),
+            precision=_precision(info),
         ))
     return rows
+
+
+def _precision(info: Mapping[str, Any]) -> str:
+    """A matmul's own precision (its mode); a step's as its suite recorded it, or for a suite
+    from before that, as the workload's mode table says."""
+    if info["kind"] == "matmul":
+        return str(info["mode"])
+    return str(info.get("precision") or mode_precision(info["framework"], info["mode"]))
 
 
 def achieved_gflops(images_per_s: float, flops_per_image: float) -> float:
     return images_per_s * flops_per_image / 1e9
 
 
-def matmul_peaks(rows: Iterable[Row]) -> dict[str, dict[int, float]]:
-    """framework -> threads -> best sgemm GFLOP/s (TF measures it in each oneDNN process)."""
+def matmul_peaks(rows: Iterable[Row], precision: str = "sgemm") -> dict[str, dict[int, float]]:
+    """framework -> threads -> best matmul GFLOP/s in `precision` (TF measures it in each
+    oneDNN process)."""
     peaks: dict[str, dict[int, float]] = {}
     for row in rows:
-        if row.kind == "matmul" and row.mode == "sgemm" and row.gflops is not None:
+        if row.kind == "matmul" and row.mode == precision and row.gflops is not None:
             by_threads = peaks.setdefault(row.framework, {})
             by_threads[row.threads] = max(by_threads.get(row.threads, 0.0), row.gflops)
     return peaks
 
 
 def machine_peaks(peaks: Mapping[str, Mapping[int, float]]) -> dict[int, float]:
-    """threads -> the best sgemm GFLOP/s of any framework at that thread count."""
+    """threads -> the best matmul GFLOP/s of any framework at that thread count."""
     out: dict[int, float] = {}
     for by_threads in peaks.values():
         for threads, gflops in by_threads.items():
@@ -131,19 +147,30 @@ def machine_peaks(peaks: Mapping[str, Mapping[int, float]]) -> dict[int, float]:
     return out
 
 
-def peak_fraction(row: Row, peaks: Mapping[int, float]) -> float | None:
-    """The row's achieved FLOP/s over the machine's peak at its thread count."""
-    peak = peaks.get(row.threads)
+Peaks = Mapping[str, Mapping[int, float]]  # precision -> threads -> the machine's GFLOP/s
+
+
+def precision_peaks(rows: Iterable[Row]) -> dict[str, dict[int, float]]:
+    """precision -> threads -> the machine's peak (`machine_peaks`) in that precision."""
+    rows = list(rows)
+    return {precision: peaks for precision in MATMUL_PRECISIONS
+            if (peaks := machine_peaks(matmul_peaks(rows, precision)))}
+
+
+def peak_fraction(row: Row, peaks: Peaks) -> float | None:
+    """The row's achieved FLOP/s over the machine's peak in its precision at its thread
+    count; None where that peak was not measured (never another precision's)."""
+    peak = peaks.get(row.precision, {}).get(row.threads)
     if row.gflops is None or not peak:
         return None
     return row.gflops / peak
 
 
-def best_peak_fraction(rows: Iterable[Row], peaks: Mapping[int, float], batch_size: int,
+def best_peak_fraction(rows: Iterable[Row], peaks: Peaks, batch_size: int,
                        image_size: int) -> dict[str, dict[str, Any]]:
     """Per framework, the training row at `batch_size` and `image_size` with the highest
-    fraction of the machine's peak (`machine_peaks`). A row without a size (a suite from
-    before input sizes) ran at its profile's only size."""
+    fraction of the machine's peak in its own precision (`precision_peaks`). A row without a
+    size (a suite from before input sizes) ran at its profile's only size."""
     best: dict[str, dict[str, Any]] = {}
     rows = list(rows)
     for row in rows:
@@ -156,7 +183,8 @@ def best_peak_fraction(rows: Iterable[Row], peaks: Mapping[int, float], batch_si
             best[row.framework] = {
                 "fraction": fraction, "mode": row.mode, "threads": row.threads,
                 "image_size": image_size, "onednn": row.onednn,
-                "gflops": row.gflops, "peak_gflops": peaks[row.threads],
+                "gflops": row.gflops, "precision": row.precision,
+                "peak_gflops": peaks[row.precision][row.threads],
                 "images_per_s": row.images_per_s,
                 "eval_fraction": peak_fraction(eval_row, peaks) if eval_row else None,
             }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from benchmarks import perf_sections
+from benchmarks import bf16_check, perf_sections
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 
 _SPEEDUP_KEY = {"cached": "speedup", "cached_prefetch": "speedup_prefetch"}
@@ -54,10 +54,12 @@ def _peak(framework: str) -> Callable[[Mapping[str, Any]], str]:
         if not d:
             return "not measured: no training case or no matmul peak for this framework"
         size = d.get("image_size") or f["workload"]["image_size"]
+        precision = d.get("precision", "sgemm")
         text = (f"best mode {d['mode']} (threads: {d['threads']}, {size}x{size}) reaches "
                 f"{_num(d['gflops'])} of "
-                f"the machine's {_num(d['peak_gflops'])} GFLOP/s (best sgemm {_matmul_size(f)} "
-                f"of either framework at that thread count); the forward pass alone reaches "
+                f"the machine's {_num(d['peak_gflops'])} GFLOP/s (best {precision} matmul "
+                f"{_matmul_size(f)} of either framework at that thread count: the peak of the "
+                f"mode's own precision); the forward pass alone reaches "
                 f"{_pct(d['eval_fraction'])}")
         if d["fraction"] < 0.5:
             text += (". The counted FLOPs are 3x3 convolutions over few input channels "
@@ -177,7 +179,7 @@ def render(f: Mapping[str, Any]) -> str:
     versions = ", ".join(f"{FRAMEWORK_NAMES.get(k, k)} {v}"
                          for k, v in m["framework_versions"].items())
     device = ("**No GPU: every figure is CPU-only.**" if m["cpu_only"]
-              else f"GPU: {', '.join(m['gpu'])} (mixed precision measured on GPU only).")
+              else f"GPU: {', '.join(m['gpu'])}.")
     if m["cpu_only"] and f.get("gpu_measured"):
         device = ("The suites ran on this CPU only; the *GPU* section's figures come from the "
                   "GPU check, on the device it names.")
@@ -205,15 +207,23 @@ def render(f: Mapping[str, Any]) -> str:
               f"* harness_overhead_fraction: {_pct(f['harness_overhead_fraction'])} "
               f"({f['harness_overhead_profile'] or 'no'} profile)",
               f"* data_wait_fraction: {_pct(f['data_wait_fraction'], 2)}",
-              "* machine_peak_gflops: " + ", ".join(
-                  f"{t} thr {_num(g)}" for t, g in f["machine_peak_gflops"].items()),
+              "* machine_peak_gflops: " + "; ".join(
+                  f"{precision} " + ", ".join(f"{t} thr {_num(g)}" for t, g in by_t.items())
+                  for precision, by_t in _machine_peaks(f).items()),
               "* matmul_peak_gflops: " + "; ".join(
                   f"{fw} " + ", ".join(f"{t} thr {_num(g)}" for t, g in by_t.items())
                   for fw, by_t in f["matmul_peak_gflops"].items()),
               ""]
-    lines += (_modes_table(f) + perf_sections.op_profiles(f) + perf_sections.time_to_verdict(f)
+    lines += (_modes_table(f) + bf16_check.section(f.get("bf16_check"))
+              + perf_sections.op_profiles(f) + perf_sections.time_to_verdict(f)
               + _e2e_table(f) + perf_sections.gpu(f) + _not_run(f) + _method(f))
     return "\n".join(lines) + "\n"
+
+
+def _machine_peaks(f: Mapping[str, Any]) -> dict[str, Any]:
+    """precision -> threads -> GFLOP/s; a performance.json from before bf16 peaks has sgemm's
+    alone."""
+    return f.get("machine_peak_gflops_by_precision") or {"sgemm": f["machine_peak_gflops"]}
 
 
 def _modes_table(f: Mapping[str, Any]) -> list[str]:
@@ -221,9 +231,11 @@ def _modes_table(f: Mapping[str, Any]) -> list[str]:
              "",
              "oneDNN: TensorFlow's TF_ENABLE_ONEDNN_OPTS in the suite process, set explicitly "
              "(`unset`: a suite from before it was; TF then chose by CPU).", "",
-             "| framework | case | mode | oneDNN | size | threads | batch | median ms | images/s "
-             "| GFLOP/s | % of peak | first call s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "% of peak: of the machine's matmul peak in the row's own precision (float32 "
+             "rows of sgemm, bf16 rows of the bf16 matmul).", "",
+             "| framework | case | mode | precision | oneDNN | size | threads | batch | median ms "
+             "| images/s | GFLOP/s | % of peak | first call s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     order = {"matmul": 0, "loader": 1, "train": 2, "eval": 3}
     rows = [r for r in f["modes"] if r["kind"] in order]
     rows.sort(key=lambda r: (r["framework"], order[r["kind"]], -(r.get("image_size") or 0),
@@ -232,11 +244,20 @@ def _modes_table(f: Mapping[str, Any]) -> list[str]:
         batch = f"{r['batch_size']}x{r['batch_size']}" if r["kind"] == "matmul" else r["batch_size"]
         size = r.get("image_size") or ""
         lines.append(
-            f"| {r['framework']} | {r['kind']} | {r['mode']} | {_onednn(r)} | {size} "
+            f"| {r['framework']} | {r['kind']} | {r['mode']} "
+            f"| {_precision(r)} "
+            f"| {_onednn(r)} | {size} "
             f"| {r['threads']} | {batch} "
             f"| {_num(r['median_ms'])} | {_num(r['images_per_s'])} | {_num(r['gflops'])} "
             f"| {_pct(r['peak_fraction'])} | {_num(r['first_call_s'], 2)} |")
     return [*lines, ""]
+
+
+def _precision(row: Mapping[str, Any]) -> str:
+    """float32 or bf16: what a step or a matmul computes in ('' for the loader)."""
+    if row["kind"] == "loader":
+        return ""
+    return "bf16" if row.get("precision") == "bf16" else "float32"
 
 
 def _onednn(row: Mapping[str, Any]) -> str:
@@ -308,9 +329,10 @@ def _method(f: Mapping[str, Any]) -> list[str]:
         "* Roofline: FLOPs per training image from `common_data.model.spec` (multiply-add = 2; the "
         "forward pass, every weight gradient, and every input gradient but the image's: 3x "
         "the forward pass less the first conv's forward); achieved = images/s x FLOPs per "
-        "image; peak = the machine's: the "
-        "best-round float32 sgemm of either framework at the same thread count "
-        "(mixed-precision rows, GPU only, are also divided by the float32 peak).",
+        "image; peak = the machine's in the row's own precision: the best-round matmul of "
+        "either framework at the same thread count, float32 (sgemm) for float32 modes, bf16 "
+        "for bf16 modes (mixed_precision), so each mode is held to what its own arithmetic "
+        "could reach.",
         "* first call s: the untimed first call of a case, where tf.function traces, XLA "
         "compiles and torch.compile compiles; torch.compile's depends on whether Inductor's "
         "on-disk cache already holds the graph.",

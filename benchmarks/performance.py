@@ -75,8 +75,9 @@ def main(argv: list[str]) -> int:
     else:
         suites = [run_suite(fw, selection, out_dir) for fw, selection in selections]
     if not args.reuse:
-        best = pf.best_peak_fraction(_rows(suites), pf.machine_peaks(pf.matmul_peaks(
-            _rows(suites))), profile.batch_size, profile.image_size)
+        rows = _rows(suites)
+        best = pf.best_peak_fraction(rows, pf.precision_peaks(rows), profile.batch_size,
+                                     profile.image_size)
         for fw in frameworks:
             run_op_profile(fw, best.get(fw, {}).get("mode", "default"), profile, args.data,
                            out_dir)
@@ -313,8 +314,8 @@ def assemble(profile: workload.SuiteProfile, suites: list[Suite], data_suite: di
             machine_infos.append(raw.get("machine_info", {}))
             measured_at.append(raw.get("datetime", ""))
     peaks = pf.matmul_peaks(rows)
-    machine_peaks = pf.machine_peaks(peaks)
-    best = pf.best_peak_fraction(rows, machine_peaks, profile.batch_size, profile.image_size)
+    by_precision = pf.precision_peaks(rows)
+    best = pf.best_peak_fraction(rows, by_precision, profile.batch_size, profile.image_size)
     loader = pf.loader_over_train(pf.loader_rates(rows, data_suite), rows)
     e2e = pf.end_to_end(rows)
     matrix, records = read_matrix(matrix_dir)
@@ -341,8 +342,13 @@ def assemble(profile: workload.SuiteProfile, suites: list[Suite], data_suite: di
                                for fw, by_t in peaks.items()},
         "details": {"loader": loader, "peak": best, "end_to_end": e2e,
                     "harness_overhead": overhead, "data_wait": data_wait},
-        "machine_peak_gflops": {str(t): g for t, g in sorted(machine_peaks.items(), reverse=True)},
-        "modes": [mode_row(row, machine_peaks) for row in rows],
+        # float32 (sgemm), the peak of every float32 mode; by_precision adds bf16's
+        "machine_peak_gflops": {str(t): g for t, g in sorted(
+            by_precision.get("sgemm", {}).items(), reverse=True)},
+        "machine_peak_gflops_by_precision": {
+            precision: {str(t): g for t, g in sorted(by_t.items(), reverse=True)}
+            for precision, by_t in by_precision.items()},
+        "modes": [mode_row(row, by_precision) for row in rows],
         "not_run": [item for suite in suites for item in suite.not_run],
         "suites": {s.name: {"returncode": s.returncode,
                             "json": str(s.json_path) if s.json_path else None} for s in suites},
@@ -353,10 +359,21 @@ def assemble(profile: workload.SuiteProfile, suites: list[Suite], data_suite: di
         "gpu_measured": (read_returned(out_dir / "gpu", out_dir.parent / "runs")
                          if out_dir else None),
         "time_to_verdict": time_to_verdict or {},
+        "bf16_check": read_bf16_check(out_dir) if out_dir else None,
     }
     figures["verdict_speedup"] = verdict_time.speedup(figures)
     figures["targets"] = [judge(t, figures) for t in pf.TARGETS]
     return figures
+
+
+def read_bf16_check(out_dir: Path) -> dict[str, Any] | None:
+    """`python -m benchmarks bf16-check`'s verdict, as it left it (None: not run, or a file
+    that is not JSON)."""
+    path = out_dir / "bf16_check.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def judge(target: pf.Target, figures: dict[str, Any]) -> dict[str, Any]:
@@ -413,10 +430,10 @@ def data_wait_figures(e2e: dict[str, Any], runs: dict[str, Any] | None,
             "with_prefetch": prefetched}
 
 
-def mode_row(row: pf.Row, peaks: dict[int, float]) -> dict[str, Any]:
+def mode_row(row: pf.Row, peaks: pf.Peaks) -> dict[str, Any]:
     fraction = pf.peak_fraction(row, peaks) if row.kind in ("train", "eval") else None
     return {"framework": row.framework, "kind": row.kind, "mode": row.mode,
-            "image_size": row.image_size, "onednn": row.onednn,
+            "image_size": row.image_size, "onednn": row.onednn, "precision": row.precision,
             "onednn_env": row.info.get("onednn_env"),
             "pipeline": row.info.get("pipeline"), "threads": row.threads,
             "batch_size": row.batch_size, "median_ms": row.median_s * 1e3,

@@ -137,14 +137,26 @@ class _SpecNet(nn.Module):
     def forward(
         self, x: torch.Tensor, masks: Mapping[str, torch.Tensor] | None = None
     ) -> torch.Tensor:
+        output = self.plan[-1][0]
         for name, relu in self.plan:
             if masks is not None and name in self.dropouts:
                 x = x * masks[name] if name in masks else x
+            elif name == output:
+                x = _float32(getattr(self, name), x)
             else:
                 x = getattr(self, name)(x)
             if relu:
                 x = torch.relu(x)
         return x
+
+
+def _float32(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The output layer (the logits) in float32 even under bf16 autocast
+    (mode.mixed_precision), as the tf twin's output layer keeps a float32 policy."""
+    if not torch.is_autocast_enabled(x.device.type):
+        return layer(x)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return layer(x.float())
 
 
 def build_model(spec: Spec) -> nn.Module:

@@ -22,6 +22,7 @@ from common_data.errors import ConfigError
 from common_data.model.dropout import Masks
 from common_data.model.spec import Spec
 from common_data.run.config import RunConfig
+from common_data.run.cpu import bf16_cpu_problem
 from common_data.run.twin import Twin
 from pytorch_impl.model import (
     build_model,
@@ -43,8 +44,9 @@ class TorchTwin(Twin):
         self.device = pick_device(config.device)
         self.channels_last = config.mode.channels_last
         self.mixed_precision = config.mode.mixed_precision
-        if self.mixed_precision and self.device.type != "cuda":
-            raise RuntimeError("mode.mixed_precision needs a GPU, but torch found no CUDA device")
+        problem = bf16_cpu_problem("run config") if self.device.type == "cpu" else None
+        if self.mixed_precision and problem:
+            raise ConfigError(problem)
         torch.manual_seed(config.seed)
         self.model = build_model(spec)
         load_weights(self.model, weights)
@@ -138,9 +140,12 @@ class TorchTwin(Twin):
         return images.contiguous(memory_format=fmt)
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """bf16 autocast on the twin's device (CPU or CUDA): convolutions and matmuls in bf16,
+        the parameters and Adam's state stay float32 (autocast casts copies), and the output
+        layer runs in float32 (pytorch_impl.model), as Keras' mixed_bfloat16 policy keeps it."""
         if not self.mixed_precision:
             return contextlib.nullcontext()
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
     def _align_epsilon(self) -> None:
         """Keras adds epsilon to sqrt(v) before Adam's bias correction (the paper's

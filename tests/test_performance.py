@@ -15,6 +15,7 @@ import pytest
 
 from benchmarks import perf_figures as pf
 from benchmarks.envs import PROJECT_ROOT, framework_python
+from benchmarks.perf_render import render
 from benchmarks.performance import Suite, assemble
 from common_data.bench import workload
 from common_data.errors import ConfigError
@@ -93,10 +94,52 @@ def test_roofline_fraction_is_achieved_flops_over_the_same_threads_peak() -> Non
     train = next(r for r in rows if r.kind == "train" and r.batch_size == 32)
     assert train.images_per_s == pytest.approx(64.0)
     assert train.gflops == pytest.approx(64.0)
-    best = pf.best_peak_fraction(rows, machine, batch_size=32, image_size=128)["torch"]
+    best = pf.best_peak_fraction(rows, {"sgemm": machine}, batch_size=32,
+                                 image_size=128)["torch"]
     assert best["fraction"] == pytest.approx(64.0 / (2 * torch_peak))
     assert best["eval_fraction"] == pytest.approx(32 / (0.5 / 3) / 3 / (2 * torch_peak))
-    assert pf.peak_fraction(train, {1: 5.0}) is None  # no peak at its 2 threads
+    assert pf.peak_fraction(train, {"sgemm": {1: 5.0}}) is None  # no peak at its 2 threads
+
+
+def test_each_mode_is_held_to_the_peak_of_its_own_precision(tmp_path: Path) -> None:
+    """A bf16 step (mode mixed_precision) is divided by the bf16 matmul peak, a float32 step by
+    the sgemm one; a bf16 step without a bf16 peak has no fraction rather than float32's."""
+    suite = _suite("torch", peak_s=0.2, train_s=0.5, loader_s=0.1)  # sgemm 85.9 GFLOP/s
+    bf16 = {"framework": "torch", "batch_size": 32, "images": 32, "flops_per_image": 1e9,
+            "mode": "mixed_precision", "image_size": 128}
+    suite["benchmarks"] += [
+        _bench("matmul", 1.0, 0.05, size=N, flops=2 * N**3, mode="bf16"),  # 4x sgemm's rate
+        _bench("train", 0.25, **bf16), _bench("eval", 0.1, **{**bf16, "images": 32}),
+    ]
+    rows = pf.rows_from_suite(suite)
+    sgemm, bf16_peak = 2 * N**3 / 0.2 / 1e9, 2 * N**3 / 0.05 / 1e9
+    peaks = pf.precision_peaks(rows)
+    assert peaks == {"sgemm": {2: pytest.approx(sgemm)}, "bf16": {2: pytest.approx(bf16_peak)}}
+    step = next(r for r in rows if r.kind == "train" and r.mode == "mixed_precision")
+    assert step.precision == "bf16"  # from the workload's mode table: the row names no precision
+    assert pf.peak_fraction(step, peaks) == pytest.approx(128.0 / bf16_peak)
+    float32 = next(r for r in rows if r.kind == "train" and r.mode == "default"
+                   and r.batch_size == 32)
+    assert pf.peak_fraction(float32, peaks) == pytest.approx(64.0 / sgemm)
+    assert pf.peak_fraction(step, {"sgemm": peaks["sgemm"]}) is None
+    # the bf16 step is faster (128 vs 64 GFLOP/s) but a smaller part of its own peak
+    best = pf.best_peak_fraction(rows, peaks, batch_size=32, image_size=128)["torch"]
+    assert best["mode"] == "default" and best["precision"] == "sgemm"
+
+    path = tmp_path / "torch-t2.json"
+    path.write_text(json.dumps(suite))
+    figures = assemble(workload.load_suite_profile("quick"), [Suite("torch-t2", 0, path)], None,
+                       tmp_path / "no-matrix", "test")
+    by_mode = {(m["kind"], m["mode"], m["batch_size"]): m for m in figures["modes"]}
+    assert by_mode[("train", "mixed_precision", 32)]["precision"] == "bf16"
+    assert by_mode[("train", "mixed_precision", 32)]["peak_fraction"] == pytest.approx(
+        128.0 / bf16_peak)
+    assert by_mode[("train", "default", 32)]["peak_fraction"] == pytest.approx(64.0 / sgemm)
+    assert figures["machine_peak_gflops"] == {"2": pytest.approx(sgemm)}
+    assert figures["machine_peak_gflops_by_precision"]["bf16"] == {"2": pytest.approx(bf16_peak)}
+    text = render(figures)
+    assert "| torch | train | mixed_precision | bf16 |" in text
+    assert f"bf16 2 thr {bf16_peak:,.1f}" in text
 
 
 def test_loader_over_train_takes_the_slowest_loader_and_the_fastest_training() -> None:
@@ -197,12 +240,13 @@ def test_workload_profiles_parse_and_list_cases() -> None:
     assert not any("xla" in c or "onednn" in c for c in torch_cases)
     single = [str(c) for c in workload.cases("tf", quick, workload.SuiteSelection(
         "quick", 1, onednn=False))]  # no loader, no large batch, no oneDNN case
-    assert single == ["matmul", "train-default-b32-128px", "eval-default-b32-128px",
+    assert single == ["matmul", "matmul-bf16", "train-default-b32-128px", "eval-default-b32-128px",
                       "train-xla-b32-128px", "eval-xla-b32-128px", "train-default-b32-64px"]
     onednn = [str(c) for c in workload.cases("tf", quick, workload.SuiteSelection(
         "quick", 1, onednn=True))]
-    assert onednn == ["matmul", "train-onednn-b32-128px", "eval-onednn-b32-128px",
-                      "train-onednn-b32-64px"]
+    assert onednn == ["matmul", "matmul-bf16", "train-onednn-b32-128px", "eval-onednn-b32-128px",
+                      "train-bf16_onednn-b32-128px", "eval-bf16_onednn-b32-128px",
+                      "train-onednn-b32-64px", "train-bf16_onednn-b32-64px"]
     with pytest.raises(ConfigError, match="benchmark profile 'nope'"):
         workload.load_suite_profile("nope")
 
@@ -265,4 +309,4 @@ def test_smoke_run_of_both_suites_writes_the_json_fields(tmp_path: Path) -> None
     report = (results / "PERFORMANCE.md").read_text()
     for heading in ("## Targets", "## Where the time goes", "## Time to verdict", "## GPU"):
         assert heading in report
-    assert "| tf | train | onednn | on | 24 |" in report
+    assert "| tf | train | onednn | float32 | on | 24 |" in report

@@ -196,9 +196,9 @@ def test_report_shows_sizes_onednn_rows_profiles_verdict_and_gpu(tmp_path: Path)
     assert verdict["status"] == "missed" and verdict["value"] == pytest.approx(1.2)
     text = render(figures)
     assert "| oneDNN | size |" in text
-    assert "| tf | train | default | off | 128 |" in text
-    assert "| tf | train | onednn | on | 64 |" in text
-    assert "| torch | train | default |  | 64 |" in text
+    assert "| tf | train | default | float32 | off | 128 |" in text
+    assert "| tf | train | onednn | float32 | on | 64 |" in text
+    assert "| torch | train | default | float32 |  | 64 |" in text
     assert "## Where the time goes" in text and "| _MklNativeConv2D | 60.0 % | 300.0 |" in text
     assert "## Time to verdict" in text
     assert "| finding | 12.00 | 16.00 | 10.00 | 1.20x | 1.60x |" in text

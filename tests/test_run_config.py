@@ -8,6 +8,7 @@ import pytest
 
 from common_data.errors import ConfigError
 from common_data.run.config import DEFAULTS_PATH, RunConfig, load_run_config
+from common_data.run.cpu import CPUINFO_ENV
 
 
 def test_empty_overrides_give_the_defaults_file():
@@ -109,8 +110,6 @@ def test_modes_the_framework_would_ignore_are_rejected():
         load_run_config({"mode": {"jit_compile": True}})
     with pytest.raises(ConfigError, match=r"'mode\.channels_last' applies to framework 'torch'"):
         load_run_config({"framework": "tf", "mode": {"channels_last": True}})
-    with pytest.raises(ConfigError, match=r"'mode\.mixed_precision' needs a GPU"):
-        load_run_config({"device": "cpu", "mode": {"mixed_precision": True}})
     assert load_run_config({"framework": "tf", "mode": {"jit_compile": True}}).mode.jit_compile
 
 
@@ -140,3 +139,26 @@ def test_runs_recorded_before_a_key_existed_keep_their_config_hash() -> None:
     for record in older:
         config = load_run_config({**record["config"], "dropout": "framework"})
         assert config.hash() == record["config_hash"], record["run_id"]
+
+
+def test_bf16_on_the_cpu_needs_the_cpu_feature(tmp_path, monkeypatch) -> None:
+    """mode.mixed_precision (bf16) on device 'cpu' is accepted where /proc/cpuinfo lists
+    avx512_bf16 or amx_bf16 and refused in one line naming the mode and the feature otherwise;
+    a GPU run does not depend on the CPU."""
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setenv(CPUINFO_ENV, str(cpuinfo))
+    bf16 = {"device": "cpu", "mode": {"mixed_precision": True}}
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_vnni\n")
+    with pytest.raises(ConfigError) as info:
+        load_run_config(bf16)
+    assert str(info.value) == (
+        "run config <dict>: mode 'mixed_precision' (bf16) on the CPU needs the CPU feature "
+        f"avx512_bf16 or amx_bf16, which {cpuinfo} does not list (use a GPU, or turn the "
+        "mode off)")
+    assert load_run_config({**bf16, "device": "gpu"}).mode.mixed_precision
+    for flag in ("avx512_bf16", "amx_bf16"):
+        cpuinfo.write_text(f"processor\t: 0\nflags\t\t: fpu avx2 {flag} avx512f\n")
+        assert load_run_config(bf16).mode.mixed_precision
+    monkeypatch.setenv(CPUINFO_ENV, str(tmp_path / "absent"))  # no cpuinfo: nothing to tell
+    with pytest.raises(ConfigError, match="needs the CPU feature"):
+        load_run_config(bf16)

@@ -43,3 +43,20 @@ print(json.dumps({"refused": refused, "on_by_itself": cpu_defaults()["onednn"]})
                           capture_output=True, text=True, check=True)
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert answer["refused"] == answer["on_by_itself"]
+
+
+def test_under_mixed_bfloat16_only_the_output_layer_computes_in_float32() -> None:
+    """Keras' advice for the layer feeding softmax; the torch twin mirrors it under autocast."""
+    import keras
+
+    from common_data.model.spec import load_spec
+    from tf_impl.model import build_model
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_model(load_spec("baseline_cnn", image_size=32), dropout_seed=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    dtypes = {layer.name: layer.compute_dtype for layer in model.layers}
+    assert dtypes["conv1"] == dtypes["dense1"] == "bfloat16" and dtypes["dense2"] == "float32"
+    assert {v.dtype for v in model.weights} == {"float32"}

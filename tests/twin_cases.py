@@ -21,12 +21,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORKS
 from common_data.model.dropout import draw_masks, dropout_layers
 from common_data.model.init_weights import init_weights
 from common_data.model.reference import forward
 from common_data.model.spec import load_spec
 from common_data.run.config import load_run_config
+from common_data.run.cpu import CPUINFO_ENV, cpu_bf16_features
 from common_data.run.schema import read_record
 from common_data.run.twin import Twin
 from common_data.wire import ONEDNN_ENV, PROGRESS_PREFIX
@@ -47,6 +49,14 @@ def runner(package: str, config: dict[str, Any], tmp_path: Path, **popen: Any) -
         return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, text=True, **popen)
     return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
+
+
+def fake_cpuinfo(folder: Path, flags: str) -> Path:
+    """A /proc/cpuinfo of a two-core CPU with these x86 flags."""
+    path = folder / "cpuinfo"
+    path.write_text("".join(f"processor\t: {n}\nmodel name\t: Fake CPU\nflags\t\t: {flags}\n\n"
+                            for n in range(2)), encoding="utf-8")
+    return path
 
 
 class TwinContract:
@@ -154,6 +164,41 @@ class TwinContract:
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], lines
         assert not (tmp_path / "result.json").exists()
+
+    def test_bf16_on_a_cpu_without_it_is_refused_in_one_line(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A CPU without avx512_bf16/amx_bf16 (a fake /proc/cpuinfo): the runner refuses
+        device 'cpu' before training (exit 2), and the twin refuses 'auto' once it picked the
+        CPU, naming the mode and the missing feature."""
+        monkeypatch.setenv(CPUINFO_ENV, str(fake_cpuinfo(tmp_path, "avx2 avx512f")))
+        bf16 = {"framework": self.framework, "mode": {"mixed_precision": True}}
+        self.expect_config_error({**bf16, "device": "cpu"},
+                                 "mode 'mixed_precision' (bf16) on the CPU needs the CPU "
+                                 "feature avx512_bf16 or amx_bf16", tmp_path)
+        spec = load_spec("baseline_cnn", image_size=32)
+        with pytest.raises(ConfigError, match="needs the CPU feature avx512_bf16 or amx_bf16"):
+            self.make_twin().build(spec, init_weights(spec, 0), load_run_config(bf16))
+
+    def test_bf16_mode_computes_in_bf16_and_keeps_float32_weights_and_logits(self) -> None:
+        if not cpu_bf16_features():
+            pytest.skip("this CPU has no bf16 (avx512_bf16 or amx_bf16)")
+        spec = load_spec("baseline_cnn", image_size=32)
+        weights = init_weights(spec, 0)
+        twin = self.make_twin()
+        twin.build(spec, weights, load_run_config(
+            {"framework": self.framework, "device": "cpu", "mode": {"mixed_precision": True}}))
+        x = np.random.default_rng(7).uniform(0, 1, (4, *spec.input_shape)).astype(np.float32)
+        y = (np.arange(4) % spec.num_classes).astype(np.int64)
+        logits = twin.predict_logits(x)
+        off = np.abs(logits - forward(spec, weights, x)).max()
+        assert logits.dtype == np.float32
+        assert 1e-4 < off < 5e-2, off  # bf16 rounding: above float32's 1e-5, far below O(1)
+        loss, _ = twin.train_step(x, y)
+        assert math.isfinite(loss)
+        state = twin.canonical_state()
+        assert {a.dtype for a in state.values()} == {np.dtype(np.float32)}
+        assert any(not np.array_equal(state[k], weights[k]) for k in weights)
 
     def test_nan_loss_ends_the_run_as_diverged(
         self, make_dataset: Callable[..., Path], tmp_cache: Path, tmp_path: Path

@@ -71,6 +71,9 @@ def run_matmul(benchmark: Any, precision: str) -> None:
 @pytest.mark.usefixtures("runtime", "device_memory")
 def test_case(benchmark: Any, case: workload.Case) -> None:
     if case.kind == "matmul":
+        reason = workload.unavailable_reason(case.mode, gpu_available())
+        if reason:
+            pytest.skip(reason)
         run_matmul(benchmark, case.mode)
         return
     try:

@@ -27,10 +27,13 @@ def build_model(spec: Spec, dropout_seed: int) -> keras.Sequential:
     if missing:
         raise ValueError(f"the tf twin has no builder for layer type {missing[0]!r} "
                          f"(registry types: {', '.join(LAYER_TYPES)})")
-    layers = [keras.Input(shape=spec.input_shape)]
-    layers += [BUILDERS[layer.type](layer, shape, dropout_seed)
-               for layer, shape in zip(spec.layers, spec.input_shapes(), strict=True)]
-    return keras.Sequential(layers, name=spec.name)
+    layers = [BUILDERS[layer.type](layer, shape, dropout_seed)
+              for layer, shape in zip(spec.layers, spec.input_shapes(), strict=True)]
+    # the output layer (the logits) computes in float32 under any global policy: with
+    # mixed_bfloat16 (mode.mixed_precision) the rest runs in bf16, as Keras advises for the
+    # layer that feeds softmax; the torch twin does the same under autocast
+    layers[-1].dtype_policy = keras.DTypePolicy("float32")
+    return keras.Sequential([keras.Input(shape=spec.input_shape), *layers], name=spec.name)
 
 
 def _activation(layer: Layer) -> str | None:

@@ -22,6 +22,7 @@ from common_data.errors import ConfigError
 from common_data.model.dropout import Masks
 from common_data.model.spec import Spec
 from common_data.run.config import RunConfig
+from common_data.run.cpu import bf16_cpu_problem
 from common_data.run.twin import Twin
 from tf_impl.model import (
     build_model,
@@ -50,8 +51,9 @@ class TFTwin(Twin):
         configure_runtime(config)
         self.device = pick_device(config.device)
         self.mixed_precision = config.mode.mixed_precision
-        if self.mixed_precision and self.device == "/CPU:0":
-            raise RuntimeError("mode.mixed_precision needs a GPU, but TensorFlow found no GPU")
+        problem = bf16_cpu_problem("run config") if self.device == "/CPU:0" else None
+        if self.mixed_precision and problem:
+            raise ConfigError(problem)
         policy = "mixed_bfloat16" if self.mixed_precision else "float32"
         keras.mixed_precision.set_global_policy(policy)
         keras.utils.set_random_seed(config.seed)

@@ -38,6 +38,7 @@ from common_data.frameworks import FRAMEWORKS
 from common_data.model.init_weights import init_weights
 from common_data.model.spec import Spec, load_spec
 from common_data.run.config import RunConfig, load_run_config
+from common_data.run.cpu import bf16_cpu_problem
 from common_data.run.inputs import load_run_data, run_dataset, run_images
 from common_data.run.timing import timed_steps
 from common_data.run.twin import Twin
@@ -55,7 +56,8 @@ Batch = tuple[np.ndarray, np.ndarray]
 
 
 class Unavailable(Exception):
-    """A case this machine cannot run (a GPU-only mode without a GPU); the suite skips it."""
+    """A case this machine cannot run (a GPU-only mode without a GPU, bf16 on a CPU without
+    it); the suite skips it with the reason."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,22 @@ def load_suite_profile(name: str) -> SuiteProfile:
     return profile
 
 
+def mode_precision(framework: str, mode: str) -> str:
+    """The matmul precision a mode computes in, whose peak its steps are held to: "bf16" for
+    a mode with mixed_precision, "sgemm" (float32) for the others and for a mode this
+    workload no longer lists."""
+    table = framework_modes(framework).get(mode, {})
+    return "bf16" if table.get("mixed_precision") else "sgemm"
+
+
+def unavailable_reason(precision: str, gpu: bool) -> str | None:
+    """Why a bf16 case (a matmul or a step) cannot run here, None where it can: bf16 needs a
+    GPU or a CPU with native bf16 (common_data.run.cpu)."""
+    if precision != "bf16" or gpu:
+        return None
+    return bf16_cpu_problem("no GPU")
+
+
 def mode_onednn(framework: str, mode: str) -> bool | None:
     """The oneDNN setting a mode needs (None: the framework has no such setting)."""
     if "onednn" not in FRAMEWORKS[framework].modes:
@@ -239,8 +257,9 @@ def mode_onednn(framework: str, mode: str) -> bool | None:
 
 
 def cases(framework: str, profile: SuiteProfile, selection: SuiteSelection) -> list[Case]:
-    """Every case of one suite process, in run order. GPU-only modes are listed and skipped
-    on a CPU machine, so the report can say they were not run and why. A process runs only
+    """Every case of one suite process, in run order. Cases this machine cannot run (GPU-only
+    modes, bf16 without a GPU or a bf16 CPU) are listed and skipped, so the report can say
+    they were not run and why. A process runs only
     the modes of its oneDNN setting; the extra input sizes time training steps only."""
     primary = selection.primary(profile)
     known = framework_modes(framework)
@@ -386,10 +405,14 @@ def run_case(
     """Every case but the matmul, which needs the framework's own tensors."""
     if case.mode in shared()["gpu_only_modes"] and not gpu:
         raise Unavailable(f"mode {case.mode!r} needs a GPU and none was found (CPU-only run)")
+    reason = unavailable_reason(mode_precision(framework, case.mode), gpu)
+    if reason:
+        raise Unavailable(reason)
     bench = load_bench_data(profile, selection.data, case.image_size)
     info = {**info, **process_info(selection), "framework": framework, "kind": case.kind,
             "mode": case.mode, "threads": selection.threads, "batch_size": case.batch_size,
-            "image_size": case.image_size, "n_train": len(bench.train),
+            "image_size": case.image_size, "precision": mode_precision(framework, case.mode),
+            "n_train": len(bench.train),
             "n_val": len(bench.val)}
     if case.kind == "loader":
         _run_loader(benchmark, bench, profile, info)

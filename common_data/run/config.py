@@ -21,6 +21,7 @@ from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORKS, MODE_FRAMEWORK
 from common_data.model.dropout import SOURCES as DROPOUT_SOURCES
 from common_data.model.pretrained import TRANSFERS
+from common_data.run.cpu import bf16_cpu_problem
 
 # Keys added after records were committed, with the value every earlier run implicitly had.
 # The hash leaves a key out while it holds that value, so the stored runs keep their config
@@ -322,7 +323,9 @@ def _check_combinations(config: RunConfig, where: str) -> None:
             f"weights file (--pretrained FILE), 'scratch' without, got {config.transfer!r} and "
             f"{config.pretrained!r}"
         )
+    # bf16 runs on a GPU or on a CPU with native bf16; with device 'auto' only the twin
+    # knows which it got, so it repeats this check after picking the device
     if config.mode.mixed_precision and config.device == "cpu":
-        raise ConfigError(
-            f"{where}: key 'mode.mixed_precision' needs a GPU, got true with device 'cpu'"
-        )
+        problem = bf16_cpu_problem(where)
+        if problem:
+            raise ConfigError(problem)

@@ -11,10 +11,10 @@ import platform
 import resource
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from common_data.errors import ConfigError
+from common_data.run.cpu import cpu_name
 from common_data.run.twin import Twin
 from common_data.wire import CONCURRENT_RUNS_ENV, NODE_ENV
 
@@ -47,17 +47,6 @@ def peak_rss_mb() -> float:
     """ru_maxrss is in KiB on Linux and in bytes on macOS."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
-def cpu_name() -> str:
-    """The CPU model as /proc/cpuinfo names it, else what `platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def now() -> str:
