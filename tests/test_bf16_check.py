@@ -140,12 +140,12 @@ def test_a_finding_protocol_picking_bf16_is_refused_unless_its_check_passed(
     check = tmp_path / "bf16_check.json"
     monkeypatch.setattr(mode_guard, "CHECK_PATH", check)
     finding = load_finding()
-    finding["profile"]["bf16"] = dict(finding["profile"]["schedule64"], framework={
+    finding["protocol"]["bf16"] = dict(finding["protocol"]["schedule64"], framework={
         "tf": {"mode": {"onednn": True, "mixed_precision": True}}})
     _write_check(check, {"torch": "passed", "tf": "failed"})
     with pytest.raises(ConfigError) as info:
         selection_from(finding, "bf16", "synthetic")
-    assert str(info.value).startswith("finding augmentation.toml [profile.bf16]: picks mode "
+    assert str(info.value).startswith("finding augmentation [protocol.bf16]: picks mode "
                                       "'mixed_precision' (bf16) for 'tf'")
     _write_check(check, {"torch": "failed", "tf": "passed"})
     assert selection_from(finding, "bf16", "synthetic").profile == "bf16"
