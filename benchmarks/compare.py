@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,12 +40,12 @@ from benchmarks.executors import LOCAL, Executor, add_executor_arguments, execut
 from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, check_matrix, expand, load_matrix_profile
 from benchmarks.preflight import preflight
-from benchmarks.records import exit_text
+from benchmarks.records import exit_text, warn
 from common_data.atomic import write_json_atomic
-from common_data.errors import ConfigError
+from common_data.errors import ConfigError, DataError
 from common_data.frameworks import FRAMEWORKS, MODE_FRAMEWORK
 from common_data.run.config import Mode, parse_mode_flags
-from common_data.run.schema import predictions_problem
+from common_data.run.schema import predictions_problem, read_record
 from common_data.wire import CONCURRENT_RUNS_ENV, PROGRESS_PREFIX
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
@@ -218,19 +219,28 @@ def build_cells(profile: dict[str, Any]) -> list[Cell]:
     return expand(profile, n_sessions)
 
 
-def is_done(record_path: Path, cell: Cell) -> bool:
-    """A cell is done when its record exists, parses, matches the cell's config hash and, for
-    an 'ok' run, its predictions file is intact (the checksum the record stores, when it has
-    one); anything less reruns the cell instead of reporting from a damaged file."""
+def is_done(record_path: Path, cell: Cell, note: Callable[[str], None] = warn) -> bool:
+    """A cell is done when its record exists, validates against the schema (the one check
+    report and export apply too), matches the cell's config hash and, for an 'ok' run, its
+    predictions file is intact (the checksum the record stores, when it has one); anything
+    less reruns the cell instead of reporting from a damaged file. A record that is there but
+    fails a check is named in one line through `note` (a warning by default), so a rerun is
+    never a surprise."""
+    if not record_path.exists() and not record_path.is_symlink():
+        return False
     try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        record = read_record(record_path)
+    except DataError as exc:
+        note(f"rerunning {cell.run_id}: {exc}")
         return False
-    if not isinstance(record, dict) or record.get("config_hash") != cell.config_hash:
+    if record["config_hash"] != cell.config_hash:
         return False
-    if record.get("status") == "ok":
-        return predictions_problem(record, record_path.parent) is None
-    return record.get("status") in DONE_STATUSES
+    if record["status"] == "ok":
+        problem = predictions_problem(record, record_path.parent)
+        if problem is not None:
+            note(f"rerunning {cell.run_id}: {problem}")
+        return problem is None
+    return record["status"] in DONE_STATUSES
 
 
 def _die_with_parent() -> None:
@@ -383,7 +393,7 @@ class MatrixRunner:
         (`where` adds the executor's facts, e.g. the Ray node that ran it)."""
         record_path = self.runs_dir / f"{cell.run_id}.json"
         failure_path = self.failures_dir / f"{cell.run_id}.json"
-        ok = returncode == 0 and is_done(record_path, cell)
+        ok = returncode == 0 and is_done(record_path, cell, note=lambda _: None)
         with self._lock:
             self.run_seconds += time.perf_counter() - started
             self.counts["ran" if ok else "failed"] += 1

@@ -173,15 +173,18 @@ def rows_by_setting(rows: list[Row]) -> dict[Setting, list[Row]]:
 
 
 def load_predictions(record: dict[str, Any]) -> dict[str, np.ndarray] | None:
-    """The stored validation predictions of a run (val_indices, y_true, proba), if present."""
+    """The stored validation predictions of a run (val_indices, y_true, proba), if usable.
+
+    A record that names a file which is missing, damaged, outside its folder or not a regular
+    file is named in one warning (once per record): the ensemble row and McNemar's test leave
+    that run out, and the user should know why.
+    """
     name = record.get("predictions_file")
     if not name:
         return None
-    folder = Path(record["_path"]).parent
-    if not (folder / name).is_file():
-        return None
     if record.get("_unreadable_predictions"):
         return None  # warned about once already
+    folder = Path(record["_path"]).parent
     problem = predictions_problem(record, folder)
     if problem is None:
         try:
@@ -189,5 +192,6 @@ def load_predictions(record: dict[str, Any]) -> dict[str, np.ndarray] | None:
         except DataError as exc:
             problem = str(exc)
     record["_unreadable_predictions"] = True
-    warn(f"skipping the predictions of {record['run_id']}: {problem}")
+    warn(f"skipping the predictions of {record['run_id']}: {problem}; the ensemble and "
+         "McNemar's test leave this run out")
     return None
