@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from benchmarks.figures import regime_label
@@ -37,7 +38,7 @@ def print_closing(console: Console, results_runs: Any, run_ids: list[str], repor
         mean, _, low, high = mean_ci(values)
         interval = "" if len(values) < 2 or np.isnan(low) else \
             f" [{100 * low:.1f}, {100 * high:.1f}]"
-        table.add_row(f"{row.setting.data_label}, {row.setting.image_size}px",
+        table.add_row(f"{escape(row.setting.data_label)}, {row.setting.image_size}px",
                       regime_label(row.setting.split, row.setting.hud),
                       FRAMEWORK_NAMES[row.framework], row.variant, str(len(values)),
                       f"{100 * mean:.1f}{interval}")

@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmarks.markdown import md_code, md_text
 from common_data.atomic import write_json_atomic
 from common_data.errors import DataError
 
@@ -102,29 +103,31 @@ def save_reports(results: Path, reports: list[dict[str, Any]]) -> None:
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
-    """Plain sentences for the report, one per kind of problem; none when all is clean."""
+    """Plain sentences for the report, one per kind of problem; none when all is clean. Every
+    name and reason comes from the data, so each is escaped for Markdown (benchmarks.markdown).
+    """
     lines = []
     if report["unmapped_folders"]:
-        folders = ", ".join(f"`{k}` ({n} file{'s' if n != 1 else ''})"
+        folders = ", ".join(f"{md_code(k)} ({n} file{'s' if n != 1 else ''})"
                             for k, n in report["unmapped_folders"].items())
         lines.append(f"- folders mapped to no class, not used: {folders}")
     if report["ignored_files"]:
         ignored = report["ignored_files"]
-        shown = ", ".join(f"`{f}`" for f in ignored[:5])
+        shown = ", ".join(md_code(f) for f in ignored[:5])
         more = f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""
         lines.append(f"- ignored files (not images, broken links, FIFOs): {shown}{more}")
     if report["skipped_files"]:
         first = report["skipped_files"][0]
         lines.append(f"- {len(report['skipped_files'])} undecodable files skipped (--skip-bad), "
-                     f"e.g. `{first['path']}`: {first['reason']}")
+                     f"e.g. {md_code(first['path'])}: {md_text(first['reason'])}")
     for dup in report["duplicates_across_classes"]:
-        lines.append(f"- the same file under classes {', '.join(dup['classes'])}: "
-                     + ", ".join(f"`{f}`" for f in dup["files"]))
-    lines += [f"- warning: {w}" for w in report["hud_warnings"]]
+        lines.append(f"- the same file under classes {md_text(', '.join(dup['classes']))}: "
+                     + ", ".join(md_code(f) for f in dup["files"]))
+    lines += [f"- warning: {md_text(w)}" for w in report["hud_warnings"]]
     for name, audit in report["splits"].items():
         lines.append(
-            f"- {name} split: {100 * audit['near_duplicate_fraction']:.1f} % of {audit['n_val']} "
-            f"validation frames have a near-copy in training, "
+            f"- {md_text(name)} split: {100 * audit['near_duplicate_fraction']:.1f} % of "
+            f"{audit['n_val']} validation frames have a near-copy in training, "
             f"{100 * audit['shared_burst_fraction']:.1f} % share a burst with training"
         )
     return lines

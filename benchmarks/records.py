@@ -5,6 +5,7 @@ in their seed are pooled, and runs made under another protocol are never mixed i
 """
 
 import json
+import re
 import signal
 import sys
 from collections import defaultdict
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.markdown import visible_controls
 from common_data.errors import DataError
 from common_data.run.schema import predictions_problem, read_predictions, read_record
 
@@ -50,7 +52,9 @@ class Setting:
     def slug(self) -> str:
         fold = f"-f{self.fold}" if self.split == "loso" else ""
         name = f"{self.dataset}-{self.dataset_hash[:SHORT_HASH]}"
-        return f"{name}-{self.split}{fold}-{self.hud}-{self.image_size}".replace(" ", "_")
+        # a file name and a Markdown link target: only characters that are safe in both
+        return re.sub(r"[^A-Za-z0-9._-]+", "_",
+                      f"{name}-{self.split}{fold}-{self.hud}-{self.image_size}")
 
 
 @dataclass
@@ -91,8 +95,10 @@ def is_baseline_cnn(config: Mapping[str, Any]) -> bool:
 
 
 def dataset_label(record: dict[str, Any]) -> str:
+    """The dataset folder's name, with control characters (a newline in a folder name) shown
+    as `\\xNN`, so a name stays on one line in every table, heading and terminal."""
     data = str(record["data"]["dataset"])
-    return "synthetic" if data == "synthetic" else Path(data).name
+    return "synthetic" if data == "synthetic" else visible_controls(Path(data).name)
 
 
 def setting_of(record: dict[str, Any]) -> Setting:

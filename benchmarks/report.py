@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import data_quality, figures, model_cost, resolution, summary, trajectory
+from benchmarks.markdown import md_text
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import (
     Row,
@@ -214,7 +215,7 @@ def _ours_text(found: dict[str, Row], ensemble: bool) -> str:
     parts = []
     protocol = published_protocol()
     for framework, row in sorted(found.items()):
-        where = f"{row.setting.image_size}px, {row.setting.data_label}"
+        where = f"{row.setting.image_size}px, {md_text(row.setting.data_label)}"
         published_epochs = (protocol.augmented_epochs if row.variant == "augmented"
                             else protocol.baseline_epochs)
         epochs = max(r["config"]["epochs"] for r in row.records)
@@ -371,7 +372,7 @@ def environment_block(records: list[dict[str, Any]]) -> list[str]:
             continue
         seen.add(key)
         lines.append(
-            f"| {Path(str(data['dataset'])).name} | `{data['dataset_hash'][:12]}` | "
+            f"| {md_text(Path(str(data['dataset'])).name)} | `{data['dataset_hash'][:12]}` | "
             f"`{data['cache_key'][:12]}` | {data['split']} | `{data['split_hash'][:12]}` "
             f"| {data['n_train']} / {data['n_val']} |"
         )
@@ -479,7 +480,7 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
             f"> {result['claim']}",
             "",
             f"Published: {result['source']}. Re-tested with `{result['command']}` on "
-            f"{Path(str(data.get('dataset', '?'))).name}, {kind} "
+            f"{md_text(Path(str(data.get('dataset', '?'))).name)}, {kind} "
             f"({seeds} seeds per cell). A direction is called when the mean change reaches "
             f"{100 * result['min_effect']:.0f} pp and its 95 % CI excludes zero.",
             "",
@@ -548,7 +549,7 @@ def matrix_section(
         return []
     only = [Row(r.setting, r.framework, r.variant, r.protocol,
                 [x for x in r.records if x["run_id"] in matrix["run_ids"]]) for r in rows]
-    datasets = sorted({r.setting.data_label for r in only})
+    datasets = sorted({md_text(r.setting.data_label) for r in only})
     chart = figures.regime_chart(only, fig_dir / "matrix-regimes.png")
     answers = summary.answers(only, load_finding()["min_effect"])
     return [
@@ -577,7 +578,7 @@ def summary_section(rows: list[Row]) -> list[str]:
     for dataset, group in datasets.items():
         found = summary.answers(group, min_effect)
         if found:
-            lines += [f"### {dataset}", "", *(f"- {text}" for text in found), ""]
+            lines += [f"### {md_text(dataset)}", "", *(f"- {text}" for text in found), ""]
     return ["## Summary of all stored runs, by dataset", "", *lines] if lines else []
 
 
@@ -593,7 +594,7 @@ def data_section(rows: list[Row], results_dir: Path) -> list[str]:
             found = ["- no data-quality file (these runs were made before the harness kept one)"]
         else:
             found = data_quality.summary_lines(report) or ["- nothing left out or flagged"]
-        lines += [f"### {label}", "", *found, ""]
+        lines += [f"### {md_text(label)}", "", *found, ""]
     return ["## Data quality", "", *lines] if lines else []
 
 
@@ -603,7 +604,8 @@ def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: 
         rows, setting.title, fig_dir / f"confusion-{setting.slug}.png"
     )
     # per setting: one folder often holds a reduced matrix beside a published-protocol one
-    lines = [f"### {setting.title}", "", *protocol_notes(rows), "", *results_table(rows), ""]
+    lines = [f"### {md_text(setting.title)}", "", *protocol_notes(rows), "",
+             *results_table(rows), ""]
     for note in (shared_machine_note(rows), machines_note(rows)):
         if note:
             lines += [*note, ""]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import stat
 from collections.abc import Callable, Iterator
@@ -238,3 +239,47 @@ def test_a_ray_node_sends_only_the_regular_files_of_its_run(tmp_path: Path) -> N
         files = _run_files(runs)
     assert files == [runs / "cell.json"]
     assert all(stat.S_ISREG(p.lstat().st_mode) for p in files)
+
+
+# --- item 2: names from the data are escaped wherever they reach the report
+EVIL = "a`b<img src=x onerror=alert(1)>\n## forged heading"
+
+
+def test_hostile_names_reach_the_report_escaped(
+    results: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
+) -> None:
+    from benchmarks.data_quality import quality_path
+
+    digest = ""
+    for path in sorted((results / "runs").glob("*.json")):
+        record = json.loads(path.read_text())
+        record["data"]["dataset"] = f"/data/{EVIL}"
+        digest = record["data"]["dataset_hash"]
+        path.write_text(json.dumps(record))
+    quality = {"dataset": f"/data/{EVIL}", "name": EVIL, "dataset_hash": digest, "n_files": 3,
+               "unmapped_folders": {EVIL: 2}, "ignored_files": [f"{EVIL}.txt"],
+               "duplicates_across_classes": [{"sha256": "0", "files": [EVIL, "b"],
+                                              "classes": ["angry", EVIL]}],
+               "skipped_files": [{"path": EVIL, "reason": EVIL}], "hud_warnings": [],
+               "splits": {}}
+    target = quality_path(results, quality)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(quality))
+    assert bench_main(["report", "--results", str(results)]) == 0, capsys.readouterr().err
+    report = (results / "COMPARISON.md").read_text()
+    # inside a code span HTML is shown, never interpreted; outside one it must be an entity
+    outside_code = re.sub(r"(?<![\\`])(`+)(?!`).+?(?<!`)\1(?!`)", "", report)
+    assert "<img" not in outside_code and "&lt;img" in outside_code
+    assert not any(line.lstrip("#").strip() == "forged heading" for line in report.splitlines())
+    assert "forged heading" in report  # shown, escaped, not dropped
+    section = report[report.index("## Data quality"):]
+    assert "``a`b&lt;" not in section and "``a`b<img src=x onerror=alert(1)>\\x0a##" in section
+
+
+def test_markdown_helpers_keep_ordinary_names_as_they_were() -> None:
+    from benchmarks.markdown import md_code, md_text
+
+    assert md_code("happy/a.png") == "`happy/a.png`"
+    assert md_text("facial-emotion (4331492f)") == "facial-emotion (4331492f)"
+    assert md_code("`x`") == "`` `x` ``"
+    assert md_text("<b>|*") == "&lt;b&gt;\\|\\*"
