@@ -42,7 +42,7 @@ from benchmarks.matrix import Cell, check_matrix, expand, load_matrix_profile
 from benchmarks.preflight import preflight
 from benchmarks.records import exit_text, warn
 from common_data.atomic import write_json_atomic
-from common_data.errors import ConfigError, DataError
+from common_data.errors import ConfigError, DataError, PipeSafe
 from common_data.frameworks import FRAMEWORKS, MODE_FRAMEWORK
 from common_data.run.config import Mode, parse_mode_flags
 from common_data.run.schema import predictions_problem, read_record
@@ -393,7 +393,7 @@ class MatrixRunner:
         (`where` adds the executor's facts, e.g. the Ray node that ran it)."""
         record_path = self.runs_dir / f"{cell.run_id}.json"
         failure_path = self.failures_dir / f"{cell.run_id}.json"
-        ok = returncode == 0 and is_done(record_path, cell, note=lambda _: None)
+        ok = returncode == 0 and is_done(record_path, cell, note=_quiet)
         with self._lock:
             self.run_seconds += time.perf_counter() - started
             self.counts["ran" if ok else "failed"] += 1
@@ -444,13 +444,15 @@ def run_matrix(
     cells: list[Cell], results: Path, force: bool, command: str, jobs: int = 1,
     executor: Executor = LOCAL,
 ) -> dict:
-    """Run the cells under the results lock; returns the matrix summary (also saved as JSON).
+    """Run the cells under the results lock; returns the matrix summary (also saved as JSON),
+    plus `reader_gone`: whether whoever read the progress lines closed the pipe meanwhile.
 
     With the Ray executor the framework envs are the nodes' business, not this machine's."""
     if executor.kind == "local":
         for framework in sorted({cell.framework for cell in cells}):
             framework_python(framework)
-    console = Console(stderr=True)
+    stderr = PipeSafe(sys.stderr)  # `compare 2>&1 | head -1` must not fail the cells
+    console = Console(file=stderr)
     threads = max((cell.config["threads"] for cell in cells), default=1)
     cores = os.cpu_count() or 1
     if executor.kind == "local" and jobs * threads > cores:
@@ -490,7 +492,8 @@ def run_matrix(
         }
         if runner.counts["ran"]:  # a rerun that only skipped keeps the last real timing
             write_json_atomic(results / "matrix.json", summary)
-    done = runner.counts["ran"] + runner.counts["skipped"]
+    # counted on disk: runs that wrote their record as Ctrl-C came were never settled
+    done = sum(is_done(runner.runs_dir / f"{c.run_id}.json", c, note=_quiet) for c in cells)
     console.print(
         f"matrix: {done}/{len(cells)} cells have records "
         f"({runner.counts['ran']} ran, {runner.counts['skipped']} already done, "
@@ -499,7 +502,7 @@ def run_matrix(
     if interrupted:
         console.print("interrupted: rerun the same command to finish the remaining cells")
         raise KeyboardInterrupt
-    return summary
+    return {**summary, "reader_gone": stderr.reader_gone}
 
 
 def main(argv: list[str]) -> int:
@@ -513,6 +516,7 @@ def main(argv: list[str]) -> int:
     profile = apply_overrides(load_matrix_profile(args.profile), args)
     command = " ".join(["python -m benchmarks compare", *argv])
     jobs = parse_jobs(args.jobs, profile.get("jobs", 1))
+    stdout = PipeSafe(sys.stdout)  # rich exits 1 on a closed pipe; this keeps it quiet
     with results_lock(args.results):  # from the checks to the report: one harness per folder
         cells = build_cells(profile)
         preflight(cells, args.results, args.force)
@@ -523,9 +527,16 @@ def main(argv: list[str]) -> int:
             from benchmarks.report import render
 
             out = render(args.results, args.results)
-            print_closing(Console(), args.results / "runs", summary["run_ids"], out,
+            print_closing(Console(file=stdout), args.results / "runs", summary["run_ids"], out,
                           load_finding()["min_effect"])
-    return 1 if summary["failed"] else 0
+    if summary["failed"]:
+        return 1
+    # 141, as for a tool the pipe killed: the report is written, only the reader went away
+    return 141 if summary["reader_gone"] or stdout.reader_gone else 0
+
+
+def _quiet(_: str) -> None:
+    """`note` for an is_done that only counts."""
 
 
 if __name__ == "__main__":

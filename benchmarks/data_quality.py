@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from benchmarks.markdown import md_code, md_text
 from common_data.atomic import write_json_atomic
+from common_data.data.classes import CLASSES
 from common_data.errors import DataError
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ def new_report(dataset: Dataset) -> dict[str, Any]:
         "unmapped_folders": dict(sorted(dataset.unknown_folders.items())),
         "ignored_files": list(dataset.ignored_files),
         "duplicates_across_classes": duplicates,
+        "missing_classes": [c for c in CLASSES if c not in {r.label for r in dataset.records}],
+        "vanished_classes": [],
         "skipped_files": [],
         "hud_warnings": [],
         "splits": {},
@@ -62,6 +65,9 @@ def add_view(report: dict[str, Any], images: Images) -> None:
     """The decode half: skipped files, and HUD boxes on frames of another size."""
     known = {item["path"] for item in report["skipped_files"]}
     report["skipped_files"] += [item for item in images.skipped if item["path"] not in known]
+    kept = {r.label for r in images.records}
+    gone = {c for c in CLASSES if c not in kept and c not in report["missing_classes"]}
+    report["vanished_classes"] = sorted(set(report.get("vanished_classes", [])) | gone)
     hud = images.preprocess.hud
     if hud == "full":
         return
@@ -106,7 +112,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     """Plain sentences for the report, one per kind of problem; none when all is clean. Every
     name and reason comes from the data, so each is escaped for Markdown (benchmarks.markdown).
     """
-    lines = []
+    lines = [f"- {md_text(text)}" for text in class_warnings(report)]
     if report["unmapped_folders"]:
         folders = ", ".join(f"{md_code(k)} ({n} file{'s' if n != 1 else ''})"
                             for k, n in report["unmapped_folders"].items())
@@ -130,6 +136,23 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             f"{audit['n_val']} validation frames have a near-copy in training, "
             f"{100 * audit['shared_burst_fraction']:.1f} % share a burst with training"
         )
+    return lines
+
+
+def class_warnings(report: dict[str, Any]) -> list[str]:
+    """Classes the runs never saw: none in the folder, or every file of one left out by
+    --skip-bad. Accuracy over fewer classes is not comparable, so the user must be told.
+    Files written before these keys existed have neither."""
+    n, missing = len(CLASSES), report.get("missing_classes") or []
+    vanished = report.get("vanished_classes") or []
+    lines = []
+    if missing:
+        lines.append(f"{len(missing)} of the {n} classes have no images in "
+                     f"{report['name']}: {', '.join(missing)}")
+    if vanished:
+        seen = n - len(missing) - len(vanished)
+        lines.append(f"every image of {', '.join(vanished)} in {report['name']} was skipped as "
+                     f"undecodable (--skip-bad): the runs saw {seen} of the {n} classes")
     return lines
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from benchmarks import data_quality
 from benchmarks.data_quality import QUALITY_FOLDER
+from benchmarks.markdown import visible_controls
 from benchmarks.matrix import Cell
 from common_data.errors import BenchError, ConfigError
 
@@ -148,6 +149,9 @@ def preflight(cells: list[Cell], results: Path, force: bool = False) -> None:
         problems += stale_records(cells, results, reports)
     if not problems:
         data_quality.save_reports(results, reports)
+        for report in reports:  # the runs go ahead, but not without saying what they lack
+            for text in data_quality.class_warnings(report):
+                print(f"warning: {visible_controls(text)}", file=sys.stderr)
         return
     for line in problems[:-1]:
         print(f"error: {line}", file=sys.stderr)

@@ -72,7 +72,9 @@ class Row:
         return [r for r in self.records if r["status"] == "ok"]
 
     def values(self, metric: str) -> list[float]:
-        return [float(r["metrics"][metric]) for r in self.ok]
+        """The metric of every ok run that has one: ROC AUC is null where it is undefined (a
+        validation set of one class), and a mean over the others is still the mean."""
+        return [float(v) for r in self.ok if (v := r["metrics"][metric]) is not None]
 
     def by_seed(self) -> dict[int, dict[str, Any]]:
         return {int(r["config"]["seed"]): r for r in self.ok}
