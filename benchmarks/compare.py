@@ -137,10 +137,31 @@ def parse_csv(flag: str, value: str, allowed: tuple[str, ...] | None = None) -> 
 
 
 def parse_seeds(value: str) -> list[int]:
+    """Distinct seeds >= 0: a seed listed twice would run one cell twice at once, into one
+    record, and a bad one is blamed on the flag, not on the profile the flag overrides."""
     try:
-        return [int(s) for s in parse_csv("--seeds", value)]
+        seeds = [int(s) for s in parse_csv("--seeds", value)]
     except ValueError:
         raise ConfigError(f"--seeds {value!r}: expected integers like 0,1,2") from None
+    for seed in seeds:
+        if seed < 0:
+            raise ConfigError(f"--seeds {value!r}: seed {seed} is negative (expected integers "
+                              ">= 0)")
+        if seeds.count(seed) > 1:
+            raise ConfigError(f"--seeds {value!r}: seed {seed} is listed twice (each seed runs "
+                              "once)")
+    return seeds
+
+
+def check_image_size(size: int) -> None:
+    """`--image-size` in the range preprocessing allows, blamed on the flag: a size of 100000
+    would have a child process ask for terabytes, and 0 would be reported against the
+    profile file the flag overrides."""
+    from common_data.data.preprocess import MAX_SIZE, MIN_SIZE
+
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise ConfigError(f"--image-size {size}: expected an integer in {MIN_SIZE}..{MAX_SIZE} "
+                          "(pixels per side)")
 
 
 def resolve_data_flag(value: str) -> str:
@@ -177,6 +198,7 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
             raise ConfigError(f"--epochs {args.epochs}: expected an integer >= 1")
         run["epochs"] = args.epochs
     if args.image_size is not None:
+        check_image_size(args.image_size)
         run["image_size"] = args.image_size
     if args.skip_bad:
         run["skip_bad"] = True

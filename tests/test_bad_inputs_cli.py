@@ -144,3 +144,50 @@ def test_a_closed_pipe_does_not_stop_the_report(tmp_path: Path, tmp_cache: Path)
     assert proc.wait(timeout=300) == 141
     assert (results_dir / "COMPARISON.md").is_file()
     assert len(list((results_dir / "runs").glob("*.json"))) == 1
+
+
+# --- items 12, 15, 17 and the flags blamed on the profile: one line naming the flag
+RANGE = "expected an integer in 8..4096 (pixels per side)"
+FLAG_CASES = {
+    # --data names no folder: were the seeds let through, nothing could train anyway
+    "--seeds 0,0": (["compare", "--seeds", "0,0", "--data", "/nonexistent"],
+                    "--seeds '0,0': seed 0 is listed twice (each seed runs once)"),
+    "--seeds -1": (["compare", "--seeds", "-1"],
+                   "--seeds '-1': seed -1 is negative (expected integers >= 0)"),
+    "--image-size 0": (["compare", "--image-size", "0"], f"--image-size 0: {RANGE}"),
+    "parity --image-size 100000": (["parity", "--image-size", "100000"],
+                                   f"--image-size 100000: {RANGE}"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLAG_CASES))
+def test_a_bad_flag_is_blamed_on_the_flag(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv, expected = FLAG_CASES[name]
+    results_dir = ["--results", str(tmp_path / "results")] if argv[0] == "compare" else []
+    assert bench_main([*argv, *results_dir]) == 2
+    assert _lines(capsys.readouterr().err) == [f"error: {expected}"]
+    assert list(tmp_path.iterdir()) == [], "a refused command writes nothing"
+
+
+def test_a_profile_listing_a_seed_twice_is_refused() -> None:
+    from benchmarks.matrix import check_matrix
+    from common_data.errors import ConfigError
+
+    profile = {"path": "p.toml", "frameworks": ["torch"], "variants": ["baseline"],
+               "seeds": [1, 1], "splits": ["random"], "hud": ["full"]}
+    with pytest.raises(ConfigError, match=r"profile p\.toml: key .seeds. lists 1 twice"):
+        check_matrix(profile)
+
+
+def test_finding_with_nothing_to_check_fails_in_one_line(
+    tmp_path: Path, tmp_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results_dir = tmp_path / "results"
+    code = bench_main(["finding", "--no-train", "--data", str(dataset(tmp_path / "data")),
+                       "--frameworks", "torch", "--seeds", "0", "--regimes", "random.full",
+                       "--no-probe", "--no-report", "--results", str(results_dir)])
+    (line,) = _lines(capsys.readouterr().err)
+    assert code == 2 and line.startswith("error: --results") and "nothing was checked" in line
+    assert not list((results_dir / "findings").glob("*.json")), "no empty finding is written"
