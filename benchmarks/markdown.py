@@ -8,7 +8,8 @@ a heading. Ordinary names come out unchanged, so a report of well-named data rea
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from common_data.errors import one_line
 
 # Markdown punctuation that can open or close inline markup; `_` is left alone: inside a word
 # (hud_only) it never emphasises, and escaping it would clutter every such name.
@@ -17,8 +18,8 @@ _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
 def visible_controls(text: str) -> str:
-    """Newlines, tabs and other control characters as `\\xNN`: one line stays one line."""
-    return "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in text)
+    """Newlines, tabs and other line breaks as their escapes (`\\n`): one line stays one."""
+    return one_line(text)
 
 
 def md_text(text: object) -> str:

@@ -18,7 +18,7 @@ from benchmarks import data_quality
 from benchmarks.data_quality import QUALITY_FOLDER
 from benchmarks.markdown import visible_controls
 from benchmarks.matrix import Cell
-from common_data.errors import BenchError, ConfigError
+from common_data.errors import BenchError, ConfigError, one_line
 
 
 def _problem(error: BenchError) -> str:
@@ -154,7 +154,7 @@ def preflight(cells: list[Cell], results: Path, force: bool = False) -> None:
                 print(f"warning: {visible_controls(text)}", file=sys.stderr)
         return
     for line in problems[:-1]:
-        print(f"error: {line}", file=sys.stderr)
+        print(f"error: {one_line(line)}", file=sys.stderr)
     raise ConfigError(problems[-1] + (
         f" ({len(problems)} problems found before any run started; nothing was trained)"
         if len(problems) > 1 else " (found before any run started; nothing was trained)"

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.markdown import visible_controls
-from common_data.errors import DataError
+from common_data.errors import DataError, one_line
 from common_data.run.schema import predictions_problem, read_predictions, read_record
 
 _NOT_PROTOCOL = ("seed", "framework", "variant", "save_weights")
@@ -137,7 +137,7 @@ def load_records(runs_dir: Path) -> list[dict[str, Any]]:
 
 
 def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {one_line(message)}", file=sys.stderr)
 
 
 def exit_text(returncode: Any) -> str:

@@ -1,5 +1,6 @@
 """Errors that reach a user as one readable line instead of a traceback."""
 
+import unicodedata
 from typing import Any
 
 
@@ -13,6 +14,18 @@ class DataError(BenchError):
 
 class ConfigError(BenchError):
     """A run config, profile or command-line flag is not what was expected."""
+
+
+def one_line(text: object) -> str:
+    """`text` with every character that breaks a line or steers a terminal (control
+    characters, and U+0085, U+2028, U+2029, which `splitlines` also breaks at) shown as its
+    escape (`\\n`, `\\x1b`, `\\u2028`): a file name from the data holding one must not
+    split an `error:` line in two or forge a line of its own."""
+    return "".join(
+        c.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
+        for c in str(text)
+    )
 
 
 def reader_went_away(stream: Any = None) -> int:
