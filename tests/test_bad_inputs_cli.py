@@ -191,3 +191,31 @@ def test_finding_with_nothing_to_check_fails_in_one_line(
     (line,) = _lines(capsys.readouterr().err)
     assert code == 2 and line.startswith("error: --results") and "nothing was checked" in line
     assert not list((results_dir / "findings").glob("*.json")), "no empty finding is written"
+
+
+# --- found by the property test: a file name holding a line break split the error line
+@pytest.mark.parametrize("breaker", ["\n", "\x85", "\u2028", "\x1b[2J"])
+def test_a_line_break_in_a_file_name_keeps_the_error_on_one_line(
+    breaker: str, tmp_path: Path, tmp_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from common_data.__main__ import main as data_main
+
+    root = dataset(tmp_path / "data")
+    (root / "angry" / f"a{breaker}b.png").write_text("not an image")
+    assert data_main(["describe", "--data", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "\x1b" not in err, err
+    assert breaker.encode("unicode_escape").decode() in err
+
+
+# --- item 11: evaluate into a read-only evaluations/ is one line, before the slow part
+def test_evaluate_into_a_read_only_folder_is_one_line(tmp_path: Path) -> None:
+    from test_bad_inputs import read_only_folder
+
+    from benchmarks.evaluate import writable_folder
+    from common_data.errors import ConfigError
+
+    folder = read_only_folder(tmp_path)
+    with pytest.raises(ConfigError, match=r"--results .*: cannot write in .*evaluations"):
+        writable_folder(folder / "evaluations", folder)
+    assert writable_folder(tmp_path / "results" / "evaluations", tmp_path).is_dir()
