@@ -21,6 +21,7 @@ from benchmarks.markdown import md_code, md_text
 from common_data.atomic import write_json_atomic
 from common_data.data.classes import CLASSES
 from common_data.errors import DataError
+from common_data.safe_files import read_json_text
 
 if TYPE_CHECKING:
     from common_data.data.cache import Images
@@ -161,7 +162,7 @@ def load_reports(results: Path) -> dict[str, dict[str, Any]]:
     reports = {}
     for path in sorted((results / QUALITY_FOLDER).glob("*.json")):
         try:
-            report = json.loads(path.read_text(encoding="utf-8"))
+            report = json.loads(read_json_text(path, "data-quality file"))
             summary_lines(report)  # proves every field the report reads is there
             key = str(report["dataset_hash"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -19,6 +19,7 @@ from benchmarks.data_quality import QUALITY_FOLDER
 from benchmarks.markdown import visible_controls
 from benchmarks.matrix import Cell
 from common_data.errors import BenchError, ConfigError, one_line
+from common_data.safe_files import read_json_text
 
 
 def _problem(error: BenchError) -> str:
@@ -122,7 +123,8 @@ def stale_records(cells: list[Cell], results: Path, reports: list[dict[str, Any]
     stale: dict[str, tuple[str, int]] = {}
     for cell in cells:
         try:
-            record = json.loads((results / "runs" / f"{cell.run_id}.json").read_text("utf-8"))
+            record = json.loads(read_json_text(results / "runs" / f"{cell.run_id}.json",
+                                               "result record"))
             made_on = record["data"]["dataset_hash"]
             root = record["data"]["dataset"]
         except (OSError, ValueError, KeyError, TypeError):

@@ -33,6 +33,7 @@ from common_data.atomic import write_text_atomic
 from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 from common_data.run.metrics import classification_metrics, ensemble_proba
+from common_data.safe_files import read_json_text
 
 PUBLISHED = Path(__file__).resolve().parent / "published.toml"
 _METRICS = (
@@ -401,7 +402,7 @@ def failures_block(results_dir: Path, records: list[dict[str, Any]]) -> list[str
         if path.stem in finished:  # the cell ran again and finished: the note is history
             continue
         try:
-            failure = json.loads(path.read_text(encoding="utf-8"))
+            failure = json.loads(read_json_text(path, "failure note"))
             run_id, returncode = str(failure["run_id"]), failure["returncode"]
             tail = [str(line) for line in failure.get("error_tail", []) if str(line).strip()]
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -420,7 +421,7 @@ def failures_block(results_dir: Path, records: list[dict[str, Any]]) -> list[str
 def _read_json(path: Path, what: str) -> dict[str, Any]:
     """A side file of the report (finding, matrix summary); unreadable ones are skipped."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(read_json_text(path, what))
     except (OSError, ValueError) as exc:
         warn(f"skipping {what} {path}: unreadable ({type(exc).__name__})")
         return {}
@@ -451,7 +452,7 @@ def finding_protocol(results_dir: Path) -> tuple[str, int] | None:
     readable one; an unreadable file is warned about once, by the findings section."""
     path = results_dir / "findings" / "augmentation.json"
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
+        result = json.loads(read_json_text(path, "finding"))
         return result["profile"], int(result["protocol"]["image_size"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -71,6 +71,15 @@ def open_regular(path: str | os.PathLike[str], what: str = "file") -> Iterator[B
         yield handle
 
 
+SIDE_FILE_BYTES = 64 * 1024 * 1024  # a side file (failure note, finding) is far smaller
+
+
+def read_json_text(path: str | os.PathLike[str], what: str) -> str:
+    """The UTF-8 text of a small regular file: a FIFO put where a side file belongs must
+    not hang the report, nor a huge one exhaust its memory."""
+    return read_regular(path, what, SIDE_FILE_BYTES).decode("utf-8")
+
+
 def read_regular(path: str | os.PathLike[str], what: str, limit: int) -> bytes:
     """The bytes of a regular file of at most `limit` bytes; DataError for anything else."""
     with open_regular(path, what) as handle:

@@ -283,3 +283,17 @@ def test_markdown_helpers_keep_ordinary_names_as_they_were() -> None:
     assert md_text("facial-emotion (4331492f)") == "facial-emotion (4331492f)"
     assert md_code("`x`") == "`` `x` ``"
     assert md_text("<b>|*") == "&lt;b&gt;\\|\\*"
+
+
+@pytest.mark.parametrize("side_file", ["failures/x.json", "findings/augmentation.json",
+                                       "data/x-1234.json", "matrix.json"])
+def test_a_fifo_where_a_side_file_belongs_does_not_hang_report(
+    side_file: str, results: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
+) -> None:
+    (results / side_file).parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(results / side_file)
+    with deadline():
+        code = bench_main(["report", "--results", str(results)])
+    err = capsys.readouterr().err
+    assert code == 0 and "Traceback" not in err, err
+    assert all(line.startswith("warning: ") for line in err.splitlines() if line.strip()), err
