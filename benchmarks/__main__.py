@@ -7,7 +7,7 @@ on a machine that has records but no framework environments.
 import importlib
 import sys
 
-from common_data.errors import BenchError, reader_went_away
+from common_data.errors import BenchError, one_line, reader_went_away
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("benchmarks.compare", "run the comparison matrix and write the report"),
@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
         return code
     except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return reader_went_away()

@@ -15,7 +15,7 @@ import os
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 from rich import box
@@ -33,14 +33,15 @@ TITLE = "validation accuracy (%), mean [95 % CI] over seeds"
 REDIRECTED_WIDTH = 80
 
 
-def closing_console() -> Console:
+def closing_console(stream: TextIO | None = None) -> Console:
     """On a terminal, rich asks it for its width (COLUMNS first); written to a file or a
     pipe, rich would fall back on the width of whichever terminal stdin or stderr is, so the
-    width is fixed: COLUMNS, else 80."""
-    if sys.stdout.isatty():
-        return Console()
+    width is fixed: COLUMNS, else 80. `stream` (default stdout) may be a PipeSafe wrapper."""
+    stream = stream or sys.stdout
+    if stream.isatty():
+        return Console(file=stream)
     columns = os.environ.get("COLUMNS", "")
-    return Console(width=int(columns) if columns.isdigit() and int(columns) > 0
+    return Console(file=stream, width=int(columns) if columns.isdigit() and int(columns) > 0
                    else REDIRECTED_WIDTH)
 
 
@@ -118,14 +119,15 @@ def render_table(entries: list[dict[str, Any]]) -> Table:
 
 def print_closing(results_runs: Path, run_ids: list[str] | None, report: Any,
                   min_effect: float, as_json: bool = False,
-                  console: Console | None = None) -> None:
+                  stream: TextIO | None = None) -> None:
     """Summarise the runs `run_ids` (those of the matrix just run; every stored run when
-    None) from their records: as text at the console's width, or as one JSON document."""
+    None) from their records: as text at the console's width, or as one JSON document, on
+    `stream` (default stdout)."""
     document = closing_document(ok_rows(results_runs, run_ids), min_effect, report)
     if as_json:
-        print(json.dumps(document, indent=2, ensure_ascii=False))
+        print(json.dumps(document, indent=2, ensure_ascii=False), file=stream or sys.stdout)
         return
-    console = console or closing_console()
+    console = closing_console(stream)
     for dataset in document["datasets"]:
         console.print(f"The matrix just run, on {dataset['dataset']}:", markup=False,
                       highlight=False, soft_wrap=True)

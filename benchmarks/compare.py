@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,12 +41,12 @@ from benchmarks.executors import LOCAL, Executor, add_executor_arguments, execut
 from benchmarks.lock import results_lock
 from benchmarks.matrix import Cell, check_matrix, expand, load_matrix_profile
 from benchmarks.preflight import preflight
-from benchmarks.records import exit_text
+from benchmarks.records import exit_text, warn
 from common_data.atomic import write_json_atomic
-from common_data.errors import ConfigError
+from common_data.errors import ConfigError, DataError, PipeSafe
 from common_data.frameworks import FRAMEWORKS, MODE_FRAMEWORK
 from common_data.run.config import Mode, parse_mode_flags
-from common_data.run.schema import predictions_problem
+from common_data.run.schema import predictions_problem, read_record
 from common_data.wire import CONCURRENT_RUNS_ENV, PROGRESS_PREFIX
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
@@ -137,10 +138,31 @@ def parse_csv(flag: str, value: str, allowed: tuple[str, ...] | None = None) -> 
 
 
 def parse_seeds(value: str) -> list[int]:
+    """Distinct seeds >= 0: a seed listed twice would run one cell twice at once, into one
+    record, and a bad one is blamed on the flag, not on the profile the flag overrides."""
     try:
-        return [int(s) for s in parse_csv("--seeds", value)]
+        seeds = [int(s) for s in parse_csv("--seeds", value)]
     except ValueError:
         raise ConfigError(f"--seeds {value!r}: expected integers like 0,1,2") from None
+    for seed in seeds:
+        if seed < 0:
+            raise ConfigError(f"--seeds {value!r}: seed {seed} is negative (expected integers "
+                              ">= 0)")
+        if seeds.count(seed) > 1:
+            raise ConfigError(f"--seeds {value!r}: seed {seed} is listed twice (each seed runs "
+                              "once)")
+    return seeds
+
+
+def check_image_size(size: int) -> None:
+    """`--image-size` in the range preprocessing allows, blamed on the flag: a size of 100000
+    would have a child process ask for terabytes, and 0 would be reported against the
+    profile file the flag overrides."""
+    from common_data.data.preprocess import MAX_SIZE, MIN_SIZE
+
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise ConfigError(f"--image-size {size}: expected an integer in {MIN_SIZE}..{MAX_SIZE} "
+                          "(pixels per side)")
 
 
 def resolve_data_flag(value: str) -> str:
@@ -177,6 +199,7 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
             raise ConfigError(f"--epochs {args.epochs}: expected an integer >= 1")
         run["epochs"] = args.epochs
     if args.image_size is not None:
+        check_image_size(args.image_size)
         run["image_size"] = args.image_size
     if args.skip_bad:
         run["skip_bad"] = True
@@ -219,19 +242,28 @@ def build_cells(profile: dict[str, Any]) -> list[Cell]:
     return expand(profile, n_sessions)
 
 
-def is_done(record_path: Path, cell: Cell) -> bool:
-    """A cell is done when its record exists, parses, matches the cell's config hash and, for
-    an 'ok' run, its predictions file is intact (the checksum the record stores, when it has
-    one); anything less reruns the cell instead of reporting from a damaged file."""
+def is_done(record_path: Path, cell: Cell, note: Callable[[str], None] = warn) -> bool:
+    """A cell is done when its record exists, validates against the schema (the one check
+    report and export apply too), matches the cell's config hash and, for an 'ok' run, its
+    predictions file is intact (the checksum the record stores, when it has one); anything
+    less reruns the cell instead of reporting from a damaged file. A record that is there but
+    fails a check is named in one line through `note` (a warning by default), so a rerun is
+    never a surprise."""
+    if not record_path.exists() and not record_path.is_symlink():
+        return False
     try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        record = read_record(record_path)
+    except DataError as exc:
+        note(f"rerunning {cell.run_id}: {exc}")
         return False
-    if not isinstance(record, dict) or record.get("config_hash") != cell.config_hash:
+    if record["config_hash"] != cell.config_hash:
         return False
-    if record.get("status") == "ok":
-        return predictions_problem(record, record_path.parent) is None
-    return record.get("status") in DONE_STATUSES
+    if record["status"] == "ok":
+        problem = predictions_problem(record, record_path.parent)
+        if problem is not None:
+            note(f"rerunning {cell.run_id}: {problem}")
+        return problem is None
+    return record["status"] in DONE_STATUSES
 
 
 def _die_with_parent() -> None:
@@ -384,7 +416,7 @@ class MatrixRunner:
         (`where` adds the executor's facts, e.g. the Ray node that ran it)."""
         record_path = self.runs_dir / f"{cell.run_id}.json"
         failure_path = self.failures_dir / f"{cell.run_id}.json"
-        ok = returncode == 0 and is_done(record_path, cell)
+        ok = returncode == 0 and is_done(record_path, cell, note=_quiet)
         with self._lock:
             self.run_seconds += time.perf_counter() - started
             self.counts["ran" if ok else "failed"] += 1
@@ -435,13 +467,15 @@ def run_matrix(
     cells: list[Cell], results: Path, force: bool, command: str, jobs: int = 1,
     executor: Executor = LOCAL,
 ) -> dict:
-    """Run the cells under the results lock; returns the matrix summary (also saved as JSON).
+    """Run the cells under the results lock; returns the matrix summary (also saved as JSON),
+    plus `reader_gone`: whether whoever read the progress lines closed the pipe meanwhile.
 
     With the Ray executor the framework envs are the nodes' business, not this machine's."""
     if executor.kind == "local":
         for framework in sorted({cell.framework for cell in cells}):
             framework_python(framework)
-    console = Console(stderr=True)
+    stderr = PipeSafe(sys.stderr)  # `compare 2>&1 | head -1` must not fail the cells
+    console = Console(file=stderr)
     threads = max((cell.config["threads"] for cell in cells), default=1)
     cores = os.cpu_count() or 1
     if executor.kind == "local" and jobs * threads > cores:
@@ -481,7 +515,8 @@ def run_matrix(
         }
         if runner.counts["ran"]:  # a rerun that only skipped keeps the last real timing
             write_json_atomic(results / "matrix.json", summary)
-    done = runner.counts["ran"] + runner.counts["skipped"]
+    # counted on disk: runs that wrote their record as Ctrl-C came were never settled
+    done = sum(is_done(runner.runs_dir / f"{c.run_id}.json", c, note=_quiet) for c in cells)
     console.print(
         f"matrix: {done}/{len(cells)} cells have records "
         f"({runner.counts['ran']} ran, {runner.counts['skipped']} already done, "
@@ -490,7 +525,7 @@ def run_matrix(
     if interrupted:
         console.print("interrupted: rerun the same command to finish the remaining cells")
         raise KeyboardInterrupt
-    return summary
+    return {**summary, "reader_gone": stderr.reader_gone}
 
 
 def main(argv: list[str]) -> int:
@@ -505,6 +540,7 @@ def main(argv: list[str]) -> int:
     profile = apply_overrides(load_matrix_profile(args.profile), args)
     command = " ".join(["python -m benchmarks compare", *argv])
     jobs = parse_jobs(args.jobs, profile.get("jobs", 1))
+    stdout = PipeSafe(sys.stdout)  # rich exits 1 on a closed pipe; this keeps it quiet
     with results_lock(args.results):  # from the checks to the report: one harness per folder
         cells = build_cells(profile)
         preflight(cells, args.results, args.force)
@@ -515,10 +551,17 @@ def main(argv: list[str]) -> int:
 
             out = render(args.results, args.results)
             print_closing(args.results / "runs", summary["run_ids"], out,
-                          load_finding()["min_effect"], as_json=args.json)
+                          load_finding()["min_effect"], as_json=args.json, stream=stdout)
         if args.tensorboard:
             export_tensorboard_to(args.results, quiet_stdout=args.json)
-    return 1 if summary["failed"] else 0
+    if summary["failed"]:
+        return 1
+    # 141, as for a tool the pipe killed: the report is written, only the reader went away
+    return 141 if summary["reader_gone"] or stdout.reader_gone else 0
+
+
+def _quiet(_: str) -> None:
+    """`note` for an is_done that only counts."""
 
 
 if __name__ == "__main__":

@@ -17,8 +17,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmarks.markdown import md_code, md_text
 from common_data.atomic import write_json_atomic
+from common_data.data.classes import CLASSES
 from common_data.errors import DataError
+from common_data.safe_files import read_json_text
 
 if TYPE_CHECKING:
     from common_data.data.cache import Images
@@ -51,6 +54,8 @@ def new_report(dataset: Dataset) -> dict[str, Any]:
         "unmapped_folders": dict(sorted(dataset.unknown_folders.items())),
         "ignored_files": list(dataset.ignored_files),
         "duplicates_across_classes": duplicates,
+        "missing_classes": [c for c in CLASSES if c not in {r.label for r in dataset.records}],
+        "vanished_classes": [],
         "skipped_files": [],
         "hud_warnings": [],
         "splits": {},
@@ -61,6 +66,9 @@ def add_view(report: dict[str, Any], images: Images) -> None:
     """The decode half: skipped files, and HUD boxes on frames of another size."""
     known = {item["path"] for item in report["skipped_files"]}
     report["skipped_files"] += [item for item in images.skipped if item["path"] not in known]
+    kept = {r.label for r in images.records}
+    gone = {c for c in CLASSES if c not in kept and c not in report["missing_classes"]}
+    report["vanished_classes"] = sorted(set(report.get("vanished_classes", [])) | gone)
     hud = images.preprocess.hud
     if hud == "full":
         return
@@ -102,31 +110,50 @@ def save_reports(results: Path, reports: list[dict[str, Any]]) -> None:
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
-    """Plain sentences for the report, one per kind of problem; none when all is clean."""
-    lines = []
+    """Plain sentences for the report, one per kind of problem; none when all is clean. Every
+    name and reason comes from the data, so each is escaped for Markdown (benchmarks.markdown).
+    """
+    lines = [f"- {md_text(text)}" for text in class_warnings(report)]
     if report["unmapped_folders"]:
-        folders = ", ".join(f"`{k}` ({n} file{'s' if n != 1 else ''})"
+        folders = ", ".join(f"{md_code(k)} ({n} file{'s' if n != 1 else ''})"
                             for k, n in report["unmapped_folders"].items())
         lines.append(f"- folders mapped to no class, not used: {folders}")
     if report["ignored_files"]:
         ignored = report["ignored_files"]
-        shown = ", ".join(f"`{f}`" for f in ignored[:5])
+        shown = ", ".join(md_code(f) for f in ignored[:5])
         more = f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""
         lines.append(f"- ignored files (not images, broken links, FIFOs): {shown}{more}")
     if report["skipped_files"]:
         first = report["skipped_files"][0]
         lines.append(f"- {len(report['skipped_files'])} undecodable files skipped (--skip-bad), "
-                     f"e.g. `{first['path']}`: {first['reason']}")
+                     f"e.g. {md_code(first['path'])}: {md_text(first['reason'])}")
     for dup in report["duplicates_across_classes"]:
-        lines.append(f"- the same file under classes {', '.join(dup['classes'])}: "
-                     + ", ".join(f"`{f}`" for f in dup["files"]))
-    lines += [f"- warning: {w}" for w in report["hud_warnings"]]
+        lines.append(f"- the same file under classes {md_text(', '.join(dup['classes']))}: "
+                     + ", ".join(md_code(f) for f in dup["files"]))
+    lines += [f"- warning: {md_text(w)}" for w in report["hud_warnings"]]
     for name, audit in report["splits"].items():
         lines.append(
-            f"- {name} split: {100 * audit['near_duplicate_fraction']:.1f} % of {audit['n_val']} "
-            f"validation frames have a near-copy in training, "
+            f"- {md_text(name)} split: {100 * audit['near_duplicate_fraction']:.1f} % of "
+            f"{audit['n_val']} validation frames have a near-copy in training, "
             f"{100 * audit['shared_burst_fraction']:.1f} % share a burst with training"
         )
+    return lines
+
+
+def class_warnings(report: dict[str, Any]) -> list[str]:
+    """Classes the runs never saw: none in the folder, or every file of one left out by
+    --skip-bad. Accuracy over fewer classes is not comparable, so the user must be told.
+    Files written before these keys existed have neither."""
+    n, missing = len(CLASSES), report.get("missing_classes") or []
+    vanished = report.get("vanished_classes") or []
+    lines = []
+    if missing:
+        lines.append(f"{len(missing)} of the {n} classes have no images in "
+                     f"{report['name']}: {', '.join(missing)}")
+    if vanished:
+        seen = n - len(missing) - len(vanished)
+        lines.append(f"every image of {', '.join(vanished)} in {report['name']} was skipped as "
+                     f"undecodable (--skip-bad): the runs saw {seen} of the {n} classes")
     return lines
 
 
@@ -135,7 +162,7 @@ def load_reports(results: Path) -> dict[str, dict[str, Any]]:
     reports = {}
     for path in sorted((results / QUALITY_FOLDER).glob("*.json")):
         try:
-            report = json.loads(path.read_text(encoding="utf-8"))
+            report = json.loads(read_json_text(path, "data-quality file"))
             summary_lines(report)  # proves every field the report reads is there
             key = str(report["dataset_hash"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from common_data.frameworks import FRAMEWORKS
 from common_data.run.evaluation import evaluable
 from common_data.run.metrics import classification_metrics
 from common_data.run.schema import read_record
+from common_data.safe_files import open_regular
 
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
 EVALUATION_VERSION = 1
@@ -118,7 +120,7 @@ def read_predictions(path: Path, images: Images) -> tuple[np.ndarray, np.ndarray
 
 
 def sha256_file(path: Path) -> str:
-    with open(path, "rb") as handle:
+    with open_regular(path, "weights file") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
@@ -158,6 +160,19 @@ def evaluation_document(record: dict[str, Any], weights: Path, dataset: Dataset,
     }
 
 
+def writable_folder(folder: Path, results: Path) -> Path:
+    """`folder`, created if need be, once a file could be made in it: a read-only one is a
+    one-line error before the slow decode and the evaluator, not a traceback after them."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--results {results}: cannot write in {folder} "
+                          f"({exc.strerror or exc}); expected a writable results folder") from None
+    return folder
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks evaluate",
@@ -180,6 +195,7 @@ def main(argv: list[str]) -> int:
     record = read_record(record_path)
     _, weights = evaluable(record, record_path)
     framework_python(record["framework"])  # a missing env fails before the slow decode
+    folder = writable_folder(args.results / "evaluations", args.results)  # so does this
     root = resolve_data(args.data)
     dataset = discover(root, aliases=aliases)
     preprocess = Preprocess(size=record["data"]["image_size"], hud=record["data"]["hud"])
@@ -187,12 +203,6 @@ def main(argv: list[str]) -> int:
           f"{preprocess.size} (decoded once, then cached) ...", file=sys.stderr, flush=True)
     images = load(dataset, preprocess, skip_bad=args.skip_bad)
 
-    folder = args.results / "evaluations"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--results {args.results}: cannot create {folder} "
-                          f"({exc.strerror or exc}); expected a writable results folder") from None
     # the content hash keeps two datasets in folders of the same name apart
     name = f"{record['run_id']}__{dataset_name(args.data, root)}-{images.dataset_hash[:8]}"
     predictions = folder / f"{name}.predictions.npz"
@@ -204,6 +214,10 @@ def main(argv: list[str]) -> int:
     document = evaluation_document(record, weights, dataset, images, metrics, aliases,
                                    predictions, command)
     out = folder / f"{name}.json"
-    write_json_atomic(out, document)
+    try:
+        write_json_atomic(out, document)
+    except OSError as exc:
+        raise ConfigError(f"--results {args.results}: cannot write {out} "
+                          f"({exc.strerror or exc})") from None
     print(json.dumps(document, indent=2) if args.json else render(document, out))
     return 0

@@ -109,7 +109,11 @@ def main(argv: list[str]) -> int:
     if not out.parent.is_dir():
         raise ConfigError(f"--out {out}: folder {out.parent} does not exist")
     frame = runs_frame(args.results / "runs")
-    write(frame, out, args.format)
+    try:
+        write(frame, out, args.format)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write the table ({exc.strerror or exc}); "
+                          "expected a regular file in a writable folder") from None
     print(f"{len(frame)} runs -> {out}")
     return 0
 

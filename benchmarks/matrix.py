@@ -128,6 +128,9 @@ def check_matrix(profile: dict[str, Any]) -> None:
             raise ConfigError(f"{where}: key {key!r} must be a non-empty list, got {items!r} "
                               "(an empty matrix runs nothing)")
         for item in items:
+            if items.count(item) > 1:
+                raise ConfigError(f"{where}: key {key!r} lists {item!r} twice (each value "
+                                  "makes its cells once)")
             ok = (isinstance(item, int) and not isinstance(item, bool) and item >= 0
                   if allowed is None else item in allowed)
             if not ok:

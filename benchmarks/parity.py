@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.compare import check_image_size
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.parity_train_mode import batchnorm_limits, render_train_mode, train_mode_section
 from common_data.errors import ConfigError
@@ -290,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                             help="results folder; the runs are ordinary, resumable records")
     add_jobs_argument(trajectory)
     args = parser.parse_args(argv)
+    check_image_size(args.image_size)
     if args.trajectory:
         return run_trajectory(args, argv)
     if args.steps < 1:

@@ -16,8 +16,10 @@ from typing import Any
 
 from benchmarks import data_quality
 from benchmarks.data_quality import QUALITY_FOLDER
+from benchmarks.markdown import visible_controls
 from benchmarks.matrix import Cell
-from common_data.errors import BenchError, ConfigError
+from common_data.errors import BenchError, ConfigError, one_line
+from common_data.safe_files import read_json_text
 
 
 def _problem(error: BenchError) -> str:
@@ -121,7 +123,8 @@ def stale_records(cells: list[Cell], results: Path, reports: list[dict[str, Any]
     stale: dict[str, tuple[str, int]] = {}
     for cell in cells:
         try:
-            record = json.loads((results / "runs" / f"{cell.run_id}.json").read_text("utf-8"))
+            record = json.loads(read_json_text(results / "runs" / f"{cell.run_id}.json",
+                                               "result record"))
             made_on = record["data"]["dataset_hash"]
             root = record["data"]["dataset"]
         except (OSError, ValueError, KeyError, TypeError):
@@ -148,9 +151,12 @@ def preflight(cells: list[Cell], results: Path, force: bool = False) -> None:
         problems += stale_records(cells, results, reports)
     if not problems:
         data_quality.save_reports(results, reports)
+        for report in reports:  # the runs go ahead, but not without saying what they lack
+            for text in data_quality.class_warnings(report):
+                print(f"warning: {visible_controls(text)}", file=sys.stderr)
         return
     for line in problems[:-1]:
-        print(f"error: {line}", file=sys.stderr)
+        print(f"error: {one_line(line)}", file=sys.stderr)
     raise ConfigError(problems[-1] + (
         f" ({len(problems)} problems found before any run started; nothing was trained)"
         if len(problems) > 1 else " (found before any run started; nothing was trained)"

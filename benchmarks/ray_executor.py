@@ -26,8 +26,10 @@ from benchmarks.envs import PROJECT_ROOT, env_python
 from benchmarks.executors import Executor
 from benchmarks.matrix import Cell
 from benchmarks.ray_node import run_cell
+from benchmarks.records import warn
 from common_data.atomic import write_bytes_atomic, write_json_atomic
-from common_data.errors import ConfigError
+from common_data.errors import ConfigError, DataError
+from common_data.safe_files import inside
 from common_data.wire import PROGRESS_PREFIX
 
 MAX_RETRIES = 3
@@ -113,6 +115,21 @@ class RayMatrixRunner(MatrixRunner):
             for ref in self._refs:
                 ray.cancel(ref, force=True)
 
+    def _write_files(self, cell: Cell, result: dict[str, Any]) -> None:
+        """Write what a node sent into runs/, the record last. A node is another machine: a
+        name that would land outside runs/ (absolute, `..`, through a symlink) is not
+        written but named in a warning, and the cell then lacks its record and fails."""
+        for name, data in result["files"].items():
+            try:
+                target = inside(self.runs_dir, name, f"file from Ray node {result['node']}")
+                if not isinstance(data, bytes):
+                    raise DataError(f"file {name!r} from Ray node {result['node']}: "
+                                    f"{type(data).__name__} content, expected bytes")
+            except DataError as exc:
+                warn(f"{cell.run_id}: not written: {exc}")
+                continue
+            write_bytes_atomic(target, data)
+
     def _run_cell(self, cell: Cell, python: Path, progress: Progress, lane: Any) -> None:
         import ray
 
@@ -142,8 +159,7 @@ class RayMatrixRunner(MatrixRunner):
             return
         log = self.logs_dir / f"{cell.run_id}.log"
         log.write_text(result["log"], encoding="utf-8")
-        for name, data in result["files"].items():  # the record comes last
-            write_bytes_atomic(self.runs_dir / name, data)
+        self._write_files(cell, result)
         lines = [line for line in result["log"].splitlines()
                  if line.strip() and not line.startswith(PROGRESS_PREFIX)]
         started = time.perf_counter() - result["seconds"]  # the run's own time on its node

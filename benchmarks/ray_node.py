@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from typing import Any
 from benchmarks.compare import _die_with_parent
 from benchmarks.envs import PROJECT_ROOT, env_python
 from common_data.frameworks import FRAMEWORKS
+from common_data.safe_files import open_regular
 from common_data.wire import CONCURRENT_RUNS_ENV, NODE_ENV
 
 NODE_ENVS = "THERMAL_BENCH_NODE_ENVS"  # where a node keeps the tox envs it built
@@ -81,12 +83,25 @@ def run_cell(framework: str, config: dict[str, Any], run_id: str, driver_root: s
             seconds = time.perf_counter() - started
             log.seek(0)
             text = log.read()[-_LOG_LIMIT:]
-        files = sorted(p for p in (folder / "runs").rglob("*") if p.is_file())
+        files = _run_files(folder / "runs")
         record = folder / "runs" / f"{run_id}.json"
         ordered = [p for p in files if p != record] + ([record] if record in files else [])
-        payload = {p.relative_to(folder / "runs").as_posix(): p.read_bytes() for p in ordered}
+        payload = {p.relative_to(folder / "runs").as_posix(): _read(p) for p in ordered}
     return {**result, "returncode": returncode, "command": command, "seconds": seconds,
             "log": text, "files": payload}
+
+
+def _run_files(runs: Path) -> list[Path]:
+    """The regular files a run wrote under `runs`: a symlink there could name any file on the
+    node, and a FIFO would block the read, so neither is sent."""
+    base = runs.resolve()
+    return sorted(p for p in runs.rglob("*")
+                  if stat.S_ISREG(p.lstat().st_mode) and p.resolve().is_relative_to(base))
+
+
+def _read(path: Path) -> bytes:
+    with open_regular(path, "run output") as handle:
+        return handle.read()
 
 
 def _remove_orphans() -> None:

@@ -5,6 +5,7 @@ in their seed are pooled, and runs made under another protocol are never mixed i
 """
 
 import json
+import re
 import signal
 import sys
 from collections import defaultdict
@@ -15,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from common_data.errors import DataError
+from benchmarks.markdown import visible_controls
+from common_data.errors import DataError, one_line
 from common_data.run.schema import predictions_problem, read_predictions, read_record
 
 _NOT_PROTOCOL = ("seed", "framework", "variant", "save_weights")
@@ -50,7 +52,9 @@ class Setting:
     def slug(self) -> str:
         fold = f"-f{self.fold}" if self.split == "loso" else ""
         name = f"{self.dataset}-{self.dataset_hash[:SHORT_HASH]}"
-        return f"{name}-{self.split}{fold}-{self.hud}-{self.image_size}".replace(" ", "_")
+        # a file name and a Markdown link target: only characters that are safe in both
+        return re.sub(r"[^A-Za-z0-9._-]+", "_",
+                      f"{name}-{self.split}{fold}-{self.hud}-{self.image_size}")
 
 
 @dataclass
@@ -68,7 +72,9 @@ class Row:
         return [r for r in self.records if r["status"] == "ok"]
 
     def values(self, metric: str) -> list[float]:
-        return [float(r["metrics"][metric]) for r in self.ok]
+        """The metric of every ok run that has one: ROC AUC is null where it is undefined (a
+        validation set of one class), and a mean over the others is still the mean."""
+        return [float(v) for r in self.ok if (v := r["metrics"][metric]) is not None]
 
     def by_seed(self) -> dict[int, dict[str, Any]]:
         return {int(r["config"]["seed"]): r for r in self.ok}
@@ -91,8 +97,10 @@ def is_baseline_cnn(config: Mapping[str, Any]) -> bool:
 
 
 def dataset_label(record: dict[str, Any]) -> str:
+    """The dataset folder's name, with control characters (a newline in a folder name) shown
+    as `\\xNN`, so a name stays on one line in every table, heading and terminal."""
     data = str(record["data"]["dataset"])
-    return "synthetic" if data == "synthetic" else Path(data).name
+    return "synthetic" if data == "synthetic" else visible_controls(Path(data).name)
 
 
 def setting_of(record: dict[str, Any]) -> Setting:
@@ -129,7 +137,7 @@ def load_records(runs_dir: Path) -> list[dict[str, Any]]:
 
 
 def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {one_line(message)}", file=sys.stderr)
 
 
 def exit_text(returncode: Any) -> str:
@@ -173,15 +181,18 @@ def rows_by_setting(rows: list[Row]) -> dict[Setting, list[Row]]:
 
 
 def load_predictions(record: dict[str, Any]) -> dict[str, np.ndarray] | None:
-    """The stored validation predictions of a run (val_indices, y_true, proba), if present."""
+    """The stored validation predictions of a run (val_indices, y_true, proba), if usable.
+
+    A record that names a file which is missing, damaged, outside its folder or not a regular
+    file is named in one warning (once per record): the ensemble row and McNemar's test leave
+    that run out, and the user should know why.
+    """
     name = record.get("predictions_file")
     if not name:
         return None
-    folder = Path(record["_path"]).parent
-    if not (folder / name).is_file():
-        return None
     if record.get("_unreadable_predictions"):
         return None  # warned about once already
+    folder = Path(record["_path"]).parent
     problem = predictions_problem(record, folder)
     if problem is None:
         try:
@@ -189,5 +200,6 @@ def load_predictions(record: dict[str, Any]) -> dict[str, np.ndarray] | None:
         except DataError as exc:
             problem = str(exc)
     record["_unreadable_predictions"] = True
-    warn(f"skipping the predictions of {record['run_id']}: {problem}")
+    warn(f"skipping the predictions of {record['run_id']}: {problem}; the ensemble and "
+         "McNemar's test leave this run out")
     return None

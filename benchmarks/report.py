@@ -26,6 +26,7 @@ from benchmarks import (
 from benchmarks.closing import add_closing_arguments, export_tensorboard_to, print_closing
 from benchmarks.convergence import RULE as CONVERGENCE_RULE
 from benchmarks.convergence import plateau_epochs, still_improving
+from benchmarks.markdown import md_text
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import (
     Row,
@@ -43,6 +44,7 @@ from common_data.atomic import write_text_atomic
 from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 from common_data.run.metrics import classification_metrics, ensemble_proba
+from common_data.safe_files import read_json_text
 
 PUBLISHED = Path(__file__).resolve().parent / "published.toml"
 _METRICS = (
@@ -235,7 +237,7 @@ def _ours_text(found: dict[str, Row], ensemble: bool) -> str:
     parts = []
     protocol = published_protocol()
     for framework, row in sorted(found.items()):
-        where = f"{row.setting.image_size}px, {row.setting.data_label}"
+        where = f"{row.setting.image_size}px, {md_text(row.setting.data_label)}"
         published_epochs = (protocol.augmented_epochs if row.variant == "augmented"
                             else protocol.baseline_epochs)
         epochs = max(r["config"]["epochs"] for r in row.records)
@@ -392,7 +394,7 @@ def environment_block(records: list[dict[str, Any]]) -> list[str]:
             continue
         seen.add(key)
         lines.append(
-            f"| {Path(str(data['dataset'])).name} | `{data['dataset_hash'][:12]}` | "
+            f"| {md_text(Path(str(data['dataset'])).name)} | `{data['dataset_hash'][:12]}` | "
             f"`{data['cache_key'][:12]}` | {data['split']} | `{data['split_hash'][:12]}` "
             f"| {data['n_train']} / {data['n_val']} |"
         )
@@ -421,7 +423,7 @@ def failures_block(results_dir: Path, records: list[dict[str, Any]]) -> list[str
         if path.stem in finished:  # the cell ran again and finished: the note is history
             continue
         try:
-            failure = json.loads(path.read_text(encoding="utf-8"))
+            failure = json.loads(read_json_text(path, "failure note"))
             run_id, returncode = str(failure["run_id"]), failure["returncode"]
             tail = [str(line) for line in failure.get("error_tail", []) if str(line).strip()]
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -440,7 +442,7 @@ def failures_block(results_dir: Path, records: list[dict[str, Any]]) -> list[str
 def _read_json(path: Path, what: str) -> dict[str, Any]:
     """A side file of the report (finding, matrix summary); unreadable ones are skipped."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(read_json_text(path, what))
     except (OSError, ValueError) as exc:
         warn(f"skipping {what} {path}: unreadable ({type(exc).__name__})")
         return {}
@@ -505,7 +507,7 @@ def finding_protocol(results_dir: Path) -> tuple[str, int] | None:
     readable one; an unreadable file is warned about once, by the findings section."""
     path = results_dir / "findings" / "augmentation.json"
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
+        result = json.loads(read_json_text(path, "finding"))
         return result["profile"], int(result["protocol"]["image_size"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -534,7 +536,7 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
             f"> {result['claim']}",
             "",
             f"Published: {result['source']}. Re-tested with `{result['command']}` on "
-            f"{Path(str(data.get('dataset', '?'))).name}, {kind} "
+            f"{md_text(Path(str(data.get('dataset', '?'))).name)}, {kind} "
             f"({seeds} seeds per cell). A direction is called when the mean change reaches "
             f"{100 * result['min_effect']:.0f} pp and its 95 % CI excludes zero.",
             "",
@@ -605,7 +607,7 @@ def matrix_section(
         return []
     only = [Row(r.setting, r.framework, r.variant, r.protocol,
                 [x for x in r.records if x["run_id"] in matrix["run_ids"]]) for r in rows]
-    datasets = sorted({r.setting.data_label for r in only})
+    datasets = sorted({md_text(r.setting.data_label) for r in only})
     chart = figures.regime_chart(only, fig_dir / "matrix-regimes.png")
     answers = summary.answers(only, load_finding()["min_effect"])
     return [
@@ -634,7 +636,7 @@ def summary_section(rows: list[Row]) -> list[str]:
     for dataset, group in datasets.items():
         found = summary.answers(group, min_effect)
         if found:
-            lines += [f"### {dataset}", "", *(f"- {text}" for text in found), ""]
+            lines += [f"### {md_text(dataset)}", "", *(f"- {text}" for text in found), ""]
     return ["## Summary of all stored runs, by dataset", "", *lines] if lines else []
 
 
@@ -650,7 +652,7 @@ def data_section(rows: list[Row], results_dir: Path) -> list[str]:
             found = ["- no data-quality file (these runs were made before the harness kept one)"]
         else:
             found = data_quality.summary_lines(report) or ["- nothing left out or flagged"]
-        lines += [f"### {label}", "", *found, ""]
+        lines += [f"### {md_text(label)}", "", *found, ""]
     return ["## Data quality", "", *lines] if lines else []
 
 
@@ -660,7 +662,8 @@ def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: 
         rows, setting.title, fig_dir / f"confusion-{setting.slug}.png"
     )
     # per setting: one folder often holds a reduced matrix beside a published-protocol one
-    lines = [f"### {setting.title}", "", *protocol_notes(rows), "", *results_table(rows), ""]
+    lines = [f"### {md_text(setting.title)}", "", *protocol_notes(rows), "",
+             *results_table(rows), ""]
     for note in (shared_machine_note(rows), machines_note(rows)):
         if note:
             lines += [*note, ""]

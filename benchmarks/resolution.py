@@ -12,9 +12,11 @@ the runs are ordinary matrix cells (`compare --profile paper --variants baseline
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+from benchmarks.markdown import md_text
 from benchmarks.published_protocol import published_protocol
 from benchmarks.records import is_baseline_cnn, setting_of
 from common_data.frameworks import FRAMEWORK_NAMES
@@ -91,7 +93,7 @@ def section(records: list[dict[str, Any]], fig_dir: Path, out_dir: Path,
         head = [f"{FRAMEWORK_NAMES[fw]} {'full frame' if hud == 'full' else 'HUD only'}"
                 for fw, hud in columns]
         lines += [
-            f"### Resolution study: {dataset}",
+            f"### Resolution study: {md_text(dataset)}",
             "",
             "Baseline, random split, seed 0, the published 20 epochs, shared dropout masks; "
             "validation accuracy (%). *HUD only*: the face blanked, only the burned-in "
@@ -110,7 +112,8 @@ def section(records: list[dict[str, Any]], fig_dir: Path, out_dir: Path,
                    if size else
                    f"At no measured size does the HUD-only probe come within {WITHIN_PP:g} pp "
                    "of the full frame.")
-        slug = dataset.replace(" ", "_").replace("(", "").replace(")", "")
+        # a file name and a Markdown link target: only characters safe in both
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", dataset.replace("(", "").replace(")", ""))
         chart = figures.resolution_chart(table, fig_dir / f"resolution-{slug}.png")
         note = finding_note(table, size, finding)
         lines += ["", verdict + (f" {note}" if note else ""), "",

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.markdown import md_text
 from benchmarks.records import Setting, setting_of
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 
@@ -141,7 +142,7 @@ def table(pairs: list[Pair]) -> list[str]:
         f = pair.figures()
         parted = f["parted_at_epoch"] or f"never (> {PARTED_PP:g} pp)"
         lines.append(
-            f"| {pair.setting.title} | {pair.variant} | {pair.seed} | {pair.dropout} | "
+            f"| {md_text(pair.setting.title)} | {pair.variant} | {pair.seed} | {pair.dropout} | "
             f"{pair.label} | {f['epochs']} | {f['max_abs_val_acc_pp']:.2f} | "
             f"{f['max_abs_val_loss']:.4f} | {f['max_rel_train_loss']:.2e} | "
             f"{f['final_val_acc_pp']:+.2f} | {parted} |"
@@ -172,7 +173,8 @@ def section(records: list[dict[str, Any]], fig_dir: Path, out_dir: Path) -> list
     ]
     for item in shrink_factors(pairs):
         lines.append(
-            f"- {item['setting'].title}, {item['variant']}, seed {item['seed']}: the largest "
+            f"- {md_text(item['setting'].title)}, {item['variant']}, seed {item['seed']}: "
+            f"the largest "
             f"validation-accuracy gap is {item['framework_pp']:.2f} pp with each framework's "
             f"own dropout and {item['shared_pp']:.2f} pp with shared masks "
             f"({item['factor']:.1f}x smaller)."

@@ -23,7 +23,7 @@ from common_data.data.datasets import load_for_run, resolve_data
 from common_data.data.discovery import Dataset, discover, summarize
 from common_data.data.preprocess import HUD_MODES, Preprocess
 from common_data.data.splits import SPLIT_KINDS, Split, make_split
-from common_data.errors import BenchError, ConfigError, reader_went_away
+from common_data.errors import BenchError, ConfigError, one_line, reader_went_away
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
         return code
     except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return reader_went_away()

@@ -14,12 +14,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+from common_data.safe_files import kind_of
 
 PathLike = str | os.PathLike[str]
 
@@ -31,6 +34,7 @@ def atomic_path(path: PathLike, suffix: str = "") -> Iterator[Path]:
     ends without an exception. `suffix` follows `.tmp` for writers that judge a file by its
     ending (Keras wants `.weights.h5`)."""
     target = Path(path)
+    _refuse_special(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
                                 suffix=f".tmp{suffix}")
@@ -86,6 +90,20 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _refuse_special(target: Path) -> None:
+    """Replace only a regular file or nothing: renaming over `/dev/stdout` (a symlink), a FIFO
+    or a device would swap a system file for ours, so such a target is an OSError naming it."""
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OSError(f"{target}: cannot check the target ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(mode):
+        raise OSError(f"{target}: {kind_of(mode)}, not a regular file; results are written "
+                      "only onto regular files or new paths")
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -511,8 +511,8 @@ def test_temporaries_of_killed_writers_are_swept_by_the_next_harness(
     litter = [results / "configs" / ".cell.json.x1.tmp", results / "runs" / ".cell.json.x2.tmp"]
     for path in litter:
         _write(path, "{")
-    code = bench_main(["compare", "--data", str(dataset(tmp_path / "data")), *TINY,
-                       "--image-size", "7", "--results", str(results)])
+    code = bench_main(["compare", "--data", str(_corrupt_png(tmp_path)), *TINY,
+                       "--results", str(results)])  # refused by the preflight, under the lock
     assert code == 2
     assert not any(path.exists() for path in litter)
     _report_renders(results, capsys)

@@ -265,3 +265,53 @@ def test_real_dataset_decodes_to_uint8_rgb(real_images_64):
     assert images.source_formats == {"320x240 3ch uint8": 2485}
     assert np.bincount(images.labels).tolist() == [509, 538, 541, 457, 440]
     assert images.skipped == []
+
+
+def _lossless_webp_claiming(width: int, height: int) -> bytes:
+    """A 34-byte lossless WebP whose header claims width x height (issue 25, item 1)."""
+    bits = (width - 1) | (height - 1) << 14
+    body = b"\x2f" + bits.to_bytes(4, "little") + b"\x00" * 9
+    chunk = b"VP8L" + len(body).to_bytes(4, "little") + body
+    return b"RIFF" + (4 + len(chunk)).to_bytes(4, "little") + b"WEBP" + chunk
+
+
+def test_a_webp_bomb_is_refused_from_its_header_without_decoding(monkeypatch):
+    data = _lossless_webp_claiming(16383, 16383)
+    assert len(data) == 34
+
+    def no_decode(*_args):
+        raise AssertionError("decoded a bomb")
+
+    monkeypatch.setattr(cache.cv2, "imdecode", no_decode)
+    with pytest.raises(DataError, match="its header claims 16383x16383 pixels"):
+        cache.decode_rgb(data)
+
+
+@pytest.mark.parametrize("quality", [101, 80])  # lossless (VP8L), lossy (VP8)
+def test_webp_headers_give_the_true_size(quality):
+    from common_data.data.image_limits import header_size
+
+    ok, data = cv2.imencode(".webp", frame(0, 37, 53), [cv2.IMWRITE_WEBP_QUALITY, quality])
+    assert ok and header_size(data.tobytes()) == (53, 37)
+    extended = (b"RIFF\x00\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00" + b"\x00" * 4
+                + (70000 - 1).to_bytes(3, "little") + (9 - 1).to_bytes(3, "little"))
+    assert header_size(extended) == (70000, 9)
+
+
+def test_the_pixel_limit_is_part_of_the_cache_key(make_dataset, tmp_cache, monkeypatch):
+    """Raising the limit, as its error advises, decodes again instead of reusing the entry
+    that recorded the refusals; a bad value is refused even when the entry is cached."""
+    from common_data.data.image_limits import MAX_PIXELS_ENV
+
+    root = make_dataset(per_folder=1)
+    default_key = load(discover(root), RAW).cache_key
+    monkeypatch.setenv(MAX_PIXELS_ENV, "100")  # the frames are 40x30
+    with pytest.raises(DataError, match="over the limit of 100"):
+        load(discover(root), RAW)
+    monkeypatch.setenv(MAX_PIXELS_ENV, "5000")
+    raised = load(discover(root), RAW)
+    assert len(raised.images) == 5 and raised.cache_key != default_key
+    for bad in ("abc", "0", "-5"):
+        monkeypatch.setenv(MAX_PIXELS_ENV, bad)
+        with pytest.raises(ConfigError, match=f"{MAX_PIXELS_ENV}='{bad}'"):
+            load(discover(root), RAW)

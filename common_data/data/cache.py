@@ -39,7 +39,12 @@ import numpy as np
 from common_data.atomic import atomic_file, write_text_atomic
 from common_data.data.cache_root import cache_root
 from common_data.data.classes import CLASSES
-from common_data.data.image_limits import MAX_PIXELS_ENV, max_pixels, too_large
+from common_data.data.image_limits import (
+    DEFAULT_MAX_PIXELS,
+    MAX_PIXELS_ENV,
+    max_pixels,
+    too_large,
+)
 from common_data.data.preprocess import Preprocess
 from common_data.errors import DataError
 
@@ -79,14 +84,17 @@ class _BadImage(DataError):
 
 
 def cache_key(dataset: Dataset, preprocess: Preprocess) -> str:
-    payload = json.dumps(
-        {
-            "format": CACHE_FORMAT_VERSION,
-            "preprocess": preprocess.key(),
-            "files": [[r.rel_path, r.label, r.sha256] for r in dataset.records],
-        },
-        sort_keys=True,
-    )
+    """The entry's name. The pixel limit is part of it when it is not the default: an entry
+    records which files the limit refused, so raising the limit (as its error advises) must
+    decode again, and reading it here refuses a bad value before any cache hit hides it."""
+    content: dict[str, object] = {
+        "format": CACHE_FORMAT_VERSION,
+        "preprocess": preprocess.key(),
+        "files": [[r.rel_path, r.label, r.sha256] for r in dataset.records],
+    }
+    if (limit := max_pixels()) != DEFAULT_MAX_PIXELS:  # default entries keep their old names
+        content["max_pixels"] = limit
+    payload = json.dumps(content, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

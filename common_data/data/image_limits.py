@@ -4,8 +4,8 @@ A few hundred bytes of PNG can claim 100000x100000 pixels. OpenCV's own guard st
 pixels (a gigapixel, 3 GB of RGB) with an assertion instead of an error, and anything just
 under it still asks for gigabytes. Thermal frames are a few hundred pixels wide, so the limit
 here is far lower and configurable: `THERMAL_BENCH_MAX_PIXELS` (default 50 megapixels). The
-size is read from the file header (PNG, JPEG, BMP: the formats discovery accepts) without
-decoding; a file whose header cannot be read is left to the decoder to judge.
+size is read from the file header (PNG, JPEG, BMP, WebP: the formats discovery accepts)
+without decoding; a file whose header cannot be read is left to the decoder to judge.
 """
 
 from __future__ import annotations
@@ -41,6 +41,26 @@ def header_size(data: bytes) -> tuple[int, int] | None:
         return abs(width), abs(height)
     if data.startswith(b"\xff\xd8"):
         return _jpeg_size(data)
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return _webp_size(data)
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    """The canvas size of the first chunk: VP8X (extended), VP8L (lossless) or VP8 (lossy).
+
+    A lossless WebP of 34 bytes can claim 16383x16383; decoding it first would allocate 1 GB.
+    """
+    kind, body = data[12:16], data[20:]
+    if kind == b"VP8X" and len(body) >= 10:  # flags (4), then width-1 and height-1 as 24 bit
+        return (1 + int.from_bytes(body[4:7], "little"),
+                1 + int.from_bytes(body[7:10], "little"))
+    if kind == b"VP8L" and len(body) >= 5 and body[0] == 0x2F:  # 14 bits each, minus one
+        (bits,) = struct.unpack("<I", body[1:5])
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if kind == b"VP8 " and len(body) >= 10 and body[3:6] == b"\x9d\x01\x2a":  # key frame
+        width, height = struct.unpack("<HH", body[6:10])
+        return width & 0x3FFF, height & 0x3FFF  # the top two bits are the scale
     return None
 
 

@@ -30,6 +30,7 @@ from common_data.model.spec import Spec, load_spec
 from common_data.run.config import RunConfig, load_run_config
 from common_data.run.metrics import softmax
 from common_data.run.schema import read_record
+from common_data.safe_files import inside
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 LoadPredictor = Callable[[Spec, Path, RunConfig], Predictor]
@@ -54,7 +55,7 @@ def evaluable(record: dict[str, Any], record_path: Path) -> tuple[Spec, Path]:
             f"run {run} saved no weights (save_weights = false): {RETRAIN_HINT} and "
             f"save_weights = true"
         )
-    weights = Path(record_path).resolve().parent / record["weights_file"]
+    weights = inside(Path(record_path).resolve().parent, record["weights_file"], "weights file")
     if not weights.is_file():
         raise DataError(
             f"weights file {weights} of run {run} is missing (weights are not kept in git): "

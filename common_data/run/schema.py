@@ -61,9 +61,10 @@ from typing import Any
 
 import numpy as np
 
-from common_data.errors import DataError
+from common_data.errors import ConfigError, DataError
 from common_data.frameworks import FRAMEWORKS
-from common_data.run.config import config_digest
+from common_data.run.config import config_digest, load_run_config
+from common_data.safe_files import inside, open_regular, read_regular
 
 SCHEMA_VERSION = 1
 
@@ -294,6 +295,7 @@ def _cross_checks(record: dict[str, Any]) -> list[str]:
                 f"{key} must be set exactly when status is {when!r}, "
                 f"got {_short(record[key])} with status {status!r}"
             )
+    errors += _config_problems(record["config"])
     if config_digest(record["config"]) != record["config_hash"]:
         errors.append("config_hash must be the sha256 of config's canonical JSON "
                       "(RunConfig.hash()), got a different digest")
@@ -322,9 +324,32 @@ def _cross_checks(record: dict[str, Any]) -> list[str]:
     return errors
 
 
+# Config keys the harness reads from a stored record without a default: every record ever
+# written has them, and a record without one is not a run this harness made.
+CONFIG_KEYS = (
+    "batch_size", "data", "device", "early_stopping", "epochs", "fold", "hud", "image_size",
+    "mode", "optimizer", "seed", "spec", "split", "split_seed", "threads", "variant",
+)
+
+
+def _config_problems(config: dict[str, Any]) -> list[str]:
+    """The record's config must be a run config (the rules RunConfig applies when a run
+    starts), holding the keys report and export index, so a hand-edited one whose hash was
+    recomputed is still refused here rather than crashing a reader."""
+    missing = [key for key in CONFIG_KEYS if key not in config]
+    if missing:
+        return [f"config.{missing[0]} is missing"]
+    try:
+        load_run_config(config)
+    except ConfigError as exc:
+        return [f"config is not a valid run config ({str(exc).removeprefix('run config ')})"]
+    return []
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 of a file's bytes: what a record stores to vouch for its predictions file."""
-    with open(path, "rb") as handle:
+    """sha256 of a regular file's bytes: what a record stores to vouch for its predictions file.
+    DataError for a FIFO or device, which would block or never end."""
+    with open_regular(path, "predictions file") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
@@ -332,16 +357,22 @@ def predictions_problem(record: dict[str, Any], folder: Path) -> str | None:
     """Why the record's predictions file cannot be trusted, or None when it can.
 
     A record written before checksums existed is trusted when its file is there; a newer one
-    only when the file's bytes match, so a truncated or replaced file makes the cell rerun.
+    only when the file's bytes match, so a truncated or replaced file makes the cell rerun. The
+    file must be a regular file inside `folder`: a record naming /etc/passwd, a symlink out of
+    the folder or a FIFO is never hashed.
     """
     name = record.get("predictions_file")
     if not name:
         return "the record names no predictions file"
-    path = folder / name
+    if not isinstance(name, str):
+        return f"predictions_file must be a string, got {_short(name)}"
     try:
+        path = inside(folder, name, "predictions file")
         digest = file_sha256(path)
+    except DataError as exc:
+        return str(exc)
     except OSError as exc:
-        return f"predictions file {path} cannot be read ({exc.strerror or exc})"
+        return f"predictions file {folder / name} cannot be read ({exc.strerror or exc})"
     expected = record.get("predictions_sha256")
     if expected is not None:
         if digest != expected:
@@ -355,6 +386,8 @@ def predictions_problem(record: dict[str, Any], folder: Path) -> str | None:
 
 
 PREDICTION_ARRAYS = ("val_indices", "y_true", "proba")
+# A record is a few kB; anything far larger is not one, and is not read into memory whole.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
 def read_predictions(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -363,8 +396,11 @@ def read_predictions(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     `allow_pickle=False` because a predictions file is data: loading a pickle would run code.
     """
     try:
-        with np.load(path, allow_pickle=False) as stored:
+        with open_regular(path, "predictions file") as handle, \
+                np.load(handle, allow_pickle=False) as stored:
             arrays = {key: stored[key] for key in stored.files}
+    except DataError:
+        raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise DataError(f"predictions file {path}: not a readable .npz ({reason})") from None
@@ -379,12 +415,14 @@ def read_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load and validate one record; DataError names the file and the first problems."""
     source = Path(path)
     try:
-        record = json.loads(source.read_text(encoding="utf-8"))
+        record = json.loads(read_regular(source, "result record", MAX_RECORD_BYTES))
     except OSError as exc:
         reason = exc.strerror or exc
         raise DataError(f"result record {source}: cannot read the file ({reason})") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"result record {source}: not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise DataError(f"result record {source}: not valid JSON (nested too deeply)") from None
     errors = validate_record(record)
     if errors:
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
