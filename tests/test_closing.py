@@ -139,7 +139,8 @@ def test_compare_json_prints_only_the_document(results: Path,
     run_ids = [p.stem for p in (results / "runs").glob("*.json")]
     monkeypatch.setattr(compare, "build_cells", lambda profile: [])
     monkeypatch.setattr(compare, "preflight", lambda cells, folder, force: None)
-    monkeypatch.setattr(compare, "run_matrix", lambda *args: {"run_ids": run_ids, "failed": 0})
+    monkeypatch.setattr(compare, "run_matrix", lambda *args: {"run_ids": run_ids, "failed": 0,
+                                                                "reader_gone": False})
     monkeypatch.setattr("benchmarks.report.render", lambda results, out: out / "COMPARISON.md")
     assert compare.main(["--results", str(results), "--json", "--tensorboard"]) == 0
     captured = capsys.readouterr()
