@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 QUALITY_FOLDER = "data"
 SHORT_HASH = 8
-# The camera the HUD boxes were measured on (common_data.data.preprocess): 320 rows x 240 columns.
-CAMERA_FRAME = "320x240"
 _FORMAT = re.compile(r"^(\d+)x(\d+) ")
 
 
@@ -57,18 +55,19 @@ def new_report(dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def add_view(report: dict[str, Any], images: Images) -> None:
-    """The decode half: skipped files, and HUD boxes on frames of another size."""
+def add_view(report: dict[str, Any], images: Images, overlay_frame: str = "") -> None:
+    """The decode half: skipped files, and HUD boxes on frames of another size than the
+    `overlay_frame` ("HEIGHTxWIDTH") the dataset card stated them for."""
     known = {item["path"] for item in report["skipped_files"]}
     report["skipped_files"] += [item for item in images.skipped if item["path"] not in known]
     hud = images.preprocess.hud
     if hud == "full":
         return
     other = {size: n for fmt, n in images.source_formats.items()
-             if (size := _frame_size(fmt)) and size != CAMERA_FRAME}
+             if (size := _frame_size(fmt)) and size != overlay_frame}
     for size, n in sorted(other.items()):
-        warning = (f"HUD mode '{hud}' uses boxes measured on the camera's {CAMERA_FRAME} "
-                   f"frames, but {n} frames here are {size}: the boxes may miss the HUD or "
+        warning = (f"HUD mode '{hud}' uses boxes the dataset card states for {overlay_frame} "
+                   f"frames, but {n} frames here are {size}: the boxes may miss the overlay or "
                    "cover face")
         if warning not in report["hud_warnings"]:
             report["hud_warnings"].append(warning)

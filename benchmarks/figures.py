@@ -10,7 +10,6 @@ import numpy as np
 
 from benchmarks.records import Row
 from common_data.atomic import atomic_file
-from common_data.data.classes import CLASSES
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 
 _STYLES = {"baseline": "-", "augmented": "--"}
@@ -71,8 +70,9 @@ def confusion_matrices(rows: list[Row], title: str, path: Path) -> Path:
                 fontsize=7,
                 color="white" if norm[i, j] > 0.5 else "black",
             )
-        ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=45, fontsize=7)
-        ax.set_yticks(range(len(CLASSES)), CLASSES, fontsize=7)
+        classes = row.ok[0]["metrics"]["classes"]
+        ax.set_xticks(range(len(classes)), classes, rotation=45, fontsize=7)
+        ax.set_yticks(range(len(classes)), classes, fontsize=7)
         ax.set_title(f"{FRAMEWORK_NAMES[row.framework]} {row.variant}", fontsize=9)
         ax.set_xlabel("predicted", fontsize=8)
     axes[0][0].set_ylabel("true", fontsize=8)

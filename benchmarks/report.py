@@ -7,7 +7,6 @@ predictions, so the report can be regenerated anywhere and always says what was 
 import argparse
 import json
 import tempfile
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,11 @@ from benchmarks.records import (
 )
 from benchmarks.stats import mcnemar, mean_ci, paired_t_test
 from common_data.atomic import write_text_atomic
+from common_data.data.card import shipped_cards
 from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 from common_data.run.metrics import classification_metrics, ensemble_proba
 
-PUBLISHED = Path(__file__).resolve().parent / "published.toml"
 _METRICS = (
     ("accuracy", "accuracy"),
     ("macro_f1", "macro F1"),
@@ -135,7 +134,9 @@ def _ensemble(row: Row) -> tuple[dict[str, Any], np.ndarray, np.ndarray] | None:
     if any(not np.array_equal(p["val_indices"], first["val_indices"]) for p in stored):
         return None
     proba = ensemble_proba([p["proba"] for p in stored])
-    return classification_metrics(first["y_true"], proba), first["y_true"], proba.argmax(axis=1)
+    classes = row.ok[0]["metrics"]["classes"]
+    return (classification_metrics(first["y_true"], proba, classes), first["y_true"],
+            proba.argmax(axis=1))
 
 
 def ensemble_table(rows: list[Row]) -> list[str]:
@@ -232,11 +233,23 @@ def _ours_text(found: dict[str, Row], ensemble: bool) -> str:
     return "; ".join(parts)
 
 
+def _dataset_hash(row: Row) -> str | None:
+    return row.records[0].get("data", {}).get("dataset_hash") if row.records else None
+
+
 def published_table(rows: list[Row]) -> list[str]:
     """The published figures beside ours on the published split (random, full frame): per
     published model, our runs of the same spec (and transfer mode), or why there are none.
     A run trained from scratch is never shown as a transfer result."""
-    published = tomllib.loads(PUBLISHED.read_text(encoding="utf-8"))
+    cards = [c for c in shipped_cards() if c.published is not None]
+    hashes = {_dataset_hash(row) for row in rows}
+    card = next((c for c in cards if c.content_hash in hashes), None)
+    if card is None:
+        return ["None for these datasets: published figures come from a dataset card's "
+                "`[published]` table, tied to the content hash of the data they were measured on."]
+    # figures stand only beside runs on the very content they were measured on
+    rows = [row for row in rows if _dataset_hash(row) == card.content_hash]
+    published = card.published
     lines = [
         f"Published values are from the {published['source']}, labelled **published**; "
         "ours are this project's records of the same spec on the random split with the full "

@@ -11,6 +11,7 @@ pytest.importorskip("matplotlib", reason="benchmarks.report needs the harness en
 
 from benchmarks.records import Row, Setting  # noqa: E402
 from benchmarks.report import protocol_notes  # noqa: E402
+from common_data.data.card import SHIPPED_CARDS, load_card  # noqa: E402
 
 
 def _row(image_size: int, epochs: int, seeds: int) -> Row:
@@ -99,10 +100,23 @@ def _published_line(framework: str, variant: str, model: str, accuracy: float,
     from benchmarks.report import published_table
 
     setting = Setting("data", "random", -1, "full", 64, "ab12cd34ef")
+    seed_card = load_card(SHIPPED_CARDS / "facial-emotion.toml")  # where the figures come from
     record = {"status": "ok", "metrics": {"accuracy": accuracy},
+              "data": {"dataset_hash": seed_card.content_hash},
               "model": {"params_total": params}, "config": {"seed": 0, **config}}
     text = "\n".join(published_table([Row(setting, framework, variant, "p", [record])]))
     return next(line for line in text.splitlines() if model in line)
+
+
+def test_published_figures_stand_only_beside_the_dataset_they_were_measured_on() -> None:
+    from benchmarks.report import published_table
+
+    setting = Setting("data", "random", -1, "full", 64, "ab12cd34ef")
+    record = {"status": "ok", "metrics": {"accuracy": 0.9}, "data": {"dataset_hash": "f" * 64},
+              "model": {"params_total": 1}, "config": {"seed": 0, "spec": "baseline_cnn"}}
+    text = "\n".join(published_table([Row(setting, "tf", "baseline", "p", [record])]))
+    assert "published" not in text.split(":")[0] and "85.92" not in text
+    assert text.startswith("None for these datasets")
 
 
 def test_a_scratch_run_is_never_shown_as_a_transfer_result() -> None:

@@ -35,7 +35,6 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from common_data.data.cache import Images
-from common_data.data.classes import CLASSES
 from common_data.errors import ConfigError, DataError
 
 SPLIT_KINDS: tuple[str, ...] = ("random", "session", "loso")
@@ -97,7 +96,7 @@ def make_split(
     sessions = np.array([r.session for r in images.records])
     held_out: tuple[str, ...] = ()
     if kind == "random":
-        train, val = _stratified_random(images.labels, seed, val_fraction)
+        train, val = _stratified_random(images.labels, seed, val_fraction, images.classes)
     elif kind == "session":
         held_out = _pick_session_holdout(images, sessions)
         is_val = np.isin(sessions, held_out)
@@ -130,7 +129,7 @@ def split_hash(images: Images, kind: str, train: np.ndarray, val: np.ndarray) ->
 
 
 def _stratified_random(
-    labels: np.ndarray, seed: int, val_fraction: float
+    labels: np.ndarray, seed: int, val_fraction: float, names: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The published notebook's own call: scikit-learn's `train_test_split` with
     `stratify=labels` and `random_state=seed`. The checks before it turn what scikit-learn
@@ -144,7 +143,7 @@ def _stratified_random(
     n_train = n - n_val
     classes, counts = np.unique(labels, return_counts=True)
     if counts.min() < 2:
-        name = CLASSES[int(classes[counts.argmin()])]
+        name = names[int(classes[counts.argmin()])]
         raise DataError(
             f"class {name!r} has only 1 image: a stratified random split needs at least 2 per class"
         )
@@ -190,7 +189,7 @@ def _pick_session_holdout(images: Images, sessions: np.ndarray) -> tuple[str, ..
                 break
     in_train = set(labels[~np.isin(sessions, held)].tolist())
     if in_train != wanted:
-        missing = ", ".join(CLASSES[c] for c in sorted(wanted - in_train))
+        missing = ", ".join(images.classes[c] for c in sorted(wanted - in_train))
         raise DataError(
             f"no session split keeps every class on both sides: holding out {', '.join(held)} "
             f"leaves no training images of {missing}; use --split random or --split loso"
@@ -220,7 +219,7 @@ def _side(images: Images, idx: np.ndarray) -> dict:
         sessions[session] = sessions.get(session, 0) + 1
     return {
         "n": len(idx),
-        "classes": {c: int((labels == k).sum()) for k, c in enumerate(CLASSES)},
+        "classes": {c: int((labels == k).sum()) for k, c in enumerate(images.classes)},
         "sessions": dict(sorted(sessions.items())),
     }
 

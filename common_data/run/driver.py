@@ -79,7 +79,7 @@ def execute(
     assert fit.val_logits is not None
     y_val = images.labels[split.val]
     proba = softmax(fit.val_logits)
-    record["metrics"] = classification_metrics(y_val, proba)
+    record["metrics"] = classification_metrics(y_val, proba, images.classes)
     predictions = out_path.with_name(f"{out_path.stem}.predictions.npz")
     save_npz_atomic(predictions, val_indices=split.val, y_true=y_val, proba=proba)
     record["predictions_file"] = predictions.name
