@@ -65,7 +65,7 @@ def execute(
     """The run proper; fills `record` section by section so a failure keeps what was done."""
     images, split = load_run_data(config)
     record["data"] = data_section(config, images, split)
-    spec = load_spec(config.spec, image_size=config.image_size)
+    spec = load_spec(config.spec, image_size=config.image_size, num_classes=len(images.classes))
     weights = initial_weights(spec, config)
     twin.build(spec, weights, config)
     record["environment"] = environment(twin)

@@ -61,7 +61,8 @@ def evaluable(record: dict[str, Any], record_path: Path) -> tuple[Spec, Path]:
             f"weights file {weights} of run {run} is missing (weights are not kept in git): "
             f"{RETRAIN_HINT}"
         )
-    spec = load_spec(record["config"]["spec"], image_size=record["data"]["image_size"])
+    spec = load_spec(record["config"]["spec"], image_size=record["data"]["image_size"],
+                     num_classes=len(record["metrics"]["classes"]))
     if spec.hash() != record["model"]["spec_hash"]:
         raise ConfigError(
             f"spec {record['config']['spec']!r} changed since run {run} was trained (spec hash "
