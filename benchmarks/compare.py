@@ -37,7 +37,7 @@ from rich.progress import (
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.executors import LOCAL, Executor, add_executor_arguments, executor_from
 from benchmarks.lock import results_lock
-from benchmarks.matrix import Cell, check_matrix, expand, load_matrix_profile
+from benchmarks.matrix import AXES, Cell, check_matrix, expand, load_matrix_profile
 from benchmarks.preflight import preflight
 from benchmarks.records import exit_text
 from common_data.atomic import write_json_atomic
@@ -63,7 +63,8 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
     parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
     parser.add_argument("--variants", help="comma-separated subset of: baseline,augmented")
     parser.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
-    parser.add_argument("--splits", help="comma-separated subset of: random,session,loso")
+    parser.add_argument("--splits", help="comma-separated subset of: random,session,loso,"
+                        "grouped (near-copies kept on one side; for data without sessions)")
     parser.add_argument("--hud", help="comma-separated subset of: full,masked,hud_only")
     parser.add_argument("--no-probe", action="store_true",
                         help="leave out the profile's probe cells (e.g. the HUD-only baseline)")
@@ -162,7 +163,7 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
     if args.variants:
         profile["variants"] = parse_csv("--variants", args.variants, ("baseline", "augmented"))
     if args.splits:
-        profile["splits"] = parse_csv("--splits", args.splits, ("random", "session", "loso"))
+        profile["splits"] = parse_csv("--splits", args.splits, AXES["splits"])
     if args.hud:
         profile["hud"] = parse_csv("--hud", args.hud, ("full", "masked", "hud_only"))
     if args.seeds:
@@ -204,17 +205,28 @@ def apply_mode_flags(profile: dict[str, Any], items: list[str]) -> dict[str, Any
 
 
 def count_sessions(data: str) -> int:
-    """Capture sessions in the dataset, for expanding `loso` into folds."""
+    """Dated capture sessions in the dataset (frames without one form none), for expanding
+    `loso` into folds and for choosing the leakage-safe split."""
     from common_data.data.datasets import resolve_data
     from common_data.data.discovery import discover
 
-    return len({record.session for record in discover(resolve_data(data)).records})
+    records = discover(resolve_data(data)).records
+    return len({record.session for record in records} - {"unknown"})
 
 
-def build_cells(profile: dict[str, Any]) -> list[Cell]:
+def build_cells(profile: dict[str, Any], session_fallback: bool = False) -> list[Cell]:
+    """The profile's cells. With `session_fallback` (a profile's splits, not the user's
+    --splits) a dataset with fewer than two capture sessions, which cannot have a session
+    split, gets the grouped split (near-copies kept on one side) in its place, with a note."""
     check_matrix(profile)
     data = profile.get("run", {}).get("data", "synthetic")
-    n_sessions = count_sessions(data) if "loso" in profile["splits"] else None
+    n_sessions = count_sessions(data) if {"loso", "session"} & set(profile["splits"]) else None
+    if session_fallback and "session" in profile["splits"] and (n_sessions or 0) < 2:
+        profile["splits"] = list(dict.fromkeys(
+            "grouped" if split == "session" else split for split in profile["splits"]))
+        print(f"note: {data} has {n_sessions} capture sessions, so the grouped split (frames "
+              "that are near-copies kept on one side) stands in for the session split",
+              file=sys.stderr)
     return expand(profile, n_sessions)
 
 
@@ -504,7 +516,7 @@ def main(argv: list[str]) -> int:
     command = " ".join(["python -m benchmarks compare", *argv])
     jobs = parse_jobs(args.jobs, profile.get("jobs", 1))
     with results_lock(args.results):  # from the checks to the report: one harness per folder
-        cells = build_cells(profile)
+        cells = build_cells(profile, session_fallback=args.splits is None)
         preflight(cells, args.results, args.force)
         summary = run_matrix(cells, args.results, args.force, command, jobs, executor_from(args))
         if not args.no_report:

@@ -96,7 +96,7 @@ AXES: dict[str, tuple[Any, ...] | None] = {
     "frameworks": tuple(FRAMEWORKS),
     "variants": ("baseline", "augmented"),
     "seeds": None,  # integers >= 0
-    "splits": ("random", "session", "loso"),
+    "splits": ("random", "session", "loso", "grouped"),
     "hud": ("full", "masked", "hud_only"),
 }
 

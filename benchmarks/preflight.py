@@ -86,7 +86,9 @@ def find_problems(cells: list[Cell]) -> tuple[list[str], list[dict[str, Any]]]:
                     made = splits.make_split(images, split, fold=fold, seed=seed)
                 except BenchError as exc:
                     where = f"split {split!r}" + (f" fold {fold}" if fold is not None else "")
-                    note(f"{where} on {dataset.root}: {_problem(exc)}")
+                    # the data layer's hints name `split`'s flag; compare's is --splits
+                    hint = _problem(exc).replace("--split ", "--splits ")
+                    note(f"{where} on {dataset.root}: {hint}")
                     continue
                 data_quality.add_split(report, made, hud)
     return problems, reports

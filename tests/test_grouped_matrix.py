@@ -1,0 +1,49 @@
+"""Data without capture sessions: the default matrix's leakage-safe split is the grouped one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import flat_dataset as dataset
+
+from benchmarks.compare import build_cells
+from benchmarks.preflight import find_problems
+
+pytestmark = pytest.mark.cross_env
+
+
+def _profile(root: Path) -> dict:
+    return {"frameworks": ["torch"], "variants": ["baseline"], "seeds": [0],
+            "splits": ["random", "session"], "hud": ["full"],
+            "run": {"data": str(root), "image_size": 32}}
+
+
+def test_undated_data_gets_the_grouped_split_in_place_of_the_session_split(
+    tmp_path: Path, tmp_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = dataset(tmp_path / "data", per_class=6, dated=False)
+    cells = build_cells(_profile(root), session_fallback=True)
+    assert [c.split for c in cells] == ["random", "grouped"]
+    assert "grouped split" in capsys.readouterr().err
+    problems, _ = find_problems(cells)
+    assert problems == []
+
+
+def test_an_explicit_session_split_is_refused_with_compares_flag_in_the_hint(
+    tmp_path: Path, tmp_cache: Path
+) -> None:
+    root = dataset(tmp_path / "data", per_class=6, dated=False)
+    cells = build_cells(_profile(root))
+    assert [c.split for c in cells] == ["random", "session"]
+    problems, _ = find_problems(cells)
+    (problem,) = problems
+    assert "use --splits grouped" in problem and "--split " not in problem
+
+
+def test_dated_data_keeps_its_session_split(
+    make_dataset: Callable[..., Path], tmp_cache: Path
+) -> None:
+    profile = _profile(make_dataset(per_folder=3, days=2))
+    assert [c.split for c in build_cells(profile, session_fallback=True)] == ["random", "session"]
