@@ -107,7 +107,7 @@ def test_a_diverged_run_names_its_epoch_and_has_no_metrics():
         (("environment", "concurrent_runs"), 0,
          "environment.concurrent_runs must be an integer >= 1, got 0"),
         (("data", "split"), "kfold",
-         "data.split must be 'random', 'session' or 'loso', got 'kfold'"),
+         "data.split must be 'random', 'session', 'loso' or 'grouped', got 'kfold'"),
         (("timing", "total_s"), float("nan"),
          "timing.total_s must be null or a finite number, got nan"),
         (("predictions_file",), "/abs/p.npz",
