@@ -19,6 +19,11 @@ from benchmarks.summary import answers
 from common_data.frameworks import FRAMEWORK_NAMES
 
 
+def _majority_text(row: Any) -> str:
+    found = row.majority()
+    return f"{100 * found[0]:.1f}" if found else ""
+
+
 def print_closing(console: Console, results_runs: Any, run_ids: list[str], report: Any,
                   min_effect: float) -> None:
     """Summarise the cells `run_ids` (those of the matrix just run) from their records."""
@@ -29,8 +34,9 @@ def print_closing(console: Console, results_runs: Any, run_ids: list[str], repor
         print(f"report: {report}")
         return
     table = Table(title="The matrix just run: validation accuracy (%), mean [95 % CI] over seeds")
-    for column in ("data", "regime", "framework", "variant", "seeds", "accuracy"):
-        table.add_column(column, justify="right" if column in ("seeds", "accuracy") else "left")
+    numbers = ("seeds", "accuracy", "majority class")
+    for column in ("data", "regime", "framework", "variant", *numbers):
+        table.add_column(column, justify="right" if column in numbers else "left")
     for row in sorted(rows, key=lambda r: (r.setting.data_label, r.setting.split != "random",
                                            r.setting.hud, r.variant != "baseline", r.framework)):
         values = row.values("accuracy")
@@ -40,7 +46,7 @@ def print_closing(console: Console, results_runs: Any, run_ids: list[str], repor
         table.add_row(f"{row.setting.data_label}, {row.setting.image_size}px",
                       regime_label(row.setting.split, row.setting.hud),
                       FRAMEWORK_NAMES[row.framework], row.variant, str(len(values)),
-                      f"{100 * mean:.1f}{interval}")
+                      f"{100 * mean:.1f}{interval}", _majority_text(row))
     console.print(table)
     # plain prints: rich would wrap sentences and paths at the terminal's width, and a path
     # broken over two lines cannot be copied

@@ -204,30 +204,42 @@ def apply_mode_flags(profile: dict[str, Any], items: list[str]) -> dict[str, Any
     return profile
 
 
-def count_sessions(data: str) -> int:
-    """Dated capture sessions in the dataset (frames without one form none), for expanding
-    `loso` into folds and for choosing the leakage-safe split."""
+def dataset_facts(data: str) -> tuple[int, bool]:
+    """(dated capture sessions, whether its card declares an overlay) of the dataset: for
+    expanding `loso` into folds and for choosing the controls the data can support."""
     from common_data.data.datasets import resolve_data
     from common_data.data.discovery import discover
 
-    records = discover(resolve_data(data)).records
-    return len({record.session for record in records} - {"unknown"})
+    dataset = discover(resolve_data(data))
+    sessions = {record.session for record in dataset.records} - {"unknown"}
+    return len(sessions), bool(dataset.card is not None and dataset.card.overlay)
 
 
-def build_cells(profile: dict[str, Any], session_fallback: bool = False) -> list[Cell]:
-    """The profile's cells. With `session_fallback` (a profile's splits, not the user's
-    --splits) a dataset with fewer than two capture sessions, which cannot have a session
-    split, gets the grouped split (near-copies kept on one side) in its place, with a note."""
+def build_cells(profile: dict[str, Any], adapt: frozenset[str] = frozenset()) -> list[Cell]:
+    """The profile's cells. On the axes in `adapt` ("splits", "hud": those the profile set, not
+    the user's flags) the controls follow the data, each change with a note: a dataset with
+    fewer than two capture sessions gets the grouped split (near-copies kept on one side) in
+    place of the session split, and one whose card declares no overlay runs no masked or
+    HUD-only regime (there is nothing to mask, so no overlay conclusion can be drawn)."""
     check_matrix(profile)
     data = profile.get("run", {}).get("data", "synthetic")
-    n_sessions = count_sessions(data) if {"loso", "session"} & set(profile["splits"]) else None
-    if session_fallback and "session" in profile["splits"] and (n_sessions or 0) < 2:
+    huds = {*profile["hud"], (profile.get("probe") or {}).get("hud", "full")}
+    needs_sessions = bool({"loso", "session"} & set(profile["splits"]))
+    n_sessions, overlay = (dataset_facts(data) if needs_sessions or huds != {"full"}
+                           else (None, True))
+    if "splits" in adapt and "session" in profile["splits"] and (n_sessions or 0) < 2:
         profile["splits"] = list(dict.fromkeys(
             "grouped" if split == "session" else split for split in profile["splits"]))
         print(f"note: {data} has {n_sessions} capture sessions, so the grouped split (frames "
               "that are near-copies kept on one side) stands in for the session split",
               file=sys.stderr)
-    return expand(profile, n_sessions)
+    if "hud" in adapt and not overlay and huds != {"full"}:
+        profile["hud"] = ["full"]
+        if (profile.get("probe") or {}).get("hud", "full") != "full":
+            profile.pop("probe")
+        print(f"note: the dataset card of {data} declares no overlay, so the masked and "
+              "HUD-only regimes are skipped and no overlay conclusion is drawn", file=sys.stderr)
+    return expand(profile, n_sessions if needs_sessions else None)
 
 
 def is_done(record_path: Path, cell: Cell) -> bool:
@@ -516,7 +528,8 @@ def main(argv: list[str]) -> int:
     command = " ".join(["python -m benchmarks compare", *argv])
     jobs = parse_jobs(args.jobs, profile.get("jobs", 1))
     with results_lock(args.results):  # from the checks to the report: one harness per folder
-        cells = build_cells(profile, session_fallback=args.splits is None)
+        cells = build_cells(profile, frozenset(
+            axis for axis in ("splits", "hud") if getattr(args, axis) is None))
         preflight(cells, args.results, args.force)
         summary = run_matrix(cells, args.results, args.force, command, jobs, executor_from(args))
         if not args.no_report:

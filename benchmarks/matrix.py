@@ -99,6 +99,8 @@ AXES: dict[str, tuple[Any, ...] | None] = {
     "splits": ("random", "session", "loso", "grouped"),
     "hud": ("full", "masked", "hud_only"),
 }
+# the splits that keep near-copies apart, in the order the summary prefers them
+LEAKAGE_SAFE: tuple[str, ...] = ("session", "grouped")
 
 
 def check_matrix(profile: dict[str, Any]) -> None:

@@ -610,13 +610,25 @@ def data_section(rows: list[Row], results_dir: Path) -> list[str]:
     return ["## Data quality", "", *lines] if lines else []
 
 
+def majority_note(rows: list[Row]) -> list[str]:
+    """The split's majority-class rate, beside its accuracies: a model that predicts one class
+    for every frame scores exactly this, so an accuracy near it means nothing was learnt."""
+    found = next((m for row in rows if (m := row.majority()) is not None), None)
+    if found is None:
+        return []
+    rate, name = found
+    return [f"Majority-class rate of this split's validation frames: {_pct(rate)} % "
+            f"(always predicting `{name}`).", ""]
+
+
 def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: Path) -> list[str]:
     curves = figures.learning_curves(rows, setting.title, fig_dir / f"curves-{setting.slug}.png")
     confusion = figures.confusion_matrices(
         rows, setting.title, fig_dir / f"confusion-{setting.slug}.png"
     )
     # per setting: one folder often holds a reduced matrix beside a published-protocol one
-    lines = [f"### {setting.title}", "", *protocol_notes(rows), "", *results_table(rows), ""]
+    lines = [f"### {setting.title}", "", *protocol_notes(rows), "", *majority_note(rows),
+             *results_table(rows), ""]
     for note in (shared_machine_note(rows), machines_note(rows)):
         if note:
             lines += [*note, ""]

@@ -24,7 +24,7 @@ def test_undated_data_gets_the_grouped_split_in_place_of_the_session_split(
     tmp_path: Path, tmp_cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = dataset(tmp_path / "data", per_class=6, dated=False)
-    cells = build_cells(_profile(root), session_fallback=True)
+    cells = build_cells(_profile(root), frozenset({"splits", "hud"}))
     assert [c.split for c in cells] == ["random", "grouped"]
     assert "grouped split" in capsys.readouterr().err
     problems, _ = find_problems(cells)
@@ -46,4 +46,22 @@ def test_dated_data_keeps_its_session_split(
     make_dataset: Callable[..., Path], tmp_cache: Path
 ) -> None:
     profile = _profile(make_dataset(per_folder=3, days=2))
-    assert [c.split for c in build_cells(profile, session_fallback=True)] == ["random", "session"]
+    cells = build_cells(profile, frozenset({"splits", "hud"}))
+    assert [c.split for c in cells] == ["random", "session"]
+
+
+def test_data_without_an_overlay_runs_no_overlay_regime(
+    tmp_path: Path, tmp_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = dataset(tmp_path / "data", per_class=6, dated=False)
+    profile = dict(_profile(root), hud=["full", "masked"],
+                   probe={"split": "random", "hud": "hud_only", "variant": "baseline"})
+    cells = build_cells(profile, frozenset({"splits", "hud"}))
+    assert {c.hud for c in cells} == {"full"}
+    assert "declares no overlay, so the masked and HUD-only regimes are skipped" in (
+        capsys.readouterr().err)
+    assert find_problems(cells)[0] == []
+    # asked for by flag, the regime is refused with one line naming what is missing
+    cells = build_cells(dict(_profile(root), hud=["masked"]), frozenset({"splits"}))
+    (problem,) = find_problems(cells)[0]
+    assert "needs overlay regions, but the dataset card declares none" in problem

@@ -144,3 +144,21 @@ def test_a_row_of_another_model_names_it_beside_the_variant() -> None:
     assert row.label == "baseline"
     row.records[0]["config"].update(spec="resnet50", transfer="scratch")
     assert row.label == "baseline (resnet50, from scratch)"
+
+
+def test_without_an_overlay_probe_the_summary_reads_only_the_grouped_split() -> None:
+    from benchmarks.summary import answers
+
+    rows = _rows({("random", "full", "baseline", "torch"): [0.95, 0.96],
+                  ("grouped", "full", "baseline", "torch"): [0.40, 0.42]})
+    supports = {"random": (30, 60), "grouped": (38, 50)}  # (largest class, frames)
+    for row in rows:
+        top, n = supports[row.setting.split]
+        for record in row.records:
+            record["metrics"].update(n=n, per_class={"fear": {"support": top},
+                                                     "joy": {"support": n - top}})
+    (shortcut,) = [a for a in answers(rows, min_effect=0.05) if "shortcut" in a]
+    assert ("PyTorch grouped split (full) 41.0 % (majority class 76.0 %) vs random 95.5 % "
+            "(majority class 50.0 %)") in shortcut
+    assert "HUD" not in shortcut and "session" not in shortcut
+    assert "A grouped split far below the random one" in shortcut

@@ -46,8 +46,6 @@ from common_data.data.cache import Images
 from common_data.errors import ConfigError, DataError
 
 SPLIT_KINDS: tuple[str, ...] = ("random", "session", "loso", "grouped")
-# the splits that keep near-copies apart, in the order a report prefers them
-LEAKAGE_SAFE: tuple[str, ...] = ("session", "grouped")
 LEAKAGE_THRESHOLD = 15.0
 LEAKAGE_SIZE = 16
 LEAKAGE_METHOD = (
