@@ -6,12 +6,14 @@ table and sentences are computed from the very records the report reads.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.data_quality import load_reports
 from benchmarks.figures import regime_label
 from benchmarks.records import group_rows, load_records
 from benchmarks.stats import mean_ci
@@ -50,6 +52,7 @@ def print_closing(console: Console, results_runs: Any, run_ids: list[str], repor
     console.print(table)
     # plain prints: rich would wrap sentences and paths at the terminal's width, and a path
     # broken over two lines cannot be copied
-    for text in answers(rows, min_effect):
+    audits = load_reports(Path(results_runs).parent)
+    for text in answers(rows, min_effect, audits):
         print(text.replace("**", ""))
     print(f"report: {report}")

@@ -552,7 +552,8 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
 
 
 def matrix_section(
-    matrix: dict[str, Any], rows: list[Row], fig_dir: Path, out_dir: Path
+    matrix: dict[str, Any], rows: list[Row], fig_dir: Path, out_dir: Path,
+    audits: dict[str, dict[str, Any]] | None = None,
 ) -> list[str]:
     """The report's opening: what the last `compare` matrix found, with one figure."""
     from benchmarks.finding import load_finding
@@ -563,7 +564,7 @@ def matrix_section(
                 [x for x in r.records if x["run_id"] in matrix["run_ids"]]) for r in rows]
     datasets = sorted({r.setting.data_label for r in only})
     chart = figures.regime_chart(only, fig_dir / "matrix-regimes.png")
-    answers = summary.answers(only, load_finding()["min_effect"])
+    answers = summary.answers(only, load_finding()["min_effect"], audits)
     return [
         "## The matrix just run",
         "",
@@ -578,7 +579,8 @@ def matrix_section(
     ]
 
 
-def summary_section(rows: list[Row]) -> list[str]:
+def summary_section(rows: list[Row],
+                    audits: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """The first screen: the three questions answered per dataset, with their numbers."""
     from benchmarks.finding import load_finding
 
@@ -588,16 +590,15 @@ def summary_section(rows: list[Row]) -> list[str]:
         datasets.setdefault(row.setting.data_label, []).append(row)
     lines = []
     for dataset, group in datasets.items():
-        found = summary.answers(group, min_effect)
+        found = summary.answers(group, min_effect, audits)
         if found:
             lines += [f"### {dataset}", "", *(f"- {text}" for text in found), ""]
     return ["## Summary of all stored runs, by dataset", "", *lines] if lines else []
 
 
-def data_section(rows: list[Row], results_dir: Path) -> list[str]:
+def data_section(rows: list[Row], reports: dict[str, dict[str, Any]]) -> list[str]:
     """Per dataset (name and content hash): what the data left out or got wrong, from the
-    data-quality files the harness's preflight kept."""
-    reports = data_quality.load_reports(results_dir)
+    data-quality files the harness's preflight kept (`reports`, by dataset hash)."""
     datasets = {row.setting.dataset_hash: row.setting.data_label for row in rows}
     lines = []
     for digest, label in datasets.items():
@@ -698,16 +699,17 @@ def render(results_dir: Path, out_dir: Path) -> Path:
     if not records:
         lines += ["No run records yet: run `tox -m compare` first.", ""]
     else:
+        audits = data_quality.load_reports(results_dir)  # the preflight's leakage audits
         just_run = {r["run_id"] for r in records} & set(matrix.get("run_ids", []))
         lines += [
             *matrix_section(matrix, [r for r in rows
                                      if any(x["run_id"] in just_run for x in r.records)],
-                            fig_dir, out_dir),
-            *summary_section(rows),
+                            fig_dir, out_dir, audits),
+            *summary_section(rows, audits),
             *findings_section(results_dir, fig_dir, out_dir),
             *resolution.section(records, fig_dir, out_dir, finding_protocol(results_dir)),
             *trajectory.section(records, fig_dir, out_dir),
-            *data_section(rows, results_dir),
+            *data_section(rows, audits),
             "## Results",
             "",
         ]

@@ -162,3 +162,14 @@ def test_without_an_overlay_probe_the_summary_reads_only_the_grouped_split() -> 
             "(majority class 50.0 %)") in shortcut
     assert "HUD" not in shortcut and "session" not in shortcut
     assert "A grouped split far below the random one" in shortcut
+    assert "near-copies" not in shortcut  # no audit, no claim
+    for row in rows:
+        for record in row.records:
+            record["data"] = {"dataset_hash": "d" * 64}
+    audit = {"d" * 64: {"splits": {"random, HUD full": {"near_duplicate_fraction": 0.991}}}}
+    (shortcut,) = [a for a in answers(rows, 0.05, audit) if "shortcut" in a]
+    assert ("vs random 95.5 % (majority class 50.0 %); near-copies: 99.1 % of the random "
+            "split's validation frames have a near-copy in training (leakage audit), so its "
+            "accuracy is inflated; the grouped split above keeps them apart") in shortcut
+    audit["d" * 64]["splits"]["random, HUD full"]["near_duplicate_fraction"] = 0.03
+    assert "near-copies" not in answers(rows, 0.05, audit)[-1]  # a few percent: no flag
