@@ -173,3 +173,16 @@ def test_without_an_overlay_probe_the_summary_reads_only_the_grouped_split() -> 
             "accuracy is inflated; the grouped split above keeps them apart") in shortcut
     audit["d" * 64]["splits"]["random, HUD full"]["near_duplicate_fraction"] = 0.03
     assert "near-copies" not in answers(rows, 0.05, audit)[-1]  # a few percent: no flag
+
+
+def test_the_regime_chart_marks_each_splits_majority_class_rate(tmp_path) -> None:
+    from benchmarks import figures
+
+    rows = _rows({("random", "full", "baseline", "torch"): [0.9],
+                  ("grouped", "full", "baseline", "torch"): [0.4]})
+    for row, (top, n) in zip(rows, [(30, 60), (38, 50)], strict=True):
+        row.records[0]["metrics"].update(n=n, per_class={"a": {"support": top},
+                                                         "b": {"support": n - top}})
+    regimes = [("random", "full"), ("grouped", "full"), ("session", "full")]
+    assert figures.majority_rates(rows, regimes) == [0.5, 0.76, None]
+    assert figures.regime_chart(rows, tmp_path / "chart.png").stat().st_size > 0
