@@ -145,7 +145,9 @@ def parse_seeds(value: str) -> list[int]:
 
 def resolve_data_flag(value: str) -> str:
     """`--data`: 'synthetic', or an existing folder made absolute (it enters the config hash)."""
-    if value == "synthetic":
+    from common_data.data.datasets import EMBEDDED
+
+    if value in EMBEDDED:
         return value
     path = Path(value).expanduser()
     if not path.is_dir():
@@ -474,10 +476,10 @@ def run_matrix(
         )
     started = time.perf_counter()
     with results_lock(results):
-        if any(cell.config["data"] == "synthetic" for cell in cells):
-            from common_data.data.synthetic import ensure_synthetic
+        from common_data.data.datasets import EMBEDDED, resolve_data
 
-            ensure_synthetic()
+        for name in sorted({cell.config["data"] for cell in cells} & set(EMBEDDED)):
+            resolve_data(name)  # generated once here, not raced for by the runs
         if executor.kind == "ray":
             from benchmarks.ray_executor import RayMatrixRunner
 

@@ -14,15 +14,22 @@ from common_data.data.preprocess import Preprocess
 from common_data.errors import DataError
 
 SYNTHETIC = "synthetic"
+SYNTHETIC_FLAT = "synthetic-flat"  # a new user's kind of data: flat JPEGs, six classes, no card
+EMBEDDED = (SYNTHETIC, SYNTHETIC_FLAT)
 
 
 def resolve_data(arg: str) -> Path:
-    """'synthetic' is generated on demand into the cache; anything else must be a folder."""
+    """The embedded datasets are generated on demand into the cache; anything else must be a
+    folder."""
     if arg == SYNTHETIC:
         # Imported here: generating pulls in the whole generator, which a real-data run never needs.
         from common_data.data.synthetic import ensure_synthetic
 
         return ensure_synthetic()
+    if arg == SYNTHETIC_FLAT:
+        from common_data.data.synthetic_flat import ensure_synthetic_flat
+
+        return ensure_synthetic_flat()
     path = Path(arg).expanduser()
     if not path.exists():
         raise DataError(
