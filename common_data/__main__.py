@@ -16,11 +16,15 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import NoReturn
 
+import cv2
+
+from common_data.atomic import write_bytes_atomic
 from common_data.data.batches import iterate_batches
 from common_data.data.cache import Images, load
-from common_data.data.card import load_card
+from common_data.data.card import load_card, suggested_card
 from common_data.data.datasets import load_for_run, preprocess_for, resolve_data
 from common_data.data.discovery import Dataset, discover, summarize
+from common_data.data.overlay import card_boxes, find_overlays, overlay_score, score_figure
 from common_data.data.preprocess import HUD_MODES
 from common_data.data.splits import SPLIT_KINDS, Split, make_split
 from common_data.errors import BenchError, ConfigError, reader_went_away
@@ -49,9 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--split", choices=SPLIT_KINDS, required=True)
         p.add_argument("--fold", type=int, default=None, help="loso fold (session index)")
 
-    p = sub.add_parser("describe", help="classes, palettes, sessions, bad files")
+    p = sub.add_parser("describe", help="classes, palettes, sessions, bad files; without a "
+                       "card, a suggested card (overlay candidates included)")
     common(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--overlay-figure", help="write a PNG heat map of how nearly identical each "
+                   "pixel is across frames (bright: a burned-in overlay candidate)")
 
     p = sub.add_parser("split", help="split sizes per class and session, leakage audit")
     common(p)
@@ -124,6 +131,15 @@ def _describe(args: argparse.Namespace) -> int:
     images = load(dataset, preprocess_for(dataset, args.image_size, args.hud),
                   skip_bad=args.skip_bad)
     info = describe_dataset(dataset, images)
+    score = overlay_score(images.images)
+    if args.overlay_figure:
+        write_bytes_atomic(args.overlay_figure, cv2.imencode(".png", score_figure(score))[1]
+                           .tobytes())
+    height, width = _common_frame(info["source_formats"])
+    info["overlay_candidates"] = card_boxes(find_overlays(score), height, width)
+    if dataset.card is None:
+        info["suggested_card"] = suggested_card(dataset.root.name, dataset.classes,
+                                                dataset.sessions, info["overlay_candidates"])
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
@@ -150,7 +166,20 @@ def _describe(args: argparse.Namespace) -> int:
             print(f"\n{label}:")
             for item in items:
                 print(f"  {item}")
+    if "suggested_card" in info:
+        print("\nno dataset card: this one was inferred (save it as dataset.toml and edit):\n")
+        print(info["suggested_card"], end="")
+    else:
+        print("\noverlay candidates (regions nearly identical across most frames):\n")
+        print(info["overlay_candidates"], end="")
     return 0
+
+
+def _common_frame(source_formats: dict[str, int]) -> tuple[int, int]:
+    """(height, width) of the most common decoded frame size ('320x240 3ch uint8')."""
+    fmt = max(source_formats, key=lambda k: source_formats[k], default="0x0")
+    height, _, width = fmt.split(" ")[0].partition("x")
+    return int(height or 0), int(width or 0)
 
 
 def _table(name: str, classes: list[str], totals: dict[str, int],

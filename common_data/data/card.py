@@ -15,6 +15,7 @@ silently change the classes, the split or the masked pixels of every run built o
 from __future__ import annotations
 
 import csv
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -76,6 +77,25 @@ class DatasetCard:
         if key in self.aliases:
             return self.aliases[key]
         return key if key in self.classes else None
+
+
+def suggested_card(name: str, classes: tuple[str, ...], sessions: Sessions,
+                   overlay_table: str) -> str:
+    """A card a user can save as dataset.toml and edit: what describe inferred without one."""
+    quoted = ", ".join(json.dumps(c) for c in classes)
+    lines = ["# Inferred by `python -m common_data describe`: check it, edit it, save it as",
+             "# dataset.toml in the dataset folder.", "", "[dataset]",
+             f"name = {json.dumps(name)}", "", "[classes]",
+             "# the model's outputs, in this order; map other folder names in [classes.aliases]",
+             f"names = [{quoted}]", "", "[sessions]"]
+    if sessions.source == "filename":
+        lines += ['source = "filename"', f"pattern = '{sessions.pattern}'",
+                  f"time_format = {json.dumps(sessions.time_format)}",
+                  f"burst_gap_s = {sessions.burst_gap_s:g}"]
+    else:
+        lines += ['source = "none"  # or "manifest" with manifest = "sessions.csv" '
+                  "(file,session[,subject])"]
+    return "\n".join(lines) + "\n\n" + overlay_table
 
 
 def load_card(path: str | Path, where: str | None = None) -> DatasetCard:
