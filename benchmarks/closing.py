@@ -23,12 +23,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from benchmarks.data_quality import load_reports
 from benchmarks.records import Row, group_rows, load_records
 from benchmarks.stats import mean_ci
 from benchmarks.summary import keyed_answers
 from common_data.frameworks import FRAMEWORK_NAMES
 
-TITLE = "validation accuracy (%), mean [95 % CI] over seeds"
+TITLE = "validation accuracy (%), mean [95 % CI] over seeds; maj.: majority-class rate"
 # width when stdout is a file or a pipe and COLUMNS does not say otherwise
 REDIRECTED_WIDTH = 80
 
@@ -77,19 +78,22 @@ def table_entries(rows: list[Row]) -> list[dict[str, Any]]:
             "accuracy": float(mean),
             "ci_low": float(low) if bounded else None,
             "ci_high": float(high) if bounded else None,
+            "majority": majority[0] if (majority := row.majority()) else None,
         })
     return entries
 
 
-def closing_document(rows: list[Row], min_effect: float, report: Any) -> dict[str, Any]:
+def closing_document(rows: list[Row], min_effect: float, report: Any,
+                     audits: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The table and the three answers per dataset, plus the report's path: what `--json`
-    prints. Answers are plain text (the report's bold marks removed)."""
+    prints. Answers are plain text (the report's bold marks removed); `audits` are the
+    preflight's data-quality reports (their leakage audits flag near-copy inflation)."""
     by_dataset: dict[str, list[Row]] = {}
     for row in rows:
         by_dataset.setdefault(row.setting.data_label, []).append(row)
     datasets = []
     for label in sorted(by_dataset):
-        found = keyed_answers(by_dataset[label], min_effect)
+        found = keyed_answers(by_dataset[label], min_effect, audits)
         datasets.append({
             "dataset": label,
             "table": table_entries(by_dataset[label]),
@@ -103,16 +107,19 @@ def render_table(entries: list[dict[str, Any]]) -> Table:
     augmented, 10 seeds and '62.3 [60.1, 64.5]' fit in 80 columns with room to spare."""
     from benchmarks.figures import regime_label  # matplotlib: the harness env's only
 
-    table = Table(title=TITLE, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in ("size", "regime", "framework", "variant", "seeds", "accuracy"):
-        table.add_column(column, no_wrap=True,
-                         justify="right" if column in ("size", "seeds", "accuracy") else "left")
+    # one space of padding and the box's one-space rule between columns: 78 columns at most
+    table = Table(title=TITLE, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 1, 0, 0))
+    numbers = ("size", "seeds", "accuracy", "maj.")
+    for column in ("size", "regime", "framework", "variant", *numbers[1:]):
+        table.add_column(column, no_wrap=True, justify="right" if column in numbers else "left")
     for entry in entries:
         interval = "" if entry["ci_low"] is None else \
             f" [{100 * entry['ci_low']:.1f}, {100 * entry['ci_high']:.1f}]"
         cells = (f"{entry['image_size']} px", regime_label(entry["split"], entry["hud"]),
                  FRAMEWORK_NAMES[entry["framework"]], entry["variant"], str(entry["seeds"]),
-                 f"{100 * entry['accuracy']:.1f}{interval}")
+                 f"{100 * entry['accuracy']:.1f}{interval}",
+                 "" if entry["majority"] is None else f"{100 * entry['majority']:.1f}")
         table.add_row(*map(Text, cells))  # Text: a '[' in a value is never read as markup
     return table
 
@@ -123,7 +130,8 @@ def print_closing(results_runs: Path, run_ids: list[str] | None, report: Any,
     """Summarise the runs `run_ids` (those of the matrix just run; every stored run when
     None) from their records: as text at the console's width, or as one JSON document, on
     `stream` (default stdout)."""
-    document = closing_document(ok_rows(results_runs, run_ids), min_effect, report)
+    document = closing_document(ok_rows(results_runs, run_ids), min_effect, report,
+                                load_reports(Path(results_runs).parent))
     if as_json:
         print(json.dumps(document, indent=2, ensure_ascii=False), file=stream or sys.stdout)
         return

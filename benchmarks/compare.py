@@ -39,7 +39,7 @@ from benchmarks.closing import add_closing_arguments, export_tensorboard_to, pri
 from benchmarks.envs import PROJECT_ROOT, framework_python
 from benchmarks.executors import LOCAL, Executor, add_executor_arguments, executor_from
 from benchmarks.lock import results_lock
-from benchmarks.matrix import Cell, check_matrix, expand, load_matrix_profile
+from benchmarks.matrix import AXES, Cell, check_matrix, expand, load_matrix_profile
 from benchmarks.preflight import preflight
 from benchmarks.records import exit_text, warn
 from common_data.atomic import write_json_atomic
@@ -65,7 +65,8 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
     parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
     parser.add_argument("--variants", help="comma-separated subset of: baseline,augmented")
     parser.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
-    parser.add_argument("--splits", help="comma-separated subset of: random,session,loso")
+    parser.add_argument("--splits", help="comma-separated subset of: random,session,loso,"
+                        "grouped (near-copies kept on one side; for data without sessions)")
     parser.add_argument("--hud", help="comma-separated subset of: full,masked,hud_only")
     parser.add_argument("--no-probe", action="store_true",
                         help="leave out the profile's probe cells (e.g. the HUD-only baseline)")
@@ -167,7 +168,9 @@ def check_image_size(size: int) -> None:
 
 def resolve_data_flag(value: str) -> str:
     """`--data`: 'synthetic', or an existing folder made absolute (it enters the config hash)."""
-    if value == "synthetic":
+    from common_data.data.datasets import EMBEDDED
+
+    if value in EMBEDDED:
         return value
     path = Path(value).expanduser()
     if not path.is_dir():
@@ -185,7 +188,7 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
     if args.variants:
         profile["variants"] = parse_csv("--variants", args.variants, ("baseline", "augmented"))
     if args.splits:
-        profile["splits"] = parse_csv("--splits", args.splits, ("random", "session", "loso"))
+        profile["splits"] = parse_csv("--splits", args.splits, AXES["splits"])
     if args.hud:
         profile["hud"] = parse_csv("--hud", args.hud, ("full", "masked", "hud_only"))
     if args.seeds:
@@ -227,19 +230,42 @@ def apply_mode_flags(profile: dict[str, Any], items: list[str]) -> dict[str, Any
     return profile
 
 
-def count_sessions(data: str) -> int:
-    """Capture sessions in the dataset, for expanding `loso` into folds."""
+def dataset_facts(data: str) -> tuple[int, bool]:
+    """(dated capture sessions, whether its card declares an overlay) of the dataset: for
+    expanding `loso` into folds and for choosing the controls the data can support."""
     from common_data.data.datasets import resolve_data
     from common_data.data.discovery import discover
 
-    return len({record.session for record in discover(resolve_data(data)).records})
+    dataset = discover(resolve_data(data))
+    sessions = {record.session for record in dataset.records} - {"unknown"}
+    return len(sessions), bool(dataset.card is not None and dataset.card.overlay)
 
 
-def build_cells(profile: dict[str, Any]) -> list[Cell]:
+def build_cells(profile: dict[str, Any], adapt: frozenset[str] = frozenset()) -> list[Cell]:
+    """The profile's cells. On the axes in `adapt` ("splits", "hud": those the profile set, not
+    the user's flags) the controls follow the data, each change with a note: a dataset with
+    fewer than two capture sessions gets the grouped split (near-copies kept on one side) in
+    place of the session split, and one whose card declares no overlay runs no masked or
+    HUD-only regime (there is nothing to mask, so no overlay conclusion can be drawn)."""
     check_matrix(profile)
     data = profile.get("run", {}).get("data", "synthetic")
-    n_sessions = count_sessions(data) if "loso" in profile["splits"] else None
-    return expand(profile, n_sessions)
+    huds = {*profile["hud"], (profile.get("probe") or {}).get("hud", "full")}
+    needs_sessions = bool({"loso", "session"} & set(profile["splits"]))
+    n_sessions, overlay = (dataset_facts(data) if needs_sessions or huds != {"full"}
+                           else (None, True))
+    if "splits" in adapt and "session" in profile["splits"] and (n_sessions or 0) < 2:
+        profile["splits"] = list(dict.fromkeys(
+            "grouped" if split == "session" else split for split in profile["splits"]))
+        print(f"note: {data} has {n_sessions} capture sessions, so the grouped split (frames "
+              "that are near-copies kept on one side) stands in for the session split",
+              file=sys.stderr)
+    if "hud" in adapt and not overlay and huds != {"full"}:
+        profile["hud"] = ["full"]
+        if (profile.get("probe") or {}).get("hud", "full") != "full":
+            profile.pop("probe")
+        print(f"note: the dataset card of {data} declares no overlay, so the masked and "
+              "HUD-only regimes are skipped and no overlay conclusion is drawn", file=sys.stderr)
+    return expand(profile, n_sessions if needs_sessions else None)
 
 
 def is_done(record_path: Path, cell: Cell, note: Callable[[str], None] = warn) -> bool:
@@ -485,10 +511,10 @@ def run_matrix(
         )
     started = time.perf_counter()
     with results_lock(results):
-        if any(cell.config["data"] == "synthetic" for cell in cells):
-            from common_data.data.synthetic import ensure_synthetic
+        from common_data.data.datasets import EMBEDDED, resolve_data
 
-            ensure_synthetic()
+        for name in sorted({cell.config["data"] for cell in cells} & set(EMBEDDED)):
+            resolve_data(name)  # generated once here, not raced for by the runs
         if executor.kind == "ray":
             from benchmarks.ray_executor import RayMatrixRunner
 
@@ -542,7 +568,8 @@ def main(argv: list[str]) -> int:
     jobs = parse_jobs(args.jobs, profile.get("jobs", 1))
     stdout = PipeSafe(sys.stdout)  # rich exits 1 on a closed pipe; this keeps it quiet
     with results_lock(args.results):  # from the checks to the report: one harness per folder
-        cells = build_cells(profile)
+        cells = build_cells(profile, frozenset(
+            axis for axis in ("splits", "hud") if getattr(args, axis) is None))
         preflight(cells, args.results, args.force)
         summary = run_matrix(cells, args.results, args.force, command, jobs, executor_from(args))
         if not args.no_report:

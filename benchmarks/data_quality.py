@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from benchmarks.markdown import md_code, md_text
 from common_data.atomic import write_json_atomic
-from common_data.data.classes import CLASSES
 from common_data.errors import DataError
 from common_data.safe_files import read_json_text
 
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
 
 QUALITY_FOLDER = "data"
 SHORT_HASH = 8
-# The camera the HUD boxes were measured on (common_data.data.preprocess): 320 rows x 240 columns.
-CAMERA_FRAME = "320x240"
 _FORMAT = re.compile(r"^(\d+)x(\d+) ")
 
 
@@ -54,7 +51,9 @@ def new_report(dataset: Dataset) -> dict[str, Any]:
         "unmapped_folders": dict(sorted(dataset.unknown_folders.items())),
         "ignored_files": list(dataset.ignored_files),
         "duplicates_across_classes": duplicates,
-        "missing_classes": [c for c in CLASSES if c not in {r.label for r in dataset.records}],
+        "classes": list(dataset.classes),
+        "missing_classes": [c for c in dataset.classes
+                            if c not in {r.label for r in dataset.records}],
         "vanished_classes": [],
         "skipped_files": [],
         "hud_warnings": [],
@@ -62,21 +61,22 @@ def new_report(dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def add_view(report: dict[str, Any], images: Images) -> None:
-    """The decode half: skipped files, and HUD boxes on frames of another size."""
+def add_view(report: dict[str, Any], images: Images, overlay_frame: str = "") -> None:
+    """The decode half: skipped files, and HUD boxes on frames of another size than the
+    `overlay_frame` ("HEIGHTxWIDTH") the dataset card stated them for."""
     known = {item["path"] for item in report["skipped_files"]}
     report["skipped_files"] += [item for item in images.skipped if item["path"] not in known]
     kept = {r.label for r in images.records}
-    gone = {c for c in CLASSES if c not in kept and c not in report["missing_classes"]}
+    gone = {c for c in images.classes if c not in kept and c not in report["missing_classes"]}
     report["vanished_classes"] = sorted(set(report.get("vanished_classes", [])) | gone)
     hud = images.preprocess.hud
     if hud == "full":
         return
     other = {size: n for fmt, n in images.source_formats.items()
-             if (size := _frame_size(fmt)) and size != CAMERA_FRAME}
+             if (size := _frame_size(fmt)) and size != overlay_frame}
     for size, n in sorted(other.items()):
-        warning = (f"HUD mode '{hud}' uses boxes measured on the camera's {CAMERA_FRAME} "
-                   f"frames, but {n} frames here are {size}: the boxes may miss the HUD or "
+        warning = (f"HUD mode '{hud}' uses boxes the dataset card states for {overlay_frame} "
+                   f"frames, but {n} frames here are {size}: the boxes may miss the overlay or "
                    "cover face")
         if warning not in report["hud_warnings"]:
             report["hud_warnings"].append(warning)
@@ -144,7 +144,7 @@ def class_warnings(report: dict[str, Any]) -> list[str]:
     """Classes the runs never saw: none in the folder, or every file of one left out by
     --skip-bad. Accuracy over fewer classes is not comparable, so the user must be told.
     Files written before these keys existed have neither."""
-    n, missing = len(CLASSES), report.get("missing_classes") or []
+    n, missing = len(report.get("classes") or []), report.get("missing_classes") or []
     vanished = report.get("vanished_classes") or []
     lines = []
     if missing:

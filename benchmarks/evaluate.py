@@ -28,10 +28,13 @@ from benchmarks.evaluation_summary import render
 from common_data.atomic import write_json_atomic
 from common_data.data.aliases import load_aliases
 from common_data.data.cache import Images, load
-from common_data.data.classes import CLASSES
-from common_data.data.datasets import SYNTHETIC, resolve_data
-from common_data.data.discovery import IMAGE_EXTENSIONS, Dataset, discover
-from common_data.data.preprocess import Preprocess
+from common_data.data.datasets import (
+    SYNTHETIC,
+    discover_for_model,
+    preprocess_for,
+    resolve_data,
+)
+from common_data.data.discovery import IMAGE_EXTENSIONS, Dataset
 from common_data.errors import ConfigError, DataError
 from common_data.frameworks import FRAMEWORKS
 from common_data.run.evaluation import evaluable
@@ -128,7 +131,8 @@ def evaluation_document(record: dict[str, Any], weights: Path, dataset: Dataset,
                         images: Images, metrics: dict[str, Any], aliases: dict[str, str] | None,
                         predictions: Path, command: str) -> dict[str, Any]:
     """The stored evaluation: enough to tell which weights met which frames, and how."""
-    counts = {c: int(n) for c in CLASSES if (n := int(np.sum(images.labels == CLASSES.index(c))))}
+    counts = {c: int(n) for k, c in enumerate(images.classes)
+              if (n := int(np.sum(images.labels == k)))}
     return {
         "evaluation_version": EVALUATION_VERSION,
         "run_id": record["run_id"],
@@ -149,7 +153,7 @@ def evaluation_document(record: dict[str, Any], weights: Path, dataset: Dataset,
             "folders": {r.folder: r.label for r in images.records},
             "frames": counts,
             "unmapped": unmapped_frames(dataset),
-            "absent_classes": [c for c in CLASSES if c not in counts],
+            "absent_classes": [c for c in images.classes if c not in counts],
             "skipped": images.skipped,
         },
         "same_data_as_training": images.dataset_hash == record["data"]["dataset_hash"],
@@ -190,15 +194,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print the evaluation as JSON")
     args = parser.parse_args(argv)
 
-    aliases = load_aliases(args.aliases) if args.aliases else None  # flags before records
     record_path = find_record(args.results / "runs", args.run)
     record = read_record(record_path)
+    classes = tuple((record.get("metrics") or {}).get("classes") or ())
+    aliases = load_aliases(args.aliases, classes) if args.aliases else None  # before the weights
     _, weights = evaluable(record, record_path)
     framework_python(record["framework"])  # a missing env fails before the slow decode
     folder = writable_folder(args.results / "evaluations", args.results)  # so does this
     root = resolve_data(args.data)
-    dataset = discover(root, aliases=aliases)
-    preprocess = Preprocess(size=record["data"]["image_size"], hud=record["data"]["hud"])
+    dataset = discover_for_model(root, record, aliases)
+    preprocess = preprocess_for(dataset, record["data"]["image_size"], record["data"]["hud"])
     print(f"reading {len(dataset.records)} frames of {root} at {preprocess.size}x"
           f"{preprocess.size} (decoded once, then cached) ...", file=sys.stderr, flush=True)
     images = load(dataset, preprocess, skip_bad=args.skip_bad)
@@ -208,7 +213,7 @@ def main(argv: list[str]) -> int:
     predictions = folder / f"{name}.predictions.npz"
     run_evaluator(record["framework"], record_path, root, predictions, args)
     y_true, proba = read_predictions(predictions, images)
-    metrics = classification_metrics(y_true, proba)
+    metrics = classification_metrics(y_true, proba, classes)
 
     command = " ".join(["python -m benchmarks evaluate", *argv])
     document = evaluation_document(record, weights, dataset, images, metrics, aliases,

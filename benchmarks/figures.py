@@ -10,7 +10,6 @@ import numpy as np
 
 from benchmarks.records import Row
 from common_data.atomic import atomic_file
-from common_data.data.classes import CLASSES
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 
 _STYLES = {"baseline": "-", "augmented": "--"}
@@ -71,8 +70,9 @@ def confusion_matrices(rows: list[Row], title: str, path: Path) -> Path:
                 fontsize=7,
                 color="white" if norm[i, j] > 0.5 else "black",
             )
-        ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=45, fontsize=7)
-        ax.set_yticks(range(len(CLASSES)), CLASSES, fontsize=7)
+        classes = row.ok[0]["metrics"]["classes"]
+        ax.set_xticks(range(len(classes)), classes, rotation=45, fontsize=7)
+        ax.set_yticks(range(len(classes)), classes, fontsize=7)
         ax.set_title(f"{FRAMEWORK_NAMES[row.framework]} {row.variant}", fontsize=9)
         ax.set_xlabel("predicted", fontsize=8)
     axes[0][0].set_ylabel("true", fontsize=8)
@@ -189,6 +189,16 @@ def regime_label(split: str, hud: str) -> str:
     return split if hud == "full" else f"{split}, {'HUD only' if hud == 'hud_only' else hud}"
 
 
+def majority_rates(rows: list[Row], regimes: list[tuple[str, str]]) -> list[float | None]:
+    """Per regime (split, HUD mode), the majority-class rate of its validation frames."""
+    out = []
+    for regime in regimes:
+        found = [m for r in rows if (r.setting.split, r.setting.hud) == regime
+                 and (m := r.majority()) is not None]
+        out.append(found[0][0] if found else None)
+    return out
+
+
 def regime_chart(rows: list[Row], path: Path) -> Path:
     """Accuracy per regime (split x HUD mode) for both twins and both variants, mean over
     seeds with a 95 % t-interval: the story of a matrix in one picture."""
@@ -214,6 +224,12 @@ def regime_chart(rows: list[Row], path: Path) -> Path:
         ax.bar(xs, means, width, yerr=errs, capsize=3, color=FRAMEWORKS[framework].colour,
                alpha=1.0 if variant == "baseline" else 0.45,
                label=f"{FRAMEWORK_NAMES[framework]} {variant}")
+    rates = majority_rates(rows, regimes)
+    first = next((j for j, rate in enumerate(rates) if rate is not None), None)
+    for j, rate in enumerate(rates):
+        if rate is not None:  # a model predicting one class for every frame scores this
+            ax.hlines(100 * rate, j - 0.45, j + 0.45, colors="black", linestyles="dashed",
+                      linewidth=1, label="majority class" if j == first else None)
     ax.set_xticks(range(len(regimes)), [regime_label(*k) for k in regimes])
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Accuracy per regime (mean over seeds, 95 % CI)", fontsize=10)

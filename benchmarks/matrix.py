@@ -109,9 +109,11 @@ AXES: dict[str, tuple[Any, ...] | None] = {
     "frameworks": tuple(FRAMEWORKS),
     "variants": ("baseline", "augmented"),
     "seeds": None,  # integers >= 0
-    "splits": ("random", "session", "loso"),
+    "splits": ("random", "session", "loso", "grouped"),
     "hud": ("full", "masked", "hud_only"),
 }
+# the splits that keep near-copies apart, in the order the summary prefers them
+LEAKAGE_SAFE: tuple[str, ...] = ("session", "grouped")
 
 
 def check_matrix(profile: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ def find_problems(cells: list[Cell]) -> tuple[list[str], list[dict[str, Any]]]:
     """Every problem the cells' runners would hit before training, each named once, and the
     data-quality report of each dataset (see `benchmarks.data_quality`)."""
     from common_data.data import cache, discovery, splits
-    from common_data.data.datasets import resolve_data
+    from common_data.data.datasets import preprocess_for, resolve_data
     from common_data.data.preprocess import Preprocess
     from common_data.model.spec import load_spec
 
@@ -68,7 +68,11 @@ def find_problems(cells: list[Cell]) -> tuple[list[str], list[dict[str, Any]]]:
             key = (cell.config["image_size"], cell.config["hud"], cell.config["skip_bad"])
             views.setdefault(key, []).append(cell)
         for (size, hud, skip_bad), view_cells in sorted(views.items()):
-            preprocess = Preprocess(size=size, hud=hud)
+            try:
+                preprocess = preprocess_for(dataset, size, hud)
+            except BenchError as exc:
+                note(f"--hud {hud} on {dataset.root}: {_problem(exc)}")
+                continue
             try:
                 images = cache.load(dataset, preprocess, skip_bad=skip_bad)
             except BenchError as exc:
@@ -77,13 +81,16 @@ def find_problems(cells: list[Cell]) -> tuple[list[str], list[dict[str, Any]]]:
                     images = cache.load(dataset, preprocess, skip_bad=True)
                 except BenchError:
                     continue
-            data_quality.add_view(report, images)
+            data_quality.add_view(report, images, dataset.card.overlay_frame if dataset.card
+                                  else "")
             for split, fold, seed in sorted(_splits(view_cells)):
                 try:
                     made = splits.make_split(images, split, fold=fold, seed=seed)
                 except BenchError as exc:
                     where = f"split {split!r}" + (f" fold {fold}" if fold is not None else "")
-                    note(f"{where} on {dataset.root}: {_problem(exc)}")
+                    # the data layer's hints name `split`'s flag; compare's is --splits
+                    hint = _problem(exc).replace("--split ", "--splits ")
+                    note(f"{where} on {dataset.root}: {hint}")
                     continue
                 data_quality.add_split(report, made, hud)
     return problems, reports

@@ -79,6 +79,16 @@ class Row:
     def by_seed(self) -> dict[int, dict[str, Any]]:
         return {int(r["config"]["seed"]): r for r in self.ok}
 
+    def majority(self) -> tuple[float, str] | None:
+        """(rate, class) of the largest class among the validation frames: what a model that
+        always predicts one class scores. Every seed of a row is scored on the same split."""
+        metrics = self.ok[0]["metrics"] if self.ok else {}
+        if not metrics.get("per_class"):
+            return None
+        support = {name: row["support"] for name, row in metrics["per_class"].items()}
+        name = max(support, key=lambda k: support[k])
+        return support[name] / max(metrics["n"], 1), name
+
     @property
     def label(self) -> str:
         """The variant, naming the model when it is not the baseline CNN: one setting's table

@@ -7,7 +7,6 @@ predictions, so the report can be regenerated anywhere and always says what was 
 import argparse
 import json
 import tempfile
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,12 +40,12 @@ from benchmarks.records import (
 )
 from benchmarks.stats import mcnemar, mean_ci, paired_t_test
 from common_data.atomic import write_text_atomic
+from common_data.data.card import shipped_cards
 from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 from common_data.run.metrics import classification_metrics, ensemble_proba
 from common_data.safe_files import read_json_text
 
-PUBLISHED = Path(__file__).resolve().parent / "published.toml"
 _METRICS = (
     ("accuracy", "accuracy"),
     ("macro_f1", "macro F1"),
@@ -158,7 +157,9 @@ def _ensemble(row: Row) -> tuple[dict[str, Any], np.ndarray, np.ndarray] | None:
     if any(not np.array_equal(p["val_indices"], first["val_indices"]) for p in stored):
         return None
     proba = ensemble_proba([p["proba"] for p in stored])
-    return classification_metrics(first["y_true"], proba), first["y_true"], proba.argmax(axis=1)
+    classes = row.ok[0]["metrics"]["classes"]
+    return (classification_metrics(first["y_true"], proba, classes), first["y_true"],
+            proba.argmax(axis=1))
 
 
 def ensemble_table(rows: list[Row]) -> list[str]:
@@ -255,11 +256,23 @@ def _ours_text(found: dict[str, Row], ensemble: bool) -> str:
     return "; ".join(parts)
 
 
+def _dataset_hash(row: Row) -> str | None:
+    return row.records[0].get("data", {}).get("dataset_hash") if row.records else None
+
+
 def published_table(rows: list[Row]) -> list[str]:
     """The published figures beside ours on the published split (random, full frame): per
     published model, our runs of the same spec (and transfer mode), or why there are none.
     A run trained from scratch is never shown as a transfer result."""
-    published = tomllib.loads(PUBLISHED.read_text(encoding="utf-8"))
+    cards = [c for c in shipped_cards() if c.published is not None]
+    hashes = {_dataset_hash(row) for row in rows}
+    card = next((c for c in cards if c.content_hash in hashes), None)
+    if card is None:
+        return ["None for these datasets: published figures come from a dataset card's "
+                "`[published]` table, tied to the content hash of the data they were measured on."]
+    # figures stand only beside runs on the very content they were measured on
+    rows = [row for row in rows if _dataset_hash(row) == card.content_hash]
+    published = card.published
     lines = [
         f"Published values are from the {published['source']}, labelled **published**; "
         "ours are this project's records of the same spec on the random split with the full "
@@ -598,7 +611,8 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
 
 
 def matrix_section(
-    matrix: dict[str, Any], rows: list[Row], fig_dir: Path, out_dir: Path
+    matrix: dict[str, Any], rows: list[Row], fig_dir: Path, out_dir: Path,
+    audits: dict[str, dict[str, Any]] | None = None,
 ) -> list[str]:
     """The report's opening: what the last `compare` matrix found, with one figure."""
     from benchmarks.finding import load_finding
@@ -609,7 +623,7 @@ def matrix_section(
                 [x for x in r.records if x["run_id"] in matrix["run_ids"]]) for r in rows]
     datasets = sorted({md_text(r.setting.data_label) for r in only})
     chart = figures.regime_chart(only, fig_dir / "matrix-regimes.png")
-    answers = summary.answers(only, load_finding()["min_effect"])
+    answers = summary.answers(only, load_finding()["min_effect"], audits)
     return [
         "## The matrix just run",
         "",
@@ -624,7 +638,8 @@ def matrix_section(
     ]
 
 
-def summary_section(rows: list[Row]) -> list[str]:
+def summary_section(rows: list[Row],
+                    audits: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """The first screen: the three questions answered per dataset, with their numbers."""
     from benchmarks.finding import load_finding
 
@@ -634,16 +649,15 @@ def summary_section(rows: list[Row]) -> list[str]:
         datasets.setdefault(row.setting.data_label, []).append(row)
     lines = []
     for dataset, group in datasets.items():
-        found = summary.answers(group, min_effect)
+        found = summary.answers(group, min_effect, audits)
         if found:
             lines += [f"### {md_text(dataset)}", "", *(f"- {text}" for text in found), ""]
     return ["## Summary of all stored runs, by dataset", "", *lines] if lines else []
 
 
-def data_section(rows: list[Row], results_dir: Path) -> list[str]:
+def data_section(rows: list[Row], reports: dict[str, dict[str, Any]]) -> list[str]:
     """Per dataset (name and content hash): what the data left out or got wrong, from the
-    data-quality files the harness's preflight kept."""
-    reports = data_quality.load_reports(results_dir)
+    data-quality files the harness's preflight kept (`reports`, by dataset hash)."""
     datasets = {row.setting.dataset_hash: row.setting.data_label for row in rows}
     lines = []
     for digest, label in datasets.items():
@@ -656,6 +670,17 @@ def data_section(rows: list[Row], results_dir: Path) -> list[str]:
     return ["## Data quality", "", *lines] if lines else []
 
 
+def majority_note(rows: list[Row]) -> list[str]:
+    """The split's majority-class rate, beside its accuracies: a model that predicts one class
+    for every frame scores exactly this, so an accuracy near it means nothing was learnt."""
+    found = next((m for row in rows if (m := row.majority()) is not None), None)
+    if found is None:
+        return []
+    rate, name = found
+    return [f"Majority-class rate of this split's validation frames: {_pct(rate)} % "
+            f"(always predicting `{name}`).", ""]
+
+
 def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: Path) -> list[str]:
     curves = figures.learning_curves(rows, setting.title, fig_dir / f"curves-{setting.slug}.png")
     confusion = figures.confusion_matrices(
@@ -663,6 +688,7 @@ def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: 
     )
     # per setting: one folder often holds a reduced matrix beside a published-protocol one
     lines = [f"### {md_text(setting.title)}", "", *protocol_notes(rows), "",
+             *majority_note(rows),
              *results_table(rows), ""]
     for note in (shared_machine_note(rows), machines_note(rows)):
         if note:
@@ -733,16 +759,17 @@ def render(results_dir: Path, out_dir: Path) -> Path:
     if not records:
         lines += ["No run records yet: run `tox -m compare` first.", ""]
     else:
+        audits = data_quality.load_reports(results_dir)  # the preflight's leakage audits
         just_run = {r["run_id"] for r in records} & set(matrix.get("run_ids", []))
         lines += [
             *matrix_section(matrix, [r for r in rows
                                      if any(x["run_id"] in just_run for x in r.records)],
-                            fig_dir, out_dir),
-            *summary_section(rows),
+                            fig_dir, out_dir, audits),
+            *summary_section(rows, audits),
             *findings_section(results_dir, fig_dir, out_dir),
             *resolution.section(records, fig_dir, out_dir, finding_protocol(results_dir)),
             *trajectory.section(records, fig_dir, out_dir),
-            *data_section(rows, results_dir),
+            *data_section(rows, audits),
             "## Results",
             "",
         ]

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from common_data.data.cache import Images
-from common_data.data.classes import CLASSES
 from common_data.data.discovery import Record
 from common_data.data.preprocess import Preprocess
 from common_data.wire import ONEDNN_ENV
@@ -27,6 +26,8 @@ os.environ[ONEDNN_ENV] = "0"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REAL_DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "facial-emotion"
 BASE_TIME = datetime(2024, 3, 3, 10, 0, 0)
+# the classes of the generated test datasets: their folders are named after them, no card
+CLASSES: tuple[str, ...] = ("angry", "happy", "natural", "sad", "surprise")
 # committed records of one setting (both twins, 32 px, seed 0): a results folder in miniature
 SEED_RUNS = sorted((PROJECT_ROOT / "results" / "runs").glob("*-baseline-random-full-32px-s0-*"))
 
@@ -50,9 +51,11 @@ def real_data() -> Path:
 def real_images_64(real_data: Path) -> Images:
     """The real set decoded once at 64x64 into the normal cache, so later sessions are fast."""
     from common_data.data.cache import load
+    from common_data.data.datasets import preprocess_for
     from common_data.data.discovery import discover
 
-    return load(discover(real_data), Preprocess(size=64))
+    dataset = discover(real_data)
+    return load(dataset, preprocess_for(dataset, 64))
 
 
 @pytest.fixture
@@ -61,6 +64,20 @@ def tmp_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("THERMAL_BENCH_CACHE", str(cache))
     return cache
+
+
+def five_class_card(root: Path, overlay: str = 'source = "none"', **aliases: str) -> Path:
+    """Write a dataset.toml into `root`: the five CLASSES, these folder aliases, no sessions,
+    `overlay` (the [overlay] table's body; none by default). Folders it does not name are
+    unknown, as they are for a user's card."""
+    names = ", ".join(f'"{c}"' for c in CLASSES)
+    table = "".join(f'{folder} = "{target}"\n' for folder, target in aliases.items())
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "dataset.toml"
+    path.write_text(f'[dataset]\nname = "test"\n[classes]\nnames = [{names}]\n'
+                    f'[classes.aliases]\n{table}[sessions]\nsource = "none"\n'
+                    f'[overlay]\n{overlay}\n', encoding="utf-8")
+    return path
 
 
 def frame(seed: int, height: int = 40, width: int = 30) -> np.ndarray:
@@ -155,6 +172,7 @@ def fake_images(
         dataset_hash="fake",
         root=Path("/nowhere"),
         preprocess=Preprocess(size=16),
+        classes=CLASSES,
     )
 
 

@@ -147,7 +147,72 @@ def _bomb(tmp: Path) -> Path:
     return root
 
 
+GOOD_CARD = ('[dataset]\nname = "mine"\n'
+             '[classes]\nnames = ["angry", "happy", "natural", "sad", "surprise"]\n'
+             '[sessions]\nsource = "none"\n'
+             '[overlay]\nsource = "boxes"\nframe_width = 30\nframe_height = 40\n'
+             '[[overlay.box]]\nname = "top"\nrows = [0, 5]\ncolumns = [0, 30]\n')
+
+
+def _carded(tmp: Path, old: str, new: str) -> list[str]:
+    """`describe` of a tiny dataset whose dataset.toml is GOOD_CARD with `old` made `new`."""
+    root = dataset(tmp / "data")
+    assert old in GOOD_CARD
+    (root / "dataset.toml").write_text(GOOD_CARD.replace(old, new, 1), encoding="utf-8")
+    return ["describe", "--data", str(root), "--image-size", "16"]
+
+
 CASES: dict[str, Case] = {
+    # --- dataset cards (dataset.toml in the folder, or --card FILE)
+    "card unknown top-level key": Case(
+        lambda t, r: _carded(t, "[dataset]", "[datset]"), "unknown key 'datset'", command="data"),
+    "card missing section": Case(
+        lambda t, r: _carded(t, '[sessions]\nsource = "none"\n', ""), "missing key 'sessions'",
+        command="data"),
+    "card classes not a list": Case(
+        lambda t, r: _carded(t, 'names = ["angry", "happy", "natural", "sad", "surprise"]',
+                             'names = "angry"'),
+        "'classes.names' must be a list of at least two class names", command="data"),
+    "card alias names no class": Case(
+        lambda t, r: _carded(t, '"surprise"]\n', '"surprise"]\n[classes.aliases]\n'
+                             'fear = "scared"\n'),
+        "alias 'classes.aliases.fear' = 'scared' names no class", command="data"),
+    "card unknown session source": Case(
+        lambda t, r: _carded(t, 'source = "none"', 'source = "exif"'),
+        "'sessions.source' = 'exif': expected one of filename, manifest, none", command="data"),
+    "card pattern without time format": Case(
+        lambda t, r: _carded(t, 'source = "none"', 'source = "filename"\npattern = "(\\\\d+)"'),
+        "missing key 'sessions.time_format'", command="data"),
+    "card pattern not a regex": Case(
+        lambda t, r: _carded(t, 'source = "none"', 'source = "filename"\npattern = "(["\n'
+                             'time_format = "%Y"'),
+        "'sessions.pattern' is not a valid regular expression", command="data"),
+    "card manifest missing": Case(
+        lambda t, r: _carded(t, 'source = "none"', 'source = "manifest"\nmanifest = "s.csv"'),
+        "cannot read manifest", command="data"),
+    "card box outside the frame": Case(
+        lambda t, r: _carded(t, "rows = [0, 5]", "rows = [0, 50]"),
+        "'overlay.box top.rows' must be [start, end] pixels with 0 <= start < end <= 40",
+        command="data"),
+    "card frame size a string": Case(
+        lambda t, r: _carded(t, "frame_width = 30", 'frame_width = "30"'),
+        "'overlay.frame_width' must be an integer >= 1, got '30'", command="data"),
+    "card unknown box key": Case(
+        lambda t, r: _carded(t, 'name = "top"', 'name = "top"\ncolour = 1'),
+        "unknown key 'overlay.box.colour'", command="data"),
+    "card published without content hash": Case(
+        lambda t, r: _carded(t, "[sessions]", '[published]\nsource = "x"\n[[published.row]]\n'
+                             'framework = "tf"\n[sessions]'),
+        "[published] figures need 'dataset.content_hash'", command="data"),
+    "card not toml": Case(
+        lambda t, r: _carded(t, "[dataset]", "[dataset"), "not valid TOML", command="data"),
+    "card flag missing file": Case(
+        lambda t, r: ["describe", "--data", str(dataset(t / "data")), "--card",
+                      str(t / "nope.toml")], "--card", command="data"),
+    "card masked without overlay": Case(
+        lambda t, r: [*_carded(t, GOOD_CARD[GOOD_CARD.index('source = "boxes"'):],
+                               'source = "none"\n'), "--hud", "masked"],
+        "hud 'masked' needs overlay regions, but the dataset card declares none", command="data"),
     # --- compare: flags
     "compare unknown framework": Case(lambda t, r: ["compare", "--frameworks", "jax"],
                                       "--frameworks: unknown value 'jax'"),

@@ -11,8 +11,9 @@ from conftest import frame, write_image
 
 from common_data.data import cache
 from common_data.data.cache import load
+from common_data.data.card import SHIPPED_CARDS, load_card
 from common_data.data.discovery import discover
-from common_data.data.preprocess import DEFAULT_HUD_BOXES, Preprocess
+from common_data.data.preprocess import Preprocess
 from common_data.errors import ConfigError, DataError
 
 RAW = Preprocess(size=16, interpolation="nearest")
@@ -66,12 +67,16 @@ def test_lossless_webp_decodes_to_the_same_pixels_as_png(tmp_path, tmp_cache):
     assert np.array_equal(webp, png)
 
 
+# the real camera's HUD, as its shipped card declares it
+HUD_BOXES = load_card(SHIPPED_CARDS / "facial-emotion.toml").overlay
+
+
 def _hud_frame() -> np.ndarray:
     return np.full((320, 240, 3), 255, np.uint8)
 
 
 def test_masked_blanks_every_hud_box_at_full_resolution():
-    out = Preprocess(size=320, hud="masked").apply_hud(_hud_frame())
+    out = Preprocess(size=320, hud="masked", boxes=HUD_BOXES).apply_hud(_hud_frame())
     assert (out[:43] == 0).all()  # top band
     assert (out[45:291, 188:] == 0).all()  # colour bar
     assert (out[144:176, 104:136] == 0).all()  # cross-hair
@@ -79,14 +84,14 @@ def test_masked_blanks_every_hud_box_at_full_resolution():
 
 
 def test_hud_only_keeps_band_and_bar_but_blanks_face_and_cross_hair():
-    out = Preprocess(size=320, hud="hud_only").apply_hud(_hud_frame())
+    out = Preprocess(size=320, hud="hud_only", boxes=HUD_BOXES).apply_hud(_hud_frame())
     assert (out[:43] == 255).all() and (out[45:291, 188:] == 255).all()
     assert (out[144:176, 104:136] == 0).all()
     assert (out[43:, :188] == 0).all()
 
 
 def test_masking_happens_before_the_resize():
-    out = Preprocess(size=32, hud="masked").apply(_hud_frame())
+    out = Preprocess(size=32, hud="masked", boxes=HUD_BOXES).apply(_hud_frame())
     # 43/320 of 32 rows is 4.3: row 4 mixes masked and unmasked pixels, rows 0-3 are pure mask.
     assert (out[:4] == 0).all()
     assert out.shape == (32, 32, 3)
@@ -99,9 +104,9 @@ def test_preprocess_key_changes_with_every_choice():
             Preprocess(),
             Preprocess(size=64),
             Preprocess(interpolation="linear"),
-            Preprocess(hud="masked"),
-            Preprocess(hud="hud_only"),
-            Preprocess(hud="masked", boxes=DEFAULT_HUD_BOXES[:2]),
+            Preprocess(hud="masked", boxes=HUD_BOXES),
+            Preprocess(hud="hud_only", boxes=HUD_BOXES),
+            Preprocess(hud="masked", boxes=HUD_BOXES[:2]),
         )
     }
     assert len(keys) == 6
@@ -114,6 +119,8 @@ def test_preprocess_key_changes_with_every_choice():
         ({"size": "64"}, r"image size '64' is not valid"),
         ({"interpolation": "bicubic"}, r"interpolation 'bicubic' is not valid: expected one of"),
         ({"hud": "off"}, r"hud 'off' is not valid: expected one of full, masked, hud_only"),
+        ({"hud": "masked"}, r"hud 'masked' needs overlay regions, but the dataset card declares "
+                            r"none"),
     ],
 )
 def test_bad_preprocess_values(kwargs, message):

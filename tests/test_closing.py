@@ -63,7 +63,8 @@ def _check_fits(text: str, width: int, results: Path) -> None:
     assert len(rows) == len(entries) >= 8
     for row, entry in zip(rows, entries, strict=True):
         low, high = 100 * entry["ci_low"], 100 * entry["ci_high"]
-        assert row.rstrip().endswith(f"{100 * entry['accuracy']:.1f} [{low:.1f}, {high:.1f}]")
+        assert row.rstrip().endswith(f"{100 * entry['accuracy']:.1f} [{low:.1f}, {high:.1f}]"
+                                     f"  {100 * entry['majority']:.1f}")
     for question in QUESTIONS:
         assert sum(line.startswith(question) for line in lines) == 1, question
     assert lines[-1] == "report: REPORT"
@@ -137,7 +138,7 @@ def test_compare_json_prints_only_the_document(results: Path,
     import benchmarks.compare as compare
 
     run_ids = [p.stem for p in (results / "runs").glob("*.json")]
-    monkeypatch.setattr(compare, "build_cells", lambda profile: [])
+    monkeypatch.setattr(compare, "build_cells", lambda profile, adapt=frozenset(): [])
     monkeypatch.setattr(compare, "preflight", lambda cells, folder, force: None)
     monkeypatch.setattr(compare, "run_matrix", lambda *args: {"run_ids": run_ids, "failed": 0,
                                                                 "reader_gone": False})

@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from conftest import frame, run_cli, write_image
+from conftest import five_class_card, frame, run_cli, write_image
 
 from common_data.data.batches import iterate_batches
 from common_data.data.datasets import load_for_run, resolve_data
@@ -44,6 +44,7 @@ def test_describe_json(two_day_dataset):
 
 def test_describe_table_lists_unknown_folders_and_bad_files(make_dataset, tmp_cache):
     root = make_dataset(folders=["angry", "happy", "disgust"], per_folder=2)
+    five_class_card(root)
     (root / "happy" / "broken.png").write_bytes(b"not a png")
     result = run_cli("describe", "--data", str(root), "--skip-bad", "--image-size", "16")
     assert result.returncode == 0, result.stderr
@@ -93,6 +94,7 @@ def test_bad_data_errors_are_one_line(tmp_path, make_dataset, tmp_cache):
 
     unknown = tmp_path / "unknown"
     write_image(unknown / "cats" / "a.png", frame(1))
+    five_class_card(unknown)
     _one_line_error(run_cli("describe", "--data", str(unknown)), "no class folders", "cats")
 
     empty = make_dataset(folders=["angry"], per_folder=1, name="empty")

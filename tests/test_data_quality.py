@@ -7,19 +7,22 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import five_class_card, frame, write_image
 from conftest import flat_dataset as dataset
-from conftest import frame, write_image
 
 from benchmarks.compare import build_cells
 from benchmarks.preflight import find_problems
 
 pytestmark = pytest.mark.cross_env
+CAMERA_OVERLAY = ('source = "boxes"\nframe_width = 240\nframe_height = 320\n'
+                  '[[overlay.box]]\nname = "band"\nrows = [0, 43]\ncolumns = [0, 240]')
 
 
 def test_the_report_names_every_kind_of_left_out_or_doubtful_data(
     tmp_path: Path, tmp_cache: Path
 ) -> None:
     root = dataset(tmp_path / "data")
+    five_class_card(root, overlay=CAMERA_OVERLAY)  # boxes stated for 320x240 frames
     for i in range(4):  # a folder no class maps to
         write_image(root / "fear" / f"f{i}.png", frame(100 + i))
     (root / "notes.txt").write_text("not an image")

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import frame, stamp, write_image
+from conftest import five_class_card, frame, stamp, write_image
 
 from common_data.data import discovery
 from common_data.data.discovery import discover
@@ -27,8 +27,10 @@ def test_flat_layout_with_mixed_case_extensions(make_dataset, tmp_cache):
     assert [r.rel_path for r in ds.records] == sorted(r.rel_path for r in ds.records)
 
 
-def test_nested_layout_records_palette_and_canonical_label(make_dataset, tmp_cache):
+def test_nested_layout_records_palette_and_the_cards_label(make_dataset, tmp_cache):
     root = make_dataset(folders=["surpise", "natural"], palettes=["Red Hot", "IRON"])
+    assert {r.label for r in discover(root).records} == {"surpise", "natural"}  # no card
+    five_class_card(root, surpise="surprise")
     ds = discover(root)
     assert ds.layout == "nested"
     rec = next(r for r in ds.records if r.folder == "surpise")
@@ -36,11 +38,12 @@ def test_nested_layout_records_palette_and_canonical_label(make_dataset, tmp_cac
     assert rec.palette in {"Red Hot", "IRON"}
     assert rec.rel_path.startswith("surpise/")
     assert rec.path == ds.root / rec.rel_path
-    assert rec.label_index == 4
+    assert ds.classes.index(rec.label) == 4
 
 
-def test_user_aliases_extend_the_table(make_dataset, tmp_cache):
+def test_user_aliases_extend_the_card(make_dataset, tmp_cache):
     root = make_dataset(folders=["joyful", "sad"])
+    five_class_card(root)
     assert discover(root).unknown_folders == {"joyful": 3}
     ds = discover(root, aliases={"joyful": "happy"})
     assert {r.label for r in ds.records} == {"happy", "sad"}
@@ -49,6 +52,7 @@ def test_user_aliases_extend_the_table(make_dataset, tmp_cache):
 
 def test_unknown_folder_is_reported_not_dropped_silently(make_dataset, tmp_cache):
     root = make_dataset(folders=["angry", "happy", "disgust"], per_folder=2)
+    five_class_card(root)
     ds = discover(root)
     assert ds.unknown_folders == {"disgust": 2}
     assert {r.label for r in ds.records} == {"angry", "happy"}
@@ -56,6 +60,7 @@ def test_unknown_folder_is_reported_not_dropped_silently(make_dataset, tmp_cache
 
 def test_two_folders_for_one_class_are_not_merged(make_dataset, tmp_cache):
     root = make_dataset(folders=["sad", "sadness"])
+    five_class_card(root, sadness="sad")
     with pytest.raises(DataError, match=r"'sad' and 'sadness' in .* both map to class 'sad'"):
         discover(root)
 
@@ -152,6 +157,7 @@ def test_layout_errors_are_one_clear_line(tmp_path, tmp_cache, setup, message):
     root = tmp_path / "d"
     png = frame(0)
     if setup == "no_class_folders":
+        five_class_card(root)
         write_image(root / "cats" / "a.png", png)
         write_image(root / "dogs" / "a.png", png)
     elif setup == "mixed_layout":
@@ -181,7 +187,7 @@ def test_layout_errors_are_one_clear_line(tmp_path, tmp_cache, setup, message):
 
 def test_real_dataset_structure(real_data):
     ds = discover(real_data)
-    summary = discovery.summarize(ds.records)
+    summary = discovery.summarize(ds.records, ds.classes)
     assert ds.layout == "nested"
     assert len(ds.records) == 2485
     assert summary["classes"] == {

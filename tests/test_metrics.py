@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common_data.data.classes import CLASSES
 from common_data.run.metrics import classification_metrics, ensemble_proba, softmax
 
 ABC = ("a", "b", "c")
+CLASSES = ("angry", "happy", "natural", "sad", "surprise")
 
 
 def _one_hot(pred, k):
@@ -80,7 +80,7 @@ def test_auc_matches_pairwise_counting_on_random_five_class_data():
     rng = np.random.default_rng(4)
     y = rng.integers(0, 5, 60)
     proba = softmax(np.round(rng.normal(size=(60, 5)) + np.eye(5)[y], 1))  # rounding makes ties
-    m = classification_metrics(y, proba)
+    m = classification_metrics(y, proba, CLASSES)
     expected = np.mean([_pairwise_auc(proba[:, c], y == c) for c in range(5)])
     assert m["roc_auc_ovr_macro"] == pytest.approx(expected, abs=1e-12)
     assert list(m["per_class"]) == list(CLASSES)
@@ -110,7 +110,7 @@ def test_argmax_ties_go_to_the_first_class():
 )
 def test_bad_inputs_are_rejected(y, proba, message):
     with pytest.raises(ValueError, match=message):
-        classification_metrics(y, proba)
+        classification_metrics(y, proba, CLASSES)
 
 
 def test_softmax_is_stable_and_normalised():
@@ -139,7 +139,8 @@ def test_every_committed_record_recomputes_to_its_stored_metrics() -> None:
         record = json.loads(path.with_name(path.name.replace(".predictions.npz", ".json"))
                             .read_text(encoding="utf-8"))
         with np.load(path, allow_pickle=False) as stored:
-            fresh = classification_metrics(stored["y_true"], stored["proba"])
+            fresh = classification_metrics(stored["y_true"], stored["proba"],
+                                           record["metrics"]["classes"])
         for key in ("accuracy", "macro_f1", "weighted_f1", "roc_auc_ovr_macro"):
             assert fresh[key] == pytest.approx(record["metrics"][key], abs=1e-12), path.name
         assert fresh["confusion"] == record["metrics"]["confusion"], path.name

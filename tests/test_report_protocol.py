@@ -11,6 +11,7 @@ pytest.importorskip("matplotlib", reason="benchmarks.report needs the harness en
 
 from benchmarks.records import Row, Setting  # noqa: E402
 from benchmarks.report import protocol_notes  # noqa: E402
+from common_data.data.card import SHIPPED_CARDS, load_card  # noqa: E402
 
 
 def _row(image_size: int, epochs: int, seeds: int) -> Row:
@@ -99,10 +100,33 @@ def _published_line(framework: str, variant: str, model: str, accuracy: float,
     from benchmarks.report import published_table
 
     setting = Setting("data", "random", -1, "full", 64, "ab12cd34ef")
+    seed_card = load_card(SHIPPED_CARDS / "facial-emotion.toml")  # where the figures come from
     record = {"status": "ok", "metrics": {"accuracy": accuracy},
+              "data": {"dataset_hash": seed_card.content_hash},
               "model": {"params_total": params}, "config": {"seed": 0, **config}}
     text = "\n".join(published_table([Row(setting, framework, variant, "p", [record])]))
     return next(line for line in text.splitlines() if model in line)
+
+
+def test_published_figures_stand_only_beside_the_dataset_they_were_measured_on() -> None:
+    from benchmarks.report import published_table
+
+    setting = Setting("data", "random", -1, "full", 64, "ab12cd34ef")
+    record = {"status": "ok", "metrics": {"accuracy": 0.9}, "data": {"dataset_hash": "f" * 64},
+              "model": {"params_total": 1},
+              "config": {"seed": 0, "spec": "baseline_cnn", "epochs": 20}}
+    text = "\n".join(published_table([Row(setting, "tf", "baseline", "p", [record])]))
+    assert "published" not in text.split(":")[0] and "85.92" not in text
+    assert text.startswith("None for these datasets")
+    # beside runs of both datasets, the figures stand beside the seed dataset's runs only,
+    # even where the other dataset's run is larger (the table prefers the largest input)
+    seed_hash = load_card(SHIPPED_CARDS / "facial-emotion.toml").content_hash
+    seed = {**record, "metrics": {"accuracy": 0.5}, "data": {"dataset_hash": seed_hash}}
+    big = Setting("other", "random", -1, "full", 128, "ffffffff")
+    text = "\n".join(published_table([Row(setting, "tf", "baseline", "p", [seed]),
+                                       Row(big, "tf", "baseline", "p", [record])]))
+    line = next(t for t in text.splitlines() if "| baseline CNN |" in t)
+    assert "50.00" in line and "90.00" not in line
 
 
 def test_a_scratch_run_is_never_shown_as_a_transfer_result() -> None:
@@ -130,3 +154,45 @@ def test_a_row_of_another_model_names_it_beside_the_variant() -> None:
     assert row.label == "baseline"
     row.records[0]["config"].update(spec="resnet50", transfer="scratch")
     assert row.label == "baseline (resnet50, from scratch)"
+
+
+def test_without_an_overlay_probe_the_summary_reads_only_the_grouped_split() -> None:
+    from benchmarks.summary import answers
+
+    rows = _rows({("random", "full", "baseline", "torch"): [0.95, 0.96],
+                  ("grouped", "full", "baseline", "torch"): [0.40, 0.42]})
+    supports = {"random": (30, 60), "grouped": (38, 50)}  # (largest class, frames)
+    for row in rows:
+        top, n = supports[row.setting.split]
+        for record in row.records:
+            record["metrics"].update(n=n, per_class={"fear": {"support": top},
+                                                     "joy": {"support": n - top}})
+    (shortcut,) = [a for a in answers(rows, min_effect=0.05) if "shortcut" in a]
+    assert ("PyTorch grouped split (full) 41.0 % (majority class 76.0 %) vs random 95.5 % "
+            "(majority class 50.0 %)") in shortcut
+    assert "HUD" not in shortcut and "session" not in shortcut
+    assert "A grouped split far below the random one" in shortcut
+    assert "near-copies" not in shortcut  # no audit, no claim
+    for row in rows:
+        for record in row.records:
+            record["data"] = {"dataset_hash": "d" * 64}
+    audit = {"d" * 64: {"splits": {"random, HUD full": {"near_duplicate_fraction": 0.991}}}}
+    (shortcut,) = [a for a in answers(rows, 0.05, audit) if "shortcut" in a]
+    assert ("vs random 95.5 % (majority class 50.0 %); near-copies: 99.1 % of the random "
+            "split's validation frames have a near-copy in training (leakage audit), so its "
+            "accuracy is inflated; the grouped split above keeps them apart") in shortcut
+    audit["d" * 64]["splits"]["random, HUD full"]["near_duplicate_fraction"] = 0.03
+    assert "near-copies" not in answers(rows, 0.05, audit)[-1]  # a few percent: no flag
+
+
+def test_the_regime_chart_marks_each_splits_majority_class_rate(tmp_path) -> None:
+    from benchmarks import figures
+
+    rows = _rows({("random", "full", "baseline", "torch"): [0.9],
+                  ("grouped", "full", "baseline", "torch"): [0.4]})
+    for row, (top, n) in zip(rows, [(30, 60), (38, 50)], strict=True):
+        row.records[0]["metrics"].update(n=n, per_class={"a": {"support": top},
+                                                         "b": {"support": n - top}})
+    regimes = [("random", "full"), ("grouped", "full"), ("session", "full")]
+    assert figures.majority_rates(rows, regimes) == [0.5, 0.76, None]
+    assert figures.regime_chart(rows, tmp_path / "chart.png").stat().st_size > 0

@@ -15,6 +15,7 @@ from common_data.run.config import load_run_config
 from common_data.run.metrics import classification_metrics
 from common_data.run.schema import SCHEMA_VERSION, read_record, validate_record
 
+FIVE = ("angry", "happy", "natural", "sad", "surprise")
 HEX = "ab" * 32
 
 
@@ -51,7 +52,7 @@ def _record(status="ok"):
              "lr": 0.001, "seconds": 1.25},
         ],
         "diverged_at_epoch": None,
-        "metrics": classification_metrics(y, proba),
+        "metrics": classification_metrics(y, proba, FIVE),
         "predictions_file": "predictions/torch-baseline-s0.npz",
         "weights_file": None,
         "timing": {
@@ -106,7 +107,7 @@ def test_a_diverged_run_names_its_epoch_and_has_no_metrics():
         (("environment", "concurrent_runs"), 0,
          "environment.concurrent_runs must be an integer >= 1, got 0"),
         (("data", "split"), "kfold",
-         "data.split must be 'random', 'session' or 'loso', got 'kfold'"),
+         "data.split must be 'random', 'session', 'loso' or 'grouped', got 'kfold'"),
         (("timing", "total_s"), float("nan"),
          "timing.total_s must be null or a finite number, got nan"),
         (("predictions_file",), "/abs/p.npz",

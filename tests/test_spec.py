@@ -108,7 +108,8 @@ def test_unknown_name_lists_the_available_specs():
          r"layer 'conv1': 'padding' must be 'valid', 'same' or an integer >= 0, got 'full'"),
         ("filters = 32", "filters = true", r"layer 'conv1': 'filters' must be an integer >= 1"),
         ("rate = 0.5", "rate = 1.5", r"layer 'dropout': 'rate' must be a number in \[0, 1\)"),
-        ("units = 5", "units = 7", r"must output \(5,\) logits to match num_classes, got \(7,\)"),
+        ('units = "num_classes"', "units = 7",
+         r"must output \(5,\) logits to match num_classes, got \(7,\)"),
         ('name = "pool2"', 'name = "pool1"', r"layer name 'pool1' is used twice"),
         ('name = "flatten"\ntype = "flatten"', 'name = "drop0"\ntype = "dropout"\nrate = 0.1',
          r"layer 'dense1': a dense layer needs a flattened input"),
@@ -139,3 +140,18 @@ def test_total_params_is_the_sum_of_param_shapes():
     spec = load_spec("published_torch_cnn", image_size=64)
     assert spec.total_params() == sum(math.prod(s) for _, s in spec.param_shapes())
     assert spec.total_params() == sum(row["params"] for row in spec.param_counts())
+
+
+def test_the_head_takes_the_datasets_class_count_and_five_keeps_the_recorded_hash() -> None:
+    """Committed records were trained with five classes: their spec hashes must not move."""
+    import json
+
+    runs = Path(__file__).resolve().parent.parent / "results" / "runs"
+    record = json.loads(next(runs.glob("*-baseline-random-full-128px-*.json")).read_text())
+    five = load_spec(record["config"]["spec"], image_size=128)
+    assert five.hash() == record["model"]["spec_hash"]
+    assert load_spec(record["config"]["spec"], image_size=128, num_classes=5).hash() == five.hash()
+    six = load_spec("baseline_cnn", image_size=128, num_classes=6)
+    assert six.num_classes == 6 and six.output_shapes()[-1][1] == (6,)
+    with pytest.raises(ConfigError, match="the dataset has 1 classes: expected at least 2"):
+        load_spec("baseline_cnn", num_classes=1)

@@ -76,7 +76,7 @@ def test_session_split_fails_clearly_when_impossible():
     labels, sessions = [0, 0, 1], ["2024-01-01", "2024-01-02", "2024-01-02"]
     with pytest.raises(DataError, match=r"leaves no training images of happy"):
         make_split(_images(labels, sessions), "session")
-    with pytest.raises(DataError, match=r"no capture sessions: .*imgYYYYMMDD_HHMMSS"):
+    with pytest.raises(DataError, match=r"no capture sessions: .*use --split grouped"):
         make_split(_images([0, 1], ["unknown", "unknown"]), "session")
 
 
@@ -194,3 +194,43 @@ def test_real_leakage_random_clearly_above_session(real_images_64):
     assert random_leak["near_duplicate_fraction"] >= 3 * session_leak["near_duplicate_fraction"]
     assert random_leak["shared_burst_fraction"] > 0.95
     assert session_leak["shared_burst_fraction"] == 0.0
+
+
+def _bursts(n_bursts: int = 40, per_burst: int = 4):
+    """Bursts of near-copies (one base frame plus a little noise), five classes in turn; the
+    bursts are not marked in the records, as in a dataset without capture times."""
+    rng = np.random.default_rng(3)
+    pixels, labels = [], []
+    for b in range(n_bursts):
+        base = rng.integers(40, 216, (16, 16, 3))
+        for _ in range(per_burst):
+            pixels.append(np.clip(base + rng.integers(-3, 4, base.shape), 0, 255))
+            labels.append(b % 5)
+    n = len(labels)
+    return fake_images(labels, ["unknown"] * n, pixels=np.array(pixels, dtype=np.uint8))
+
+
+def test_grouped_split_keeps_every_burst_on_one_side_and_leaks_nothing():
+    images = _bursts()
+    random = make_split(images, "random")
+    assert random.leakage["near_duplicate_fraction"] > 0.5  # the random split leaks
+    grouped = make_split(images, "grouped", seed=0)
+    assert grouped.leakage["near_duplicate_fraction"] == 0.0  # by construction
+    burst_of = np.arange(len(images)) // 4
+    assert not set(burst_of[grouped.train]) & set(burst_of[grouped.val])
+    assert len(grouped.val) == 32  # one fold of five: 8 of 40 bursts
+    assert set(images.labels[grouped.val]) == set(images.labels[grouped.train]) == set(range(5))
+    assert make_split(images, "grouped", seed=0).hash == grouped.hash
+    assert make_split(images, "grouped", seed=1).hash != grouped.hash
+
+
+def test_grouped_split_refuses_too_few_groups():
+    images = _bursts(n_bursts=3, per_burst=5)
+    with pytest.raises(DataError, match=r"only 3 groups of near-copies in 15 frames"):
+        make_split(images, "grouped")
+
+
+def test_real_grouped_split_leaks_nothing(real_images_64):
+    grouped = make_split(real_images_64, "grouped")
+    assert grouped.leakage["near_duplicate_fraction"] == 0.0
+    assert 0.1 < len(grouped.val) / len(real_images_64) < 0.3

@@ -21,7 +21,6 @@ import pytest
 
 from common_data.data import synthetic as syn
 from common_data.data.cache_root import cache_root
-from common_data.data.classes import CLASSES
 from common_data.errors import DataError
 
 NAME = re.compile(r"^img(\d{8}_\d{6})\.png$")
@@ -125,7 +124,7 @@ def loaded(root: Path, frames: list[Frame]) -> Loaded:
         thumbs.append((t - t.mean()) / (t.std() + 1e-9))
         block = cv2.cvtColor(img[: syn.HUD_TOP_ROWS, 100:200], cv2.COLOR_BGR2GRAY)
         bands.append(cv2.resize(block, (30, 13), interpolation=cv2.INTER_AREA).ravel())
-    return Loaded(formats, np.array([CLASSES.index(f.label) for f in frames]),
+    return Loaded(formats, np.array([syn.CLASSES.index(f.label) for f in frames]),
                   np.array([f.day for f in frames]), np.stack(scale_pos), np.stack(thumbs),
                   np.stack(bands).astype(np.float64))
 
@@ -153,7 +152,7 @@ def test_frames_are_portrait_8bit_colour(loaded: Loaded, frames: list[Frame]) ->
 def test_default_size_and_manifest(root: Path, frames: list[Frame]) -> None:
     assert 450 <= len(frames) <= 650
     per_class = Counter(f.label for f in frames)
-    assert set(per_class) == set(CLASSES)
+    assert set(per_class) == set(syn.CLASSES)
     assert max(per_class.values()) / min(per_class.values()) < 1.4
     m = syn.read_manifest(root)
     assert m is not None and m["counts"]["frames"] == len(frames)
@@ -194,7 +193,7 @@ def test_day_confound_mirrors_the_real_set(frames: list[Frame]) -> None:
     assert table["2023-12-03"].most_common(1)[0][0] == "angry"
     assert table["2023-12-03"]["angry"] > 0.6 * sum(table["2023-12-03"].values())
     last = table[LAST_DAY]
-    assert set(last) == set(CLASSES)
+    assert set(last) == set(syn.CLASSES)
     assert max(last.values()) / min(last.values()) <= 1.5
     assert 0.12 <= sum(last.values()) / len(frames) <= 0.35
 
@@ -299,7 +298,7 @@ def _ridge_accuracy(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.nda
                     lam: float = 100.0) -> float:
     mu, sd = x[train].mean(axis=0), x[train].std(axis=0) + 1e-6
     a, b = (x[train] - mu) / sd, (x[val] - mu) / sd
-    targets = np.eye(len(CLASSES))[y[train]] * 2 - 1
+    targets = np.eye(len(syn.CLASSES))[y[train]] * 2 - 1
     alpha = np.linalg.solve(a @ a.T + lam * np.eye(len(a)), targets)
     return float(((b @ (a.T @ alpha)).argmax(axis=1) == y[val]).mean())
 

@@ -66,8 +66,9 @@ class TwinContract:
     def make_twin(self) -> Twin:
         return importlib.import_module(f"{self.package}.run").make_twin()
 
-    def build(self, image_size: int = 128) -> tuple[Twin, Any, dict[str, np.ndarray]]:
-        spec = load_spec("baseline_cnn", image_size=image_size)
+    def build(self, image_size: int = 128, num_classes: int | None = None
+              ) -> tuple[Twin, Any, dict[str, np.ndarray]]:
+        spec = load_spec("baseline_cnn", image_size=image_size, num_classes=num_classes)
         weights = init_weights(spec, 0)
         twin = self.make_twin()
         twin.build(spec, weights, load_run_config({"framework": self.framework, "device": "cpu"}))
@@ -103,6 +104,30 @@ class TwinContract:
         logits = twin.predict_logits(x)
         assert logits.shape == (4, spec.num_classes)
         assert np.abs(logits - forward(spec, weights, x)).max() < 1e-5
+
+    def test_head_follows_the_datasets_class_count(self) -> None:
+        """Seven classes: seven logits, the same numbers as the reference (parity unchanged)."""
+        twin, spec, weights = self.build(image_size=32, num_classes=7)
+        assert twin.parameter_shapes() == dict(spec.param_shapes())
+        assert spec.param_shapes()[-2:] == [("dense2.kernel", (128, 7)), ("dense2.bias", (7,))]
+        x = np.random.default_rng(9).uniform(0, 1, (3, *spec.input_shape)).astype(np.float32)
+        logits = twin.predict_logits(x)
+        assert logits.shape == (3, 7)
+        assert np.abs(logits - forward(spec, weights, x)).max() < 1e-5
+
+    def test_a_six_class_dataset_is_trained_on_all_six(
+        self, make_dataset: Callable[..., Path], tmp_cache: Path, tmp_path: Path
+    ) -> None:
+        folders = ["anger", "disgust", "fear", "happy", "neutral", "sad"]  # no card: names
+        data = make_dataset(folders=folders, per_folder=6)
+        config = {"framework": self.framework, "data": str(data), **TINY_RUN, "epochs": 1}
+        result = runner(self.package, config, tmp_path)
+        assert result.returncode == 0, result.stderr
+        record = read_record(tmp_path / "result.json")
+        assert record["metrics"]["classes"] == folders
+        assert len(record["metrics"]["confusion"]) == 6
+        with np.load(tmp_path / record["predictions_file"]) as stored:
+            assert stored["proba"].shape[1] == 6
 
     def test_training_applies_the_shared_dropout_masks(self) -> None:
         """The logits of a training step and of a masked forward are the reference's with

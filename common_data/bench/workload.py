@@ -349,7 +349,7 @@ def load_bench_data(profile: SuiteProfile, data: str, image_size: int) -> BenchD
             f"--data {data!r}: {len(split.train)} training and {len(split.val)} validation "
             f"images, but profile {profile.name!r} needs {needed} and {profile.e2e_val_images}"
         )
-    spec = load_spec(common["spec"], image_size=image_size)
+    spec = load_spec(common["spec"], image_size=image_size, num_classes=len(images.classes))
     return BenchData(dataset, config, images, split.train, split.val, spec)
 
 

@@ -1,4 +1,4 @@
-"""User alias files: map another dataset's folder names onto the model's classes.
+"""User alias files: map another dataset's folder names onto a trained model's classes.
 
 A folder the table does not know is reported as unmapped, never guessed at, so a user who
 wants `fear/` scored as `surprise` says so in a TOML file:
@@ -15,12 +15,12 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from common_data.data.classes import CLASSES, canonical_class
 from common_data.errors import ConfigError
 
 
-def load_aliases(path: str | Path) -> dict[str, str]:
-    """Folder name -> canonical class, from the `[aliases]` table of a TOML file."""
+def load_aliases(path: str | Path, classes: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Folder name -> class, from the `[aliases]` table of a TOML file; every target must be
+    one of `classes` (the trained model's)."""
     source = Path(path).expanduser()
     where = f"--aliases {source}"
     try:
@@ -37,11 +37,11 @@ def load_aliases(path: str | Path) -> dict[str, str]:
         )
     aliases: dict[str, str] = {}
     for folder, target in raw["aliases"].items():
-        label = canonical_class(target) if isinstance(target, str) else None
-        if label is None:
+        label = target.strip().lower() if isinstance(target, str) else None
+        if label not in classes:
             raise ConfigError(
                 f"{where}: alias {folder!r} = {target!r} names no class: expected one of "
-                f"{', '.join(CLASSES)}"
+                f"{', '.join(classes)}"
             )
         aliases[folder] = label
     return aliases

@@ -38,7 +38,6 @@ import numpy as np
 
 from common_data.atomic import atomic_file, write_text_atomic
 from common_data.data.cache_root import cache_root
-from common_data.data.classes import CLASSES
 from common_data.data.image_limits import (
     DEFAULT_MAX_PIXELS,
     MAX_PIXELS_ENV,
@@ -63,7 +62,7 @@ class Images:
     """Decoded pixels plus everything needed to say exactly which data a run saw."""
 
     images: np.ndarray  # uint8 (N, H, W, 3) RGB
-    labels: np.ndarray  # int64 (N,), CLASSES index
+    labels: np.ndarray  # int64 (N,), index into `classes`
     records: list[Record]
     cache_key: str
     dataset_hash: str
@@ -71,6 +70,7 @@ class Images:
     preprocess: Preprocess
     skipped: list[dict] = field(default_factory=list)
     source_formats: dict[str, int] = field(default_factory=dict)
+    classes: tuple[str, ...] = ()  # the dataset's classes, in the model's output order
 
     def __len__(self) -> int:
         return len(self.records)
@@ -134,7 +134,7 @@ def load(
     dataset.bad_files = skipped
     return Images(
         images=array,
-        labels=np.array([CLASSES.index(r.label) for r in records], dtype=np.int64),
+        labels=np.array([dataset.classes.index(r.label) for r in records], dtype=np.int64),
         records=records,
         cache_key=key,
         dataset_hash=dataset.hash(),
@@ -142,6 +142,7 @@ def load(
         preprocess=preprocess,
         skipped=skipped,
         source_formats=manifest["source_formats"],
+        classes=dataset.classes,
     )
 
 

@@ -7,11 +7,12 @@ Folders that map to no class are counted in `unknown_folders` and shown by `desc
 class or palette folder is an error, not a skip: training on four of five classes while the
 model still has five outputs is a mistake a user must fix, not discover in a confusion matrix.
 
-Sessions and bursts come from the file names (`imgYYYYMMDD_HHMMSS`). The real camera shoots a
-burst of frames 2-48 s apart per (subject, emotion, palette); the next burst of the same
-emotion and palette starts at least 135 s later (measured over all 2,416 gaps in the real set:
-none fall between 48 s and 135 s). `DEFAULT_BURST_GAP_S = 90` sits in the middle of that empty
-band, splitting the real set into 273 bursts; any gap from 49 to 135 s gives the same bursts.
+Classes, folder aliases and sessions come from the dataset card (`common_data.data.card`):
+`--card FILE`, else `dataset.toml` in the folder, else a shipped card whose content hash matches
+the folder's labelled content. Without any card every class folder is a class of its own name,
+and sessions come from the first known file-name pattern (`session_patterns.toml`) that
+matches, or there are none. Frames of one (session, class, palette) whose capture times are
+less than the card's burst gap apart form a burst of near-copies.
 
 Hashing all files on every call would make a cached load slow, so sha256s are kept in a hash
 index in the cache, keyed like git's index by (rel_path, size, mtime_ns): a file whose size and
@@ -26,22 +27,30 @@ import json
 import os
 import re
 import sys
+import tomllib
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from common_data.atomic import write_text_atomic
 from common_data.data.cache_root import cache_root
-from common_data.data.classes import CLASSES, canonical_class
+from common_data.data.card import (
+    CARD_NAME,
+    DatasetCard,
+    Sessions,
+    load_card,
+    read_manifest_csv,
+    shipped_cards,
+)
 from common_data.errors import DataError
 
 # .webp: lossless WebP keeps every pixel at two thirds of PNG's size (the GPU kit's data pack)
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".webp"})
-DEFAULT_BURST_GAP_S = 90.0
 HASH_INDEX_VERSION = 1
-_TIME_PATTERN = re.compile(r"img(\d{8})_(\d{6})")
+SESSION_PATTERNS = Path(__file__).resolve().parent / "session_patterns.toml"
 _EXPECTED = "expected a folder of <emotion>/<palette>/<image> or <emotion>/<image>"
 
 
@@ -59,18 +68,20 @@ class Record:
     burst: str
     sha256: str
 
-    @property
-    def label_index(self) -> int:
-        return CLASSES.index(self.label)
-
 
 @dataclass
 class Dataset:
-    """The files of one dataset folder; `bad_files` is filled by the decode step (skip_bad)."""
+    """The files of one dataset folder; `bad_files` is filled by the decode step (skip_bad).
+
+    `classes` is the model's output order; `card` is None where nothing declared the dataset
+    (classes are then its folder names, sessions whatever a known file-name pattern gives)."""
 
     root: Path
     layout: str
     records: list[Record]
+    classes: tuple[str, ...] = ()
+    card: DatasetCard | None = None
+    sessions: Sessions = field(default_factory=Sessions)
     unknown_folders: dict[str, int] = field(default_factory=dict)
     bad_files: list[dict] = field(default_factory=list)
     ignored_files: list[str] = field(default_factory=list)
@@ -98,11 +109,13 @@ class _Found:
 def discover(
     root: str | os.PathLike,
     aliases: dict[str, str] | None = None,
-    burst_gap_s: float = DEFAULT_BURST_GAP_S,
+    burst_gap_s: float | None = None,
     cache_dir: str | os.PathLike | None = None,
+    card: DatasetCard | None = None,
 ) -> Dataset:
-    """Scan `root`, map class folders through the alias table, hash and time-stamp every image."""
-    if not burst_gap_s > 0:
+    """Scan `root`, label every image through its card (or its folder names), hash and
+    time-stamp it. `aliases` (folder -> class) extend the card's; `burst_gap_s` overrides it."""
+    if burst_gap_s is not None and not burst_gap_s > 0:
         raise DataError(f"burst_gap_s={burst_gap_s!r} is not valid: expected a number > 0")
     root = Path(root).expanduser()
     if not root.exists():
@@ -110,18 +123,78 @@ def discover(
     if not root.is_dir():
         raise DataError(f"data path {root} is a file: {_EXPECTED}")
     root = root.resolve()
+    if card is None and (root / CARD_NAME).is_file():
+        card = load_card(root / CARD_NAME)
 
-    class_dirs, unknown_folders, ignored = _class_folders(root, aliases)
+    class_dirs, unknown_folders, ignored = _class_folders(root, _mapper(card, aliases))
     layout, found = _scan_class_folders(root, class_dirs, ignored)
     hashes = _hash_files(root, found, cache_dir)
-    records = _make_records(found, class_dirs, hashes, burst_gap_s)
+    if card is None:
+        card = _shipped_card(found, hashes)
+        if card is not None:  # the shipped card may leave some folders unmapped
+            class_dirs, unknown_folders, ignored = _class_folders(root, _mapper(card, aliases))
+            layout, found = _scan_class_folders(root, class_dirs, ignored)
+    sessions = card.sessions if card is not None else _known_sessions(found)
+    if burst_gap_s is not None:
+        sessions = replace(sessions, burst_gap_s=float(burst_gap_s))
+    records = _make_records(found, class_dirs, hashes, sessions)
+    labels = sorted(set(class_dirs.values()))
+    classes = card.classes if card is not None else tuple(labels)
+    classes += tuple(c for c in labels if c not in classes)  # alias targets beyond the card
     return Dataset(
         root=root,
         layout=layout,
         records=records,
+        classes=classes,
+        card=card,
+        sessions=sessions,
         unknown_folders=unknown_folders,
         ignored_files=sorted(ignored),
     )
+
+
+def _mapper(card: DatasetCard | None,
+            aliases: dict[str, str] | None) -> Callable[[str], str | None]:
+    """folder name -> class or None: user aliases first, then the card, else the name itself."""
+    extra = {k.strip().lower(): v.strip().lower() for k, v in (aliases or {}).items()}
+
+    def class_of(folder: str) -> str | None:
+        key = folder.strip().lower()
+        if key in extra:
+            return extra[key]
+        return card.class_of(folder) if card is not None else key
+
+    return class_of
+
+
+def _labelled_hash(found: list[_Found], hashes: dict[str, str], card: DatasetCard) -> str | None:
+    """`Dataset.hash` of `found` as `card` would label it, or None where it leaves a folder
+    without a class (then it cannot be that card's dataset)."""
+    digest = hashlib.sha256()
+    for item in sorted(found, key=lambda f: f.rel_path):
+        label = card.class_of(item.folder)
+        if label is None:
+            return None
+        digest.update(f"{item.rel_path}\t{label}\t{hashes[item.rel_path]}\n".encode())
+    return digest.hexdigest()
+
+
+def _shipped_card(found: list[_Found], hashes: dict[str, str]) -> DatasetCard | None:
+    """The shipped card whose content hash is this folder's labelled content, if any."""
+    for card in shipped_cards():
+        if card.content_hash and _labelled_hash(found, hashes, card) == card.content_hash:
+            return card
+    return None
+
+
+def _known_sessions(found: list[_Found]) -> Sessions:
+    """Sessions from the first known file-name pattern that matches any file, else none."""
+    raw = tomllib.loads(SESSION_PATTERNS.read_text(encoding="utf-8"))
+    for entry in raw["pattern"]:
+        sessions = Sessions("filename", entry["pattern"], entry["time_format"])
+        if any(_parse_time(os.path.basename(f.rel_path), sessions) for f in found):
+            return sessions
+    return Sessions("none")
 
 
 def _visible_entries(folder: Path) -> list[os.DirEntry]:
@@ -172,7 +245,7 @@ def _split_entries(
 
 
 def _class_folders(
-    root: Path, aliases: dict[str, str] | None
+    root: Path, class_of: Callable[[str], str | None]
 ) -> tuple[dict[str, str], dict[str, int], list[str]]:
     """Map top-level folders to classes; unknown folders are counted, never dropped silently."""
     class_dirs: dict[str, str] = {}
@@ -181,9 +254,10 @@ def _class_folders(
     ignored: list[str] = []
     stray_images: list[str] = []
     dirs, images = _split_entries(_visible_entries(root), "", ignored)
+    ignored[:] = [name for name in ignored if name != CARD_NAME]  # the card is not data
     stray_images.extend(e.name for e in images)
     for entry in dirs:
-        label = canonical_class(entry.name, aliases)
+        label = class_of(entry.name)
         if label is None:
             unknown[entry.name] = sum(len(files) for _, _, files in os.walk(entry.path))
             continue
@@ -198,7 +272,7 @@ def _class_folders(
         seen = ", ".join(sorted(unknown)) or "none"
         raise DataError(
             f"no class folders in {root} (found folders: {seen}): expected folders named after "
-            f"the classes {', '.join(CLASSES)} or an alias of them"
+            f"the classes of its card or an alias of them"
         )
     if stray_images:
         raise DataError(
@@ -342,46 +416,69 @@ def _write_index(path: Path, root: Path, files: dict[str, list]) -> None:
         )
 
 
-def _parse_time(name: str) -> datetime | None:
-    match = _TIME_PATTERN.search(name)
+def _parse_time(name: str, sessions: Sessions) -> datetime | None:
+    """The capture time the card's pattern finds in a file name, or None."""
+    if sessions.source != "filename":
+        return None
+    match = re.search(sessions.pattern, name)
     if match is None:
         return None
     try:
-        return datetime.strptime(match.group(1) + match.group(2), "%Y%m%d%H%M%S")
+        return datetime.strptime("".join(g or "" for g in match.groups()), sessions.time_format)
     except ValueError:
         return None
 
 
+def _session_of(found: list[_Found], sessions: Sessions) -> dict[str, tuple[datetime | None,
+                                                                             str, str]]:
+    """rel_path -> (capture time, session, subject) from the card's session source."""
+    if sessions.source == "manifest":
+        assert sessions.manifest is not None
+        table = read_manifest_csv(sessions.manifest, f"manifest of {sessions.manifest.parent}")
+        return {f.rel_path: (None, *table.get(f.rel_path, ("unknown", ""))) for f in found}
+    out = {}
+    for item in found:
+        when = _parse_time(os.path.basename(item.rel_path), sessions)
+        out[item.rel_path] = (when, when.date().isoformat() if when else "unknown", "")
+    return out
+
+
 def _make_records(
-    found: list[_Found], class_dirs: dict[str, str], hashes: dict[str, str], burst_gap_s: float
+    found: list[_Found], class_dirs: dict[str, str], hashes: dict[str, str], sessions: Sessions
 ) -> list[Record]:
-    """Attach label, capture time, session and burst; bursts split where gaps reach the limit."""
-    times = {f.rel_path: _parse_time(os.path.basename(f.rel_path)) for f in found}
+    """Attach label, capture time, session and burst; bursts split where gaps reach the limit.
+
+    A manifest's subject column makes (session, subject, class, palette) one burst; frames with
+    neither a time nor a subject are each their own burst."""
+    meta = _session_of(found, sessions)
     groups: dict[tuple, list[_Found]] = defaultdict(list)
     for item in found:
-        when = times[item.rel_path]
-        session = when.date().isoformat() if when else "unknown"
-        groups[(session, class_dirs[item.folder], item.palette)].append(item)
+        _, session, subject = meta[item.rel_path]
+        groups[(session, subject, class_dirs[item.folder], item.palette)].append(item)
 
     bursts: dict[str, str] = {}
-    for (session, label, palette), items in groups.items():
+    for (session, subject, label, palette), items in groups.items():
         prefix = f"{session}/{label}/{palette if palette is not None else '-'}"
-        if session == "unknown":
+        if subject:
+            for item in items:
+                bursts[item.rel_path] = f"{prefix}/{subject}"
+            continue
+        if any(meta[f.rel_path][0] is None for f in items):
             # Without a capture time nothing ties frames together: each is its own burst.
             for n, item in enumerate(sorted(items, key=lambda f: f.rel_path)):
                 bursts[item.rel_path] = f"{prefix}/{n}"
             continue
-        ordered = sorted(items, key=lambda f: (times[f.rel_path], f.rel_path))
+        ordered = sorted(items, key=lambda f: (meta[f.rel_path][0], f.rel_path))
         n = 0
         for prev, item in zip([None, *ordered[:-1]], ordered, strict=True):
             if prev is not None:
-                gap = (times[item.rel_path] - times[prev.rel_path]).total_seconds()
-                n += gap >= burst_gap_s
+                gap = (meta[item.rel_path][0] - meta[prev.rel_path][0]).total_seconds()
+                n += gap >= sessions.burst_gap_s
             bursts[item.rel_path] = f"{prefix}/{n}"
 
     records = []
     for item in sorted(found, key=lambda f: f.rel_path):
-        when = times[item.rel_path]
+        when, session, _ = meta[item.rel_path]
         records.append(
             Record(
                 path=item.path,
@@ -390,7 +487,7 @@ def _make_records(
                 folder=item.folder,
                 palette=item.palette,
                 captured_at=when,
-                session=when.date().isoformat() if when else "unknown",
+                session=session,
                 burst=bursts[item.rel_path],
                 sha256=hashes[item.rel_path],
             )
@@ -398,10 +495,10 @@ def _make_records(
     return records
 
 
-def summarize(records: list[Record]) -> dict:
+def summarize(records: list[Record], classes: tuple[str, ...]) -> dict:
     """Counts a user checks first: per class, palette and session."""
     return {
-        "classes": {c: n for c in CLASSES if (n := sum(r.label == c for r in records))},
+        "classes": {c: n for c in classes if (n := sum(r.label == c for r in records))},
         "palettes": dict(sorted(Counter(r.palette or "-" for r in records).items())),
         "sessions": dict(sorted(Counter(r.session for r in records).items())),
         "bursts": len({r.burst for r in records}),

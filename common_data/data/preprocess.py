@@ -1,28 +1,23 @@
 """Preprocessing choices that shape the decoded pixels, and therefore belong in the cache key.
 
-The real camera burns a HUD into every frame (see `shared/datasets/README.md`): a top band with
-the spot temperature and the capture DATE AND TIME, a colour bar with its max/min temperatures on
-the right, and a cross-hair in the centre. Because capture day and emotion are confounded, the
-printed time alone predicts much of the label, so a benchmark must be able to hide it
-(`hud="masked"`) or train on nothing but it (`hud="hud_only"`) to show the shortcut.
+Camera datasets often carry a burned-in overlay (a HUD with the capture time, a temperature
+scale, a hospital tag). Where it correlates with the label, a model can score well without
+looking at a face, so a benchmark must be able to hide it (`hud="masked"`) or train on nothing
+but it (`hud="hud_only"`) to show the shortcut. Which regions are overlay is the dataset's own
+fact: its card declares them (`common_data.data.card`) and they reach `Preprocess.boxes` from
+there, never from code.
 
-Boxes are fractions of the frame's height and width so they survive other resolutions; they were
-measured on the real 240x320 frames (per-pixel variance over every fifth frame):
-
-* top band: rows 0..42 of 320 (spot temperature, date/time, battery icon)
-* colour bar: columns 188..240, rows 45..290 (bar at 198..234 x 54..251 plus the max/min labels)
-* cross-hair: rows 145..174, columns 105..134 (a 30x30 reticle at the frame centre)
-
-`hud_only` keeps the top band and the colour bar and blanks everything else, including the
-cross-hair box: its inside is the subject's nose and eyes, so keeping it would leak face pixels
-into a run that is meant to see none. `masked` blanks all three boxes. Blanked pixels are zero
-(black) in every channel. Masking runs on the full-resolution frame, before the resize, so no
-HUD pixel is smeared into its neighbours by the interpolation.
+Boxes are fractions of the frame's height and width so they survive other resolutions.
+`hud_only` keeps the boxes marked `keep_in_hud_only` and blanks everything else (a reticle's
+inside is face, so keeping it would leak face pixels into a run meant to see none); `masked`
+blanks every box. Blanked pixels are zero (black) in every channel. Masking runs on the
+full-resolution frame, before the resize, so no overlay pixel is smeared into its neighbours by
+the interpolation.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
@@ -78,13 +73,6 @@ class HudBox:
         return r0, r1, c0, c1
 
 
-DEFAULT_HUD_BOXES: tuple[HudBox, ...] = (
-    HudBox("top_band", 0 / 320, 43 / 320, 0.0, 1.0),
-    HudBox("colour_bar", 45 / 320, 291 / 320, 188 / 240, 1.0),
-    HudBox("cross_hair", 144 / 320, 176 / 320, 104 / 240, 136 / 240, keep_in_hud_only=False),
-)
-
-
 @dataclass(frozen=True)
 class Preprocess:
     """Everything between the decoded frame and the cached uint8 array.
@@ -96,7 +84,7 @@ class Preprocess:
     size: int = 128
     interpolation: str = "area"
     hud: str = "full"
-    boxes: tuple[HudBox, ...] = field(default=DEFAULT_HUD_BOXES)
+    boxes: tuple[HudBox, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int | np.integer):
@@ -114,6 +102,11 @@ class Preprocess:
         if self.hud not in HUD_MODES:
             raise ConfigError(
                 f"hud {self.hud!r} is not valid: expected one of {', '.join(HUD_MODES)}"
+            )
+        if self.hud != "full" and not self.boxes:
+            raise ConfigError(
+                f"hud {self.hud!r} needs overlay regions, but the dataset card declares none: "
+                f"expected hud 'full', or [[overlay.box]] entries in the card"
             )
 
     def key(self) -> dict:

@@ -9,6 +9,11 @@
   exactly 2024-03-03); when no single session does, the latest sessions are added until the
   classes are covered. Frames without a capture time ('unknown') always stay in training.
 * 'loso': leave one session out; fold K holds out the K-th dated session in sorted order.
+* 'grouped': the leakage-safe split of a dataset without sessions. Frames whose audit distance
+  (below) is within the near-copy threshold are joined, and the connected components of that
+  graph (SciPy's csgraph) are the groups; scikit-learn's StratifiedGroupKFold holds out one of
+  round(1 / val_fraction) folds, so every group lies on one side, and the audit finds no
+  near-copy across the split by construction.
 
 The audit counts validation frames that have a near-copy in training: both frames shrunk to
 16x16 grayscale (INTER_AREA), HUD boxes left out, each mean-normalised (its mean subtracted, so
@@ -27,18 +32,20 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import cv2
 import numpy as np
-from sklearn.model_selection import train_test_split
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from common_data.data.cache import Images
-from common_data.data.classes import CLASSES
 from common_data.errors import ConfigError, DataError
 
-SPLIT_KINDS: tuple[str, ...] = ("random", "session", "loso")
+SPLIT_KINDS: tuple[str, ...] = ("random", "session", "loso", "grouped")
 LEAKAGE_THRESHOLD = 15.0
 LEAKAGE_SIZE = 16
 LEAKAGE_METHOD = (
@@ -97,7 +104,9 @@ def make_split(
     sessions = np.array([r.session for r in images.records])
     held_out: tuple[str, ...] = ()
     if kind == "random":
-        train, val = _stratified_random(images.labels, seed, val_fraction)
+        train, val = _stratified_random(images.labels, seed, val_fraction, images.classes)
+    elif kind == "grouped":
+        train, val = _grouped(images, seed, val_fraction)
     elif kind == "session":
         held_out = _pick_session_holdout(images, sessions)
         is_val = np.isin(sessions, held_out)
@@ -130,7 +139,7 @@ def split_hash(images: Images, kind: str, train: np.ndarray, val: np.ndarray) ->
 
 
 def _stratified_random(
-    labels: np.ndarray, seed: int, val_fraction: float
+    labels: np.ndarray, seed: int, val_fraction: float, names: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The published notebook's own call: scikit-learn's `train_test_split` with
     `stratify=labels` and `random_state=seed`. The checks before it turn what scikit-learn
@@ -144,7 +153,7 @@ def _stratified_random(
     n_train = n - n_val
     classes, counts = np.unique(labels, return_counts=True)
     if counts.min() < 2:
-        name = CLASSES[int(classes[counts.argmin()])]
+        name = names[int(classes[counts.argmin()])]
         raise DataError(
             f"class {name!r} has only 1 image: a stratified random split needs at least 2 per class"
         )
@@ -162,8 +171,8 @@ def _dated_sessions(sessions: np.ndarray) -> list[str]:
     dated = sorted(set(sessions.tolist()) - {"unknown"})
     if not dated:
         raise DataError(
-            "no capture sessions: session splits need file names with the capture time "
-            "(imgYYYYMMDD_HHMMSS); use --split random"
+            "no capture sessions: session splits need capture times in the file names or a "
+            "session manifest (the dataset card's [sessions]); use --split grouped"
         )
     return dated
 
@@ -173,7 +182,7 @@ def _pick_session_holdout(images: Images, sessions: np.ndarray) -> tuple[str, ..
     if len(dated) < 2:
         raise DataError(
             f"only one capture session ({dated[0]}): a session split needs at least 2; "
-            f"use --split random"
+            f"use --split grouped"
         )
     labels = images.labels
     wanted = set(labels.tolist())
@@ -190,7 +199,7 @@ def _pick_session_holdout(images: Images, sessions: np.ndarray) -> tuple[str, ..
                 break
     in_train = set(labels[~np.isin(sessions, held)].tolist())
     if in_train != wanted:
-        missing = ", ".join(CLASSES[c] for c in sorted(wanted - in_train))
+        missing = ", ".join(images.classes[c] for c in sorted(wanted - in_train))
         raise DataError(
             f"no session split keeps every class on both sides: holding out {', '.join(held)} "
             f"leaves no training images of {missing}; use --split random or --split loso"
@@ -220,7 +229,7 @@ def _side(images: Images, idx: np.ndarray) -> dict:
         sessions[session] = sessions.get(session, 0) + 1
     return {
         "n": len(idx),
-        "classes": {c: int((labels == k).sum()) for k, c in enumerate(CLASSES)},
+        "classes": {c: int((labels == k).sum()) for k, c in enumerate(images.classes)},
         "sessions": dict(sorted(sessions.items())),
     }
 
@@ -243,13 +252,56 @@ def audit_features(images: Images) -> np.ndarray:
     return feats - feats.mean(axis=1, keepdims=True)
 
 
+def _distance_blocks(query: np.ndarray, reference: np.ndarray
+                     ) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, block of mean absolute differences) for chunks of query rows against every
+    reference row. Hand-written rather than SciPy's cdist: the grouped split and the audit must
+    judge a pair with the very same float32 arithmetic, or a pair at the threshold could be
+    grouped apart yet counted as a near-copy."""
+    for start in range(0, len(query), _CHUNK):
+        block = query[start : start + _CHUNK, None, :]
+        yield start, np.abs(block - reference[None, :, :]).mean(axis=2)
+
+
 def nearest_distances(query: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Per query row, the smallest mean absolute difference to any reference row."""
     out = np.empty(len(query), dtype=np.float32)
-    for start in range(0, len(query), _CHUNK):
-        block = query[start : start + _CHUNK, None, :]
-        out[start : start + _CHUNK] = np.abs(block - reference[None, :, :]).mean(axis=2).min(1)
+    for start, block in _distance_blocks(query, reference):
+        out[start : start + len(block)] = block.min(1)
     return out
+
+
+def near_copy_groups(images: Images, threshold: float = LEAKAGE_THRESHOLD) -> np.ndarray:
+    """Group id per frame: connected components of the graph joining every pair of frames
+    the leakage audit would call near-copies (distance <= threshold)."""
+    feats = audit_features(images)
+    rows, cols = [], []
+    for start, block in _distance_blocks(feats, feats):
+        r, c = np.nonzero(block <= threshold)
+        rows.append(r + start)
+        cols.append(c)
+    n = len(feats)
+    graph = coo_matrix((np.ones(sum(len(r) for r in rows), dtype=np.int8),
+                        (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels
+
+
+def _grouped(images: Images, seed: int, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out one fold of StratifiedGroupKFold over the near-copy groups."""
+    if not 0.0 < val_fraction < 1.0:
+        raise ConfigError(f"val_fraction={val_fraction!r} is not valid: expected 0 < value < 1")
+    groups = near_copy_groups(images)
+    n_folds = max(2, round(1 / val_fraction))
+    n_groups = len(np.unique(groups))
+    if n_groups < n_folds:
+        raise DataError(
+            f"only {n_groups} groups of near-copies in {len(groups)} frames: a grouped split "
+            f"with val_fraction={val_fraction} needs at least {n_folds}; use --split random"
+        )
+    folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    train, val = next(folds.split(np.zeros(len(groups)), images.labels, groups))
+    return train, val
 
 
 def leakage_audit(

@@ -31,8 +31,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common_data.atomic import write_text_atomic
 from common_data.data.cache_root import cache_root as project_cache_root
-from common_data.data.classes import CLASSES
+from common_data.data.card import CARD_NAME, SHIPPED_CARDS
 from common_data.errors import DataError
 
 # Bump whenever a change alters any output byte: the cache folder name carries it, so stale
@@ -56,6 +57,7 @@ EMOTION_FOLDERS: dict[str, str] = {
     "sad": "sad",
     "surprise": "surpise",
 }
+CLASSES: tuple[str, ...] = tuple(EMOTION_FOLDERS)  # the order of the card's `classes.names`
 
 # IRNBOW only ever under angry, IRON never under angry: a palette<->label quirk of the real set.
 PALETTES_BY_CLASS: dict[str, tuple[str, ...]] = {
@@ -688,6 +690,13 @@ def _write(folder: Path, seed: int, scale: float, hud: bool) -> None:
                 files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     text = json.dumps(_manifest(seed, scale, hud, shots, files), indent=1, sort_keys=True)
     (folder / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
+    (folder / CARD_NAME).write_text(card_text(hud), encoding="utf-8")
+
+
+def card_text(hud: bool) -> str:
+    """The card a generated folder carries: the overlay is declared only where it is drawn."""
+    name = "synthetic.toml" if hud else "synthetic-no-overlay.toml"
+    return (SHIPPED_CARDS / name).read_text(encoding="utf-8")
 
 
 def _replaceable(root: Path) -> bool:
@@ -780,6 +789,10 @@ def ensure_synthetic(cache_root: Path | None = None) -> Path:
         except OSError:
             if not is_intact(root, seed=DEFAULT_SEED, scale=DEFAULT_SCALE):
                 raise
+    card = root / CARD_NAME
+    if not card.is_file() or card.read_text(encoding="utf-8") != card_text(True):
+        # a folder generated before cards existed gets its card, not a rebuild
+        write_text_atomic(card, card_text(True))
     return root
 
 

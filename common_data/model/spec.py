@@ -141,17 +141,21 @@ def resolve_spec_path(name_or_path: str) -> Path:
     return path
 
 
-def load_spec(name_or_path: str, image_size: int | None = None) -> Spec:
-    """Load and validate a spec; ``image_size`` overrides input H and W (quick profile)."""
+def load_spec(name_or_path: str, image_size: int | None = None,
+              num_classes: int | None = None) -> Spec:
+    """Load and validate a spec; ``image_size`` overrides input H and W (quick profile) and
+    ``num_classes`` the spec's default class count: a run passes its dataset's, so the head
+    (a layer whose value is the string "num_classes") has one output per class of the data."""
     path = resolve_spec_path(name_or_path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"spec {path}: not valid TOML ({exc})") from exc
-    return _parse_spec(raw, path, image_size)
+    return _parse_spec(raw, path, image_size, num_classes)
 
 
-def _parse_spec(raw: dict[str, Any], path: Path, image_size: int | None) -> Spec:
+def _parse_spec(raw: dict[str, Any], path: Path, image_size: int | None,
+                num_classes: int | None = None) -> Spec:
     where = f"spec {path}"
     unknown = sorted(set(raw) - set(_TOP_KEYS))
     if unknown:
@@ -173,13 +177,17 @@ def _parse_spec(raw: dict[str, Any], path: Path, image_size: int | None) -> Spec
         if not _is_int(image_size) or image_size < 1:
             raise ConfigError(f"{where}: image_size must be an integer >= 1, got {image_size!r}")
         input_shape = [image_size, image_size, input_shape[2]]
-    num_classes = raw["num_classes"]
+    if num_classes is None:
+        num_classes = raw["num_classes"]
+    elif not _is_int(num_classes) or num_classes < 2:
+        raise ConfigError(f"{where}: the dataset has {num_classes!r} classes: expected at least 2")
     if not _is_int(num_classes) or num_classes < 2:
         raise ConfigError(f"{where}: 'num_classes' must be an integer >= 2, got {num_classes!r}")
     if not isinstance(raw["layers"], list) or not raw["layers"]:
         raise ConfigError(f"{where}: 'layers' must be a non-empty array of [[layers]] tables")
 
-    layers = tuple(_parse_layer(entry, i, where) for i, entry in enumerate(raw["layers"]))
+    entries = [_with_class_count(entry, num_classes) for entry in raw["layers"]]
+    layers = tuple(_parse_layer(entry, i, where) for i, entry in enumerate(entries))
     seen: set[str] = set()
     for layer in layers:
         if layer.name in seen:
@@ -191,6 +199,14 @@ def _parse_spec(raw: dict[str, Any], path: Path, image_size: int | None) -> Spec
     spec = Spec(name=name, input_shape=tuple(input_shape), num_classes=num_classes, layers=layers)
     _check_topology(spec, where)
     return spec
+
+
+def _with_class_count(entry: Any, num_classes: int) -> Any:
+    """A layer table with every value "num_classes" replaced by the count: the parsed layer
+    (and so the spec hash) is the same as if the number had been written there."""
+    if not isinstance(entry, dict):
+        return entry
+    return {key: num_classes if value == "num_classes" else value for key, value in entry.items()}
 
 
 def _parse_layer(entry: Any, index: int, where: str) -> Layer:

@@ -153,7 +153,7 @@ class RunConfig:
     framework: str = _key(_Enum(*FRAMEWORKS))
     variant: str = _key(_Enum("baseline", "augmented"))
     data: str = _key(_Str())
-    split: str = _key(_Enum("random", "session", "loso"))
+    split: str = _key(_Enum("random", "session", "loso", "grouped"))
     fold: int = _key(_Int(-1))
     split_seed: int = _key(_Int(0))
     seed: int = _key(_Int(0))

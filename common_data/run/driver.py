@@ -65,7 +65,7 @@ def execute(
     """The run proper; fills `record` section by section so a failure keeps what was done."""
     images, split = load_run_data(config)
     record["data"] = data_section(config, images, split)
-    spec = load_spec(config.spec, image_size=config.image_size)
+    spec = load_spec(config.spec, image_size=config.image_size, num_classes=len(images.classes))
     weights = initial_weights(spec, config)
     twin.build(spec, weights, config)
     record["environment"] = environment(twin)
@@ -79,7 +79,7 @@ def execute(
     assert fit.val_logits is not None
     y_val = images.labels[split.val]
     proba = softmax(fit.val_logits)
-    record["metrics"] = classification_metrics(y_val, proba)
+    record["metrics"] = classification_metrics(y_val, proba, images.classes)
     predictions = out_path.with_name(f"{out_path.stem}.predictions.npz")
     save_npz_atomic(predictions, val_indices=split.val, y_true=y_val, proba=proba)
     record["predictions_file"] = predictions.name

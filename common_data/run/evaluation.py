@@ -23,7 +23,8 @@ import numpy as np
 from common_data.atomic import save_npz_atomic
 from common_data.data.aliases import load_aliases
 from common_data.data.batches import iterate_batches
-from common_data.data.datasets import load_for_run
+from common_data.data.cache import load
+from common_data.data.datasets import discover_for_model, preprocess_for, resolve_data
 from common_data.errors import BenchError, ConfigError, DataError
 from common_data.frameworks import FRAMEWORKS
 from common_data.model.spec import Spec, load_spec
@@ -61,7 +62,8 @@ def evaluable(record: dict[str, Any], record_path: Path) -> tuple[Spec, Path]:
             f"weights file {weights} of run {run} is missing (weights are not kept in git): "
             f"{RETRAIN_HINT}"
         )
-    spec = load_spec(record["config"]["spec"], image_size=record["data"]["image_size"])
+    spec = load_spec(record["config"]["spec"], image_size=record["data"]["image_size"],
+                     num_classes=len(record["metrics"]["classes"]))
     if spec.hash() != record["model"]["spec_hash"]:
         raise ConfigError(
             f"spec {record['config']['spec']!r} changed since run {run} was trained (spec hash "
@@ -116,11 +118,13 @@ def evaluate_main(framework: str, load_predictor: LoadPredictor,
         # 'auto': the training host's device may be absent here, and inference needs no
         # bitwise match with training, only the stored weights.
         config = replace(load_run_config(record["config"]), device="auto")
-        aliases = load_aliases(args.aliases) if args.aliases else None
+        classes = record["metrics"]["classes"]
+        aliases = load_aliases(args.aliases, classes) if args.aliases else None
         if not args.out.parent.is_dir():
             raise ConfigError(f"--out {args.out}: folder {args.out.parent} does not exist")
-        images = load_for_run(args.data, image_size=record["data"]["image_size"],
-                              hud=record["data"]["hud"], skip_bad=args.skip_bad, aliases=aliases)
+        dataset = discover_for_model(resolve_data(args.data), record, aliases)
+        images = load(dataset, preprocess_for(dataset, record["data"]["image_size"],
+                                              record["data"]["hud"]), skip_bad=args.skip_bad)
         predict = load_predictor(spec, weights, config)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -17,9 +17,8 @@ import numpy as np
 from common_data.data import faults
 from common_data.data.batches import iterate_batches
 from common_data.data.cache import Images, load
-from common_data.data.datasets import resolve_data
+from common_data.data.datasets import preprocess_for, resolve_data
 from common_data.data.discovery import Dataset, discover
-from common_data.data.preprocess import Preprocess
 from common_data.data.splits import Split, make_split
 from common_data.run.config import RunConfig
 
@@ -32,7 +31,8 @@ def run_dataset(config: RunConfig) -> Dataset:
 def run_images(config: RunConfig, dataset: Dataset | None = None) -> Images:
     """The dataset decoded (or read from the decode cache) at the config's input size and HUD
     mode; `dataset` when the caller already discovered it."""
-    return load(dataset or run_dataset(config), Preprocess(size=config.image_size, hud=config.hud),
+    dataset = dataset or run_dataset(config)
+    return load(dataset, preprocess_for(dataset, config.image_size, config.hud),
                 skip_bad=config.skip_bad)
 
 
@@ -42,7 +42,7 @@ def load_run_data(config: RunConfig, images: Images | None = None) -> tuple[Imag
     the caller already holds them (the finding checks many records against one decode)."""
     if images is None:
         images = run_images(config)
-    elif images.preprocess != Preprocess(size=config.image_size, hud=config.hud):
+    elif (images.preprocess.size, images.preprocess.hud) != (config.image_size, config.hud):
         raise ValueError(f"images preprocessed as {images.preprocess}, but the config asks for "
                          f"{config.image_size} px with hud {config.hud!r}")
     split = make_split(images, config.split, fold=loso_fold(config), seed=config.split_seed)

@@ -27,8 +27,6 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from common_data.data.classes import CLASSES
-
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax in float64; subtracting the row max keeps exp from overflowing."""
@@ -49,7 +47,7 @@ def ensemble_proba(probas: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def classification_metrics(
-    y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str] = CLASSES
+    y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str]
 ) -> dict[str, Any]:
     """Accuracy, F1s, OvR ROC AUC, per-class scores and the confusion matrix (rows = true).
 

@@ -20,7 +20,8 @@ Record, version 1 (every key is required; "|None" marks where null is allowed):
     model                {spec, spec_hash, init_scheme, weights_digest: str,
                           params_total, params_trainable: int,
                           params_per_layer: [{layer: str, params: int, shapes: {str: [int]}}]}
-    data                 {dataset, dataset_hash, cache_key: str, split: 'random'|'session'|'loso',
+    data                 {dataset, dataset_hash, cache_key: str,
+                          split: 'random'|'session'|'loso'|'grouped',
                           fold: int|None, split_hash: str, n_train, n_val, image_size: int,
                           hud: 'full'|'masked'|'hud_only',
                           val_digest: str (optional: sha256 of the validation inputs)}
@@ -235,7 +236,7 @@ FIELDS: dict[str, Check] = {
         "dataset": _STR,
         "dataset_hash": _STR,
         "cache_key": _STR,
-        "split": _enum("random", "session", "loso"),
+        "split": _enum("random", "session", "loso", "grouped"),
         "fold": _nullable(_INT),
         "split_hash": _STR,
         "n_train": _INT,
