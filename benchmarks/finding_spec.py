@@ -12,7 +12,6 @@ key and what was expected, before a run starts.
 from __future__ import annotations
 
 import sys
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from benchmarks.published_protocol import published_protocol
 from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORKS
 from common_data.run.config import RunConfig
+from common_data.toml_file import read_toml
 
 FINDINGS_DIR = Path(__file__).resolve().parent / "findings"
 DIRECTIONS = ("decrease", "increase")
@@ -169,11 +169,8 @@ def load_finding_file(path: Path) -> dict[str, Any]:
     """The finding, checked, with its protocols resolved and its arms and comparisons parsed
     (`finding["arms"]`, `finding["comparisons"]`); `[profile.*]`, the old spelling of
     `[protocol.*]`, still loads, with a deprecation line."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"finding {path}: cannot read it as TOML ({exc})") from None
     where = f"finding {path}"
+    raw = read_toml(path, where)
     if "profile" in raw and "protocol" not in raw:
         print(f"warning: {where}: [profile.*] is deprecated, name the tables [protocol.*]",
               file=sys.stderr)

@@ -12,10 +12,10 @@ leave the folder silently unmapped, which is exactly what the file was written t
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from common_data.errors import ConfigError
+from common_data.toml_file import read_toml
 
 
 def load_aliases(path: str | Path, classes: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -23,12 +23,7 @@ def load_aliases(path: str | Path, classes: tuple[str, ...] | list[str]) -> dict
     one of `classes` (the trained model's)."""
     source = Path(path).expanduser()
     where = f"--aliases {source}"
-    try:
-        raw = tomllib.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read the file ({exc.strerror or exc})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{where}: not valid TOML ({exc})") from None
+    raw = read_toml(source, where)
     stray = sorted(set(raw) - {"aliases"})
     if stray or not isinstance(raw.get("aliases"), dict):
         found = f"found {', '.join(repr(k) for k in stray)}" if stray else "found none"

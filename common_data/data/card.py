@@ -17,13 +17,13 @@ from __future__ import annotations
 import csv
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from common_data.data.preprocess import HudBox
 from common_data.errors import ConfigError
+from common_data.toml_file import read_toml
 
 CARD_NAME = "dataset.toml"
 SHIPPED_CARDS = Path(__file__).resolve().parent / "cards"
@@ -102,13 +102,7 @@ def load_card(path: str | Path, where: str | None = None) -> DatasetCard:
     """Read and validate one card file; `where` names it in errors (default: its path)."""
     source = Path(path).expanduser()
     where = where or f"card {source}"
-    try:
-        raw = tomllib.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read the file ({exc.strerror or exc})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{where}: not valid TOML ({exc})") from None
-    return parse_card(raw, where, base=source.parent, path=source)
+    return parse_card(read_toml(source, where), where, base=source.parent, path=source)
 
 
 def parse_card(raw: dict[str, Any], where: str, base: Path | None = None,
