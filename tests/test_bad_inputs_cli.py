@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="the harness needs the harness env's matplotlib")
 
-from conftest import PROJECT_ROOT
+from conftest import CLASSES, PROJECT_ROOT, five_class_card
 from conftest import flat_dataset as dataset
 from test_bad_inputs import (
     TINY,
@@ -29,7 +29,6 @@ from test_bad_inputs import (
 
 from benchmarks import data_quality
 from benchmarks.__main__ import main as bench_main
-from common_data.data.classes import CLASSES
 
 pytestmark = pytest.mark.cross_env
 
@@ -66,8 +65,10 @@ def test_a_null_roc_auc_renders_as_not_available(
 
 
 # --- items 13 and 14: classes the runs never saw are named in the console and the report
+# (missing: declared by the dataset's card, with no folder; vanished: every file left out)
 def test_a_dataset_with_two_of_the_five_classes_is_named(tmp_path: Path, tmp_cache: Path) -> None:
     root = dataset(tmp_path / "data")
+    five_class_card(root)
     for label in CLASSES[2:]:
         shutil.rmtree(root / label)
     problems, (report,) = _find_problems(root)
@@ -94,6 +95,7 @@ def test_missing_classes_are_a_console_warning_before_training(
     from benchmarks.preflight import preflight
 
     root = dataset(tmp_path / "data")
+    five_class_card(root)
     shutil.rmtree(root / "happy")
     parser = argparse.ArgumentParser()
     add_matrix_arguments(parser, default_profile="quick")
