@@ -30,7 +30,7 @@ hypothesis = pytest.importorskip("hypothesis")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from conftest import SEED_RUNS, frame  # noqa: E402
+from conftest import CLASSES, SEED_RUNS, frame  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from test_bad_inputs import _quick_figures, _seed_cell  # noqa: E402, F401
@@ -39,7 +39,6 @@ from test_hostile_files import deadline  # noqa: E402
 from benchmarks.__main__ import main as bench_main  # noqa: E402
 from benchmarks.compare import is_done  # noqa: E402
 from common_data.__main__ import main as data_main  # noqa: E402
-from common_data.data.classes import CLASSES  # noqa: E402
 from common_data.run.config import config_digest  # noqa: E402
 
 pytestmark = pytest.mark.cross_env
