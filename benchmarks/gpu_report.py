@@ -12,27 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.envs import PROJECT_ROOT
+from benchmarks.formatting import num, pct, pp
 from benchmarks.gpu_kit import read_returned
 from common_data.bench.workload import shared
 
 NO_TF = shared()["gpu_status"]["tf"]
 
 
-def _num(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{value:,.{digits}f}"
-
-
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{100 * value:.{digits}f} %"
-
-
-def _pp(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:+.1f} pp"
-
-
 def _ci(ci: list[float | None]) -> str:
     low, high = ci
-    return "n/a" if low is None or high != high else f"[{_pp(low)}, {_pp(high)}]"
+    return "n/a" if low is None or high != high else f"[{pp(low)}, {pp(high)}]"
 
 
 def device_name(g: Mapping[str, Any]) -> str:
@@ -43,18 +32,18 @@ def device_name(g: Mapping[str, Any]) -> str:
 def steps_table(g: Mapping[str, Any]) -> list[str]:
     peaks = g.get("peaks_gflops") or {}
     lines = [f"Matmul peaks on this device (8192x8192, best round): float32 (TF32 off) "
-             f"{_num((peaks.get('sgemm') or 0) / 1e3)} TFLOP/s, bf16 "
-             f"{_num((peaks.get('bf16') or 0) / 1e3) if peaks.get('bf16') else 'n/a'} "
+             f"{num((peaks.get('sgemm') or 0) / 1e3)} TFLOP/s, bf16 "
+             f"{num((peaks.get('bf16') or 0) / 1e3) if peaks.get('bf16') else 'n/a'} "
              "TFLOP/s. Each step's achieved rate is held to the peak of its own precision "
              "(float32 steps to float32, bf16 autocast to bf16).", "",
              "| step | mode | batch | size | ms | images/s | TFLOP/s | of peak | first call s "
              "| peak memory MB |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {s['kind']} | {s['mode']} | {s['batch_size']} | {s['image_size']} "
-              f"| {_num(s['ms'], 2)} | {_num(s['images_per_s'])} "
-              f"| {_num(s['gflops'] / 1e3 if s['gflops'] is not None else None, 3)} "
-              f"| {_pct(s.get('peak_fraction'), 2)} | {_num(s['first_call_s'], 2)} "
-              f"| {_num(s['peak_memory_mb'])} |" for s in g["steps"]]
+              f"| {num(s['ms'], 2)} | {num(s['images_per_s'])} "
+              f"| {num(s['gflops'] / 1e3 if s['gflops'] is not None else None, 3)} "
+              f"| {pct(s.get('peak_fraction'), 2)} | {num(s['first_call_s'], 2)} "
+              f"| {num(s['peak_memory_mb'])} |" for s in g["steps"]]
     return [*lines, ""]
 
 
@@ -65,9 +54,9 @@ def _run_line(label: str, run: Mapping[str, Any]) -> str:
     if run["status"] != "ok":
         reason = (run.get("error") or "no error recorded").strip().splitlines()[-1]
         return f"{head}: did not finish (status {run['status']}: {reason})."
-    return (f"{head}: {_num(run['total_s'])} s in all, {_num(run['train_s'])} s training, "
-            f"{_num(run['step_ms_median'], 2)} ms/step, validation accuracy "
-            f"{_pct(run['accuracy'])}, peak memory {_num(run['peak_memory_mb'])} MB.")
+    return (f"{head}: {num(run['total_s'])} s in all, {num(run['train_s'])} s training, "
+            f"{num(run['step_ms_median'], 2)} ms/step, validation accuracy "
+            f"{pct(run['accuracy'])}, peak memory {num(run['peak_memory_mb'])} MB.")
 
 
 def timing_lines(study: Mapping[str, Any] | None, g: Mapping[str, Any]) -> list[str]:
@@ -80,20 +69,20 @@ def timing_lines(study: Mapping[str, Any] | None, g: Mapping[str, Any]) -> list[
     if solo.get("float32") and solo.get("bf16"):
         lines.append(f"- bf16 over float32 on the GPU: "
                      f"{solo['float32']['train_s'] / solo['bf16']['train_s']:.2f}x training time "
-                     f"({_num(solo['float32']['step_ms_median'], 2)} -> "
-                     f"{_num(solo['bf16']['step_ms_median'], 2)} ms/step).")
+                     f"({num(solo['float32']['step_ms_median'], 2)} -> "
+                     f"{num(solo['bf16']['step_ms_median'], 2)} ms/step).")
     if solo.get("float32"):
         epochs = solo["float32"]["epochs"]
         scaled = published["minutes"] * 60 * epochs / published["epochs"]
-        text = (f"- {epochs} epochs take {_num(solo['float32']['train_s'])} s of training on "
+        text = (f"- {epochs} epochs take {num(solo['float32']['train_s'])} s of training on "
                 f"{solo['float32']['gpu']}")
         if cpu:
-            text += (f", against {_num(cpu['train_s'])} s on this project's CPU "
+            text += (f", against {num(cpu['train_s'])} s on this project's CPU "
                      f"({cpu['concurrent_runs']} runs at once, 1 thread each: "
                      f"{cpu['train_s'] / solo['float32']['train_s']:.0f}x)")
         text += (f"; the published study reports about {published['minutes']} minutes for "
                  f"{published['epochs']} epochs on a {published['device']}, "
-                 f"{_num(scaled / 60)} min for {epochs} at that rate.")
+                 f"{num(scaled / 60)} min for {epochs} at that rate.")
         lines.append(text)
     return lines
 
@@ -110,12 +99,12 @@ def study_lines(study: Mapping[str, Any]) -> list[str]:
         spreads["float32, CPU"] = study["cpu"]
     for name, s in spreads.items():
         low, high = s["ci95"]
-        ci = "n/a" if s["n"] < 2 else f"[{_pct(low)}, {_pct(high)}]"
-        lines.append(f"| {name} | {s['n']} | {_pct(s['mean'])} | {ci} | {_pct(s['median'])} "
-                     f"| {_pct(s['min'])} | {_pct(s['max'])} | {s['seeds_on_plateau']} |")
+        ci = "n/a" if s["n"] < 2 else f"[{pct(low)}, {pct(high)}]"
+        lines.append(f"| {name} | {s['n']} | {pct(s['mean'])} | {ci} | {pct(s['median'])} "
+                     f"| {pct(s['min'])} | {pct(s['max'])} | {s['seeds_on_plateau']} |")
     majority = next(iter(spreads.values()))["majority_rate"]
     longest = ", ".join(f"{max(s['plateau_epochs'])} ({name})" for name, s in spreads.items())
-    lines += ["", f"Majority-class rate of this split: {_pct(majority)}. A seed counts as on "
+    lines += ["", f"Majority-class rate of this split: {pct(majority)}. A seed counts as on "
               f"the plateau when its {study['plateau_rule']}; the most epochs any seed spent "
               f"there: {longest}. Failed runs: {study['failed']}.", ""]
     versus = study.get("gpu_vs_cpu")
@@ -123,17 +112,17 @@ def study_lines(study: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"- GPU against CPU, float32: {versus['test']} p = {versus['p']:.3g} "
             f"({study['spread']['float32']['n']} GPU seeds, {study['cpu']['n']} CPU seeds). "
-            f"Same-seed pairs ({versus['n']}): GPU − CPU {_pp(versus['mean_delta'])} on average, "
-            f"at most {_pp(versus['max_abs_delta'])} apart; their predictions agree on "
-            f"{_pct(versus['agreement_mean'])} of the validation frames (least "
-            f"{_pct(versus['agreement_min'])}).")
+            f"Same-seed pairs ({versus['n']}): GPU − CPU {pp(versus['mean_delta'])} on average, "
+            f"at most {pp(versus['max_abs_delta'])} apart; their predictions agree on "
+            f"{pct(versus['agreement_mean'])} of the validation frames (least "
+            f"{pct(versus['agreement_min'])}).")
     bf16 = study.get("bf16_vs_float32")
     if bf16:
         p = "n/a" if bf16["paired_t_p"] is None else f"{bf16['paired_t_p']:.3g}"
         lines.append(
             f"- bf16 against float32 on the GPU, paired by seed ({bf16['n']} seeds): "
-            f"{_pp(bf16['mean_delta'])} {_ci(bf16['ci95'])}, paired t p = {p}; predictions "
-            f"agree on {_pct(bf16['agreement_mean'])} of the frames.")
+            f"{pp(bf16['mean_delta'])} {_ci(bf16['ci95'])}, paired t p = {p}; predictions "
+            f"agree on {pct(bf16['agreement_mean'])} of the frames.")
     return [*lines, ""]
 
 

@@ -10,38 +10,31 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from benchmarks import bf16_check, perf_sections
+from benchmarks.formatting import num, pct
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 
 _SPEEDUP_KEY = {"cached": "speedup", "cached_prefetch": "speedup_prefetch"}
-
-
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{100 * value:.{digits}f} %"
-
-
-def _num(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
 def _loader(f: Mapping[str, Any]) -> str:
     d = f["details"]["loader"]
     if not d:
         return "not measured: no loader or training case ran (see 'Not run')"
-    measured = ", ".join(f"{env} {_num(v, 0)}" for env, v in d["loaders"].items())
-    return (f"the shared loader makes {_num(d['loader_images_per_s'], 0)} augmented images/s "
+    measured = ", ".join(f"{env} {num(v, 0)}" for env, v in d["loaders"].items())
+    return (f"the shared loader makes {num(d['loader_images_per_s'], 0)} augmented images/s "
             f"in one thread (slowest of: {measured}); the fastest training case "
-            f"({d['train_case']}) consumes {_num(d['train_images_per_s'])} images/s")
+            f"({d['train_case']}) consumes {num(d['train_images_per_s'])} images/s")
 
 
 def _data_wait(f: Mapping[str, Any]) -> str:
     d = f["details"]["data_wait"]
     if not d:
         return "not measured: no end-to-end case and no matrix records"
-    parts = [f"{name}: {_pct(v, 2)}" for name, v in d["sources"].items()]
+    parts = [f"{name}: {pct(v, 2)}" for name, v in d["sources"].items()]
     text = f"worst is {d['source']}; " + "; ".join(parts)
     if d["with_prefetch"]:
         text += "; with common_data/data/prefetch.py: " + ", ".join(
-            f"{fw} {_pct(v)}" for fw, v in d["with_prefetch"].items())
+            f"{fw} {pct(v)}" for fw, v in d["with_prefetch"].items())
     if d["value"] >= 0.05:
         text += (". Runs prefetch the next batch in a background thread "
                  "(common_data/run/loop.py); what is left is the wait prefetch cannot hide")
@@ -56,11 +49,11 @@ def _peak(framework: str) -> Callable[[Mapping[str, Any]], str]:
         size = d.get("image_size") or f["workload"]["image_size"]
         precision = d.get("precision", "sgemm")
         text = (f"best mode {d['mode']} (threads: {d['threads']}, {size}x{size}) reaches "
-                f"{_num(d['gflops'])} of "
-                f"the machine's {_num(d['peak_gflops'])} GFLOP/s (best {precision} matmul "
+                f"{num(d['gflops'])} of "
+                f"the machine's {num(d['peak_gflops'])} GFLOP/s (best {precision} matmul "
                 f"{_matmul_size(f)} of either framework at that thread count: the peak of the "
                 f"mode's own precision); the forward pass alone reaches "
-                f"{_pct(d['eval_fraction'])}")
+                f"{pct(d['eval_fraction'])}")
         if d["fraction"] < 0.5:
             text += (". The counted FLOPs are 3x3 convolutions over few input channels "
                      "(reduction depth 27, 288 and 576 per output, against 2048 in the sgemm) "
@@ -89,10 +82,10 @@ def _speedup(f: Mapping[str, Any]) -> str:
         pub_outside = pub["seconds"] - pub["compute_s"]
         ours_outside = ours["seconds"] - ours["compute_s"]
         parts.append(
-            f"{fw}: published {_num(pub['seconds'])} s ({_num(pub_outside)} s outside the steps)"
-            f" vs ours {_num(ours['seconds'])} s ({_num(ours_outside, 2)} s outside): "
-            f"{_num(d['speedup'], 2)}x measured, {_num(d['speedup_same_compute'], 2)}x with "
-            f"equal step times, ceiling {_num(d['ceiling'], 2)}x")
+            f"{fw}: published {num(pub['seconds'])} s ({num(pub_outside)} s outside the steps)"
+            f" vs ours {num(ours['seconds'])} s ({num(ours_outside, 2)} s outside): "
+            f"{num(d['speedup'], 2)}x measured, {num(d['speedup_same_compute'], 2)}x with "
+            f"equal step times, ceiling {num(d['ceiling'], 2)}x")
     text = "; ".join(parts)
     if any(d["speedup"] > d["ceiling"] for fw, d in e2e.items() if fw != "overall"):
         text += (". A measured speedup above the ceiling is load drift on the shared machine "
@@ -111,16 +104,16 @@ def _overhead(f: Mapping[str, Any]) -> str:
                 "(run `python -m benchmarks performance --matrix paper`)")
     text = (f"measured on the {d['profile']} profile ({d['runs']} runs, "
             f"{d['epochs_run']} epochs in all, data: {', '.join(d['datasets'])}): wall "
-            f"{_num(d['wall_s'])} s, train+eval {_num(d['run_s'])} s, "
-            f"{_num(d['per_run_overhead_s'])} s fixed cost per run; in total "
-            f"{_num(d['inside_runners_s'])} s inside the runner processes (interpreter start, "
+            f"{num(d['wall_s'])} s, train+eval {num(d['run_s'])} s, "
+            f"{num(d['per_run_overhead_s'])} s fixed cost per run; in total "
+            f"{num(d['inside_runners_s'])} s inside the runner processes (interpreter start, "
             "framework import, data load, build, record) and "
-            f"{_num(d['outside_runners_s'])} s in the harness process")
+            f"{num(d['outside_runners_s'])} s in the harness process")
     projection = d.get("paper_projection")
     if projection:
         text += (f"; projected for the shortest paper run ({projection['epochs']} epochs, "
                  f"{projection['n_train']}+{projection['n_val']} images, "
-                 f"{_num(projection['step_s'], 2)} s/step): {_pct(projection['fraction'])}, "
+                 f"{num(projection['step_s'], 2)} s/step): {pct(projection['fraction'])}, "
                  "a projection, not a measurement")
     return text
 
@@ -133,11 +126,11 @@ def _verdict(f: Mapping[str, Any]) -> str:
     e = m["matrices"]["finding"]
     runs = len({c["run_id"] for c in e["cells"]})  # a run two settings share counts once
     return (f"schedule64's 64-px cell, {runs} run(s) of {m['epochs']} epoch(s): "
-            f"{_num(e['out_of_box_s'], 2)} s/epoch out of the box (each framework's own modes "
-            f"on this CPU, every core to one run) vs {_num(e['tuned_s'], 2)} s/epoch as the "
+            f"{num(e['out_of_box_s'], 2)} s/epoch out of the box (each framework's own modes "
+            f"on this CPU, every core to one run) vs {num(e['tuned_s'], 2)} s/epoch as the "
             "matrix runs (chosen modes, runs side by side), summed over its cells; with every "
-            f"tuned mode off instead, {_num(e['modes_off_s'], 2)} s/epoch, "
-            f"{_num(e['ratio_modes_off'], 2)}x (see 'Time to verdict')")
+            f"tuned mode off instead, {num(e['modes_off_s'], 2)} s/epoch, "
+            f"{num(e['ratio_modes_off'], 2)}x (see 'Time to verdict')")
 
 
 _EXPLAIN: dict[str, Callable[[Mapping[str, Any]], str]] = {
@@ -158,7 +151,7 @@ def explain(key: str, figures: Mapping[str, Any]) -> str:
 def _value_text(key: str, value: float | None) -> str:
     if value is None:
         return "n/a"
-    return _pct(value, 2) if "fraction" in key else f"{value:,.2f}x"
+    return pct(value, 2) if "fraction" in key else f"{value:,.2f}x"
 
 
 def _threshold_text(target: Mapping[str, Any]) -> str:
@@ -199,19 +192,19 @@ def render(f: Mapping[str, Any]) -> str:
         lines.append(f"| {t['text']} | {_value_text(t['key'], t['value'])} | {_threshold_text(t)} "
                      f"| {t['status']} | {_margin(t)} | {t['why']} |")
     lines += ["", "## Headline figures", "",
-              f"* loader_over_train: {_num(f['loader_over_train'])}",
+              f"* loader_over_train: {num(f['loader_over_train'])}",
               "* peak_fraction: " + ", ".join(
-                  f"{k} {_pct(v)}" for k, v in f["peak_fraction"].items()),
+                  f"{k} {pct(v)}" for k, v in f["peak_fraction"].items()),
               "* speedup_vs_published_pipeline: " + ", ".join(
-                  f"{k} {_num(v, 2)}x" for k, v in f["speedup_vs_published_pipeline"].items()),
-              f"* harness_overhead_fraction: {_pct(f['harness_overhead_fraction'])} "
+                  f"{k} {num(v, 2)}x" for k, v in f["speedup_vs_published_pipeline"].items()),
+              f"* harness_overhead_fraction: {pct(f['harness_overhead_fraction'])} "
               f"({f['harness_overhead_profile'] or 'no'} profile)",
-              f"* data_wait_fraction: {_pct(f['data_wait_fraction'], 2)}",
+              f"* data_wait_fraction: {pct(f['data_wait_fraction'], 2)}",
               "* machine_peak_gflops: " + "; ".join(
-                  f"{precision} " + ", ".join(f"{t} thr {_num(g)}" for t, g in by_t.items())
+                  f"{precision} " + ", ".join(f"{t} thr {num(g)}" for t, g in by_t.items())
                   for precision, by_t in _machine_peaks(f).items()),
               "* matmul_peak_gflops: " + "; ".join(
-                  f"{fw} " + ", ".join(f"{t} thr {_num(g)}" for t, g in by_t.items())
+                  f"{fw} " + ", ".join(f"{t} thr {num(g)}" for t, g in by_t.items())
                   for fw, by_t in f["matmul_peak_gflops"].items()),
               ""]
     lines += (_modes_table(f) + bf16_check.section(f.get("bf16_check"))
@@ -248,8 +241,8 @@ def _modes_table(f: Mapping[str, Any]) -> list[str]:
             f"| {_precision(r)} "
             f"| {_onednn(r)} | {size} "
             f"| {r['threads']} | {batch} "
-            f"| {_num(r['median_ms'])} | {_num(r['images_per_s'])} | {_num(r['gflops'])} "
-            f"| {_pct(r['peak_fraction'])} | {_num(r['first_call_s'], 2)} |")
+            f"| {num(r['median_ms'])} | {num(r['images_per_s'])} | {num(r['gflops'])} "
+            f"| {pct(r['peak_fraction'])} | {num(r['first_call_s'], 2)} |")
     return [*lines, ""]
 
 
@@ -297,11 +290,11 @@ def _e2e_table(f: Mapping[str, Any]) -> list[str]:
                 continue
             p = d[name]
             speedup = d[_SPEEDUP_KEY[name]] if name in _SPEEDUP_KEY else 1.0
-            lines.append(f"| {fw} | {name} | {_num(p['seconds'], 2)} "
-                         f"| {_num(p['seconds'] - p['compute_s'], 2)} "
-                         f"| {_pct(p['data_wait_fraction'])} | {_num(speedup, 2)}x |")
+            lines.append(f"| {fw} | {name} | {num(p['seconds'], 2)} "
+                         f"| {num(p['seconds'] - p['compute_s'], 2)} "
+                         f"| {pct(p['data_wait_fraction'])} | {num(speedup, 2)}x |")
     if "overall" in e2e:
-        lines.append(f"| both | cached | {_num(e2e['overall']['cached_s'], 2)} | | "
+        lines.append(f"| both | cached | {num(e2e['overall']['cached_s'], 2)} | | "
                      f"| {e2e['overall']['speedup']:.2f}x (geometric mean) |")
     return [*lines, ""]
 

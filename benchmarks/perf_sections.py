@@ -11,15 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from benchmarks import gpu_report
+from benchmarks.formatting import num, pct
 from common_data.frameworks import FRAMEWORK_NAMES
-
-
-def _num(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{value:,.{digits}f}"
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f} %"
 
 
 def op_profiles(f: Mapping[str, Any]) -> list[str]:
@@ -40,9 +33,9 @@ def op_profiles(f: Mapping[str, Any]) -> list[str]:
         lines += [f"### {FRAMEWORK_NAMES.get(fw, fw)}: mode {p['mode']}{onednn}, "
                   f"{p['image_size']}x{p['image_size']}, batch {p['batch_size']}, "
                   f"{p['threads']} thread(s), {p['steps']} steps, "
-                  f"{_num(p['step_ms'])} ms/step", "",
+                  f"{num(p['step_ms'])} ms/step", "",
                   "| op | % of step time | ms per step |", "| --- | --- | --- |"]
-        lines += [f"| {row['op']} | {_pct(row['fraction'])} | {_num(row['ms'])} |"
+        lines += [f"| {row['op']} | {pct(row['fraction'])} | {num(row['ms'])} |"
                   for row in p["rows"]]
         lines.append("")
     return lines
@@ -60,7 +53,7 @@ def time_to_verdict(f: Mapping[str, Any]) -> list[str]:
         modes = f"{modes}; any other twin: default" if modes else "every twin's default"
         cells = finding.get("cells") or {}
         lines += [f"* The finding's matrix ({finding['protocol_label']}): "
-                  f"{_num(finding['run_time_s'] / 3600, 2)} h of run time over "
+                  f"{num(finding['run_time_s'] / 3600, 2)} h of run time over "
                   f"{cells.get('with_records', '?')} of its {cells.get('total', '?')} cells "
                   f"(the runs' own clocks, summed; modes: {modes}), from `{finding['source']}`."]
     else:
@@ -73,7 +66,7 @@ def time_to_verdict(f: Mapping[str, Any]) -> list[str]:
                   "| run s |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         lines += [f"| {r['framework']} | {r['seed']} | {r['dataset']} | {r['modes']} "
                   f"| {r['threads']} | {r['concurrent_runs'] or 1} | {r['epochs']} "
-                  f"| {_num(r['run_s'])} |" for r in paper]
+                  f"| {num(r['run_s'])} |" for r in paper]
     else:
         lines.append("* The 128-px paper protocol: no baseline record at its settings.")
     lines.append("")
@@ -100,15 +93,15 @@ def _measured(m: Mapping[str, Any] | None) -> list[str]:
              "| speedup over out of the box | speedup over modes off |",
              "| --- | --- | --- | --- | --- | --- |"]
     for name, e in m["matrices"].items():
-        lines.append(f"| {name} | {_num(e['out_of_box_s'], 2)} | {_num(e['modes_off_s'], 2)} "
-                     f"| {_num(e['tuned_s'], 2)} | {_num(e['ratio'], 2)}x "
-                     f"| {_num(e['ratio_modes_off'], 2)}x |")
+        lines.append(f"| {name} | {num(e['out_of_box_s'], 2)} | {num(e['modes_off_s'], 2)} "
+                     f"| {num(e['tuned_s'], 2)} | {num(e['ratio'], 2)}x "
+                     f"| {num(e['ratio_modes_off'], 2)}x |")
     lines += ["", "| matrix | framework | seed | setting | modes | size | threads | runs at once "
               "| train s/epoch |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, e in m["matrices"].items():
         lines += [f"| {name} | {c['framework']} | {c['seed']} | {c['setting']} | {c['modes']} "
                   f"| {c['image_size']} | {c.get('threads', '')} | {c.get('runs_at_once', '')} "
-                  f"| {_num(c['train_s_per_epoch'], 2)} |" for c in e["cells"]]
+                  f"| {num(c['train_s_per_epoch'], 2)} |" for c in e["cells"]]
     return [*lines, ""]
 
 
