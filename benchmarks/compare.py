@@ -62,6 +62,7 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
         help="profile name (quick, paper) or a TOML file with the matrix",
     )
     parser.add_argument("--data", help="'synthetic' or a dataset folder (overrides the profile)")
+    add_card_argument(parser)
     parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
     parser.add_argument("--variants", help="comma-separated subset of: baseline,augmented")
     parser.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
@@ -93,6 +94,24 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
     )
     add_skip_bad_argument(parser)
     add_jobs_argument(parser)
+
+
+def add_card_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--card", metavar="FILE",
+                        help="dataset card (TOML) to label the data by, instead of the "
+                        "folder's dataset.toml (`python -m common_data describe` prints one)")
+
+
+def card_settings(value: str) -> dict[str, str]:
+    """`--card FILE`: the run-config keys naming the card, checked now so that a bad card is
+    one line before any run starts. Its sha256 enters the config, so an edited card makes new
+    runs rather than passing for the old ones."""
+    from common_data.data.card import load_card
+    from common_data.data.datasets import card_digest
+
+    digest = card_digest(value, f"--card {value}")
+    load_card(value, f"--card {value}")
+    return {"card": str(Path(value).expanduser().resolve()), "card_sha256": digest}
 
 
 def add_skip_bad_argument(parser: argparse.ArgumentParser) -> None:
@@ -197,6 +216,8 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
         profile.pop("probe", None)
     if args.data:
         run["data"] = resolve_data_flag(args.data)
+    if args.card:
+        run.update(card_settings(args.card))
     if args.epochs is not None:
         if args.epochs < 1:
             raise ConfigError(f"--epochs {args.epochs}: expected an integer >= 1")
@@ -230,13 +251,12 @@ def apply_mode_flags(profile: dict[str, Any], items: list[str]) -> dict[str, Any
     return profile
 
 
-def dataset_facts(data: str) -> tuple[int, bool]:
+def dataset_facts(data: str, card: str = "", card_sha256: str = "") -> tuple[int, bool]:
     """(dated capture sessions, whether its card declares an overlay) of the dataset: for
     expanding `loso` into folds and for choosing the controls the data can support."""
-    from common_data.data.datasets import resolve_data
-    from common_data.data.discovery import discover
+    from common_data.data.datasets import open_dataset
 
-    dataset = discover(resolve_data(data))
+    dataset = open_dataset(data, card, card_sha256)
     sessions = {record.session for record in dataset.records} - {"unknown"}
     return len(sessions), bool(dataset.card is not None and dataset.card.overlay)
 
@@ -248,10 +268,12 @@ def build_cells(profile: dict[str, Any], adapt: frozenset[str] = frozenset()) ->
     place of the session split, and one whose card declares no overlay runs no masked or
     HUD-only regime (there is nothing to mask, so no overlay conclusion can be drawn)."""
     check_matrix(profile)
-    data = profile.get("run", {}).get("data", "synthetic")
+    run = profile.get("run", {})
+    data = run.get("data", "synthetic")
     huds = {*profile["hud"], (profile.get("probe") or {}).get("hud", "full")}
     needs_sessions = bool({"loso", "session"} & set(profile["splits"]))
-    n_sessions, overlay = (dataset_facts(data) if needs_sessions or huds != {"full"}
+    n_sessions, overlay = (dataset_facts(data, run.get("card", ""), run.get("card_sha256", ""))
+                           if needs_sessions or huds != {"full"}
                            else (None, True))
     if "splits" in adapt and "session" in profile["splits"] and (n_sessions or 0) < 2:
         profile["splits"] = list(dict.fromkeys(

@@ -8,7 +8,7 @@ HUD mode from the stored records, and writes `results/findings/augmentation.json
 
 import argparse
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,11 @@ import numpy as np
 from benchmarks import mode_guard
 from benchmarks.compare import (
     DEFAULT_RESULTS,
+    add_card_argument,
     add_jobs_argument,
     add_skip_bad_argument,
+    card_settings,
+    dataset_facts,
     parse_csv,
     parse_jobs,
     parse_seeds,
@@ -83,6 +86,7 @@ class FindingSelection:
     probe: bool = True
     fault: str = "none"
     skip_bad: bool = False
+    card: dict[str, str] = field(default_factory=dict)  # compare.card_settings of --card
 
 
 def selection_from(
@@ -115,6 +119,29 @@ def selection_from(
     )
 
 
+def adapt_to_data(selection: FindingSelection) -> FindingSelection:
+    """The finding's own regimes, fitted to what the dataset can support (as `compare` fits a
+    profile's): without two capture sessions the grouped split (near-copies kept on one side)
+    stands in for the session split, and without a declared overlay the masked and HUD-only
+    regimes and the probe are dropped, since there is nothing to mask. Each change is named
+    in one line on stderr."""
+    n_sessions, overlay = dataset_facts(selection.data, **selection.card)
+    regimes = selection.regimes
+    if n_sessions < 2 and any(r.startswith("session.") for r in regimes):
+        regimes = list(dict.fromkeys(
+            "grouped." + r.split(".")[1] if r.startswith("session.") else r for r in regimes))
+        print(f"note: {selection.data} has {n_sessions} capture sessions, so the finding's "
+              "session regimes run on the grouped split (near-copies kept on one side)",
+              file=sys.stderr)
+    probe = selection.probe
+    if not overlay and (probe or any(not r.endswith(".full") for r in regimes)):
+        regimes = [r for r in regimes if r.endswith(".full")]
+        probe = False
+        print(f"note: the dataset card of {selection.data} declares no overlay, so the "
+              "finding's masked and HUD-only regimes are skipped", file=sys.stderr)
+    return replace(selection, regimes=regimes, probe=probe)
+
+
 def matrix_profile(finding: dict[str, Any], selection: FindingSelection) -> dict[str, Any]:
     """The harness profile (benchmarks.matrix) of the finding's runs under `selection`, before
     each arm's own overrides."""
@@ -134,6 +161,7 @@ def matrix_profile(finding: dict[str, Any], selection: FindingSelection) -> dict
             "skip_bad": selection.skip_bad,
             "threads": protocol.get("threads", 2),
             "dropout": protocol.get("dropout", "shared"),
+            **selection.card,
         },
         "variant": {"augmented": augmented},
         "framework": protocol.get("framework", {}),
@@ -368,7 +396,17 @@ def _effect_sentences(rows: list[dict[str, Any]], protocol: dict[str, Any],
             f"With whole capture sessions held out and the HUD masked — the setting that "
             f"measures emotion recognition — the change is {where('session', 'masked')}."
         )
+    for hud in ("masked", "full"):
+        if where("grouped", hud):
+            text.append(
+                "With near-copy frames kept on one side of the split (the grouped split, the "
+                f"leakage-safe one for data without capture sessions){_HUD_WORDS[hud]} the "
+                f"change is {where('grouped', hud)}.")
+            break
     return text
+
+
+_HUD_WORDS = {"masked": " and the overlay masked,", "full": ","}
 
 
 def _probe_sentences(rows: list[dict[str, Any]], probe: dict[str, Any]) -> list[str]:
@@ -546,6 +584,7 @@ def main(argv: list[str]) -> int:
         "verdict flips.",
     )
     parser.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
+    add_card_argument(parser)
     parser.add_argument("--finding", default="augmentation", metavar="NAME_OR_FILE",
                         help="a finding in benchmarks/findings/ by name, or a finding file of "
                         "your own (default: augmentation)")
@@ -598,7 +637,10 @@ def main(argv: list[str]) -> int:
         probe=not args.no_probe,
         fault=args.fault,
         skip_bad=args.skip_bad,
+        card=card_settings(args.card) if args.card else None,
     )
+    if not args.regimes:  # regimes the user named are run as named
+        selection = adapt_to_data(selection)
     jobs = parse_jobs(args.jobs)
     with results_lock(args.results):  # from the checks to the report: one harness per folder
         return _run_finding(finding, selection, args, argv, jobs)

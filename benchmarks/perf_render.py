@@ -130,7 +130,14 @@ def _verdict(f: Mapping[str, Any]) -> str:
             f"on this CPU, every core to one run) vs {num(e['tuned_s'], 2)} s/epoch as the "
             "matrix runs (chosen modes, runs side by side), summed over its cells; with every "
             f"tuned mode off instead, {num(e['modes_off_s'], 2)} s/epoch, "
-            f"{num(e['ratio_modes_off'], 2)}x (see 'Time to verdict')")
+            f"{num(e['ratio_modes_off'], 2)}x; {_bf16_text(e)} (see 'Time to verdict')")
+
+
+def _bf16_text(e: Mapping[str, Any]) -> str:
+    if not e.get("ratio_bf16"):
+        return "bf16 not run (no CPU bf16, or no passed bf16 check)"
+    return (f"opting in to bf16 ({', '.join(e['bf16_frameworks'])}, whose accuracy check "
+            f"passed), {num(e['ratio_bf16'], 2)}x over out of the box")
 
 
 _EXPLAIN: dict[str, Callable[[Mapping[str, Any]], str]] = {

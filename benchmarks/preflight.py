@@ -29,8 +29,8 @@ def _problem(error: BenchError) -> str:
 def find_problems(cells: list[Cell]) -> tuple[list[str], list[dict[str, Any]]]:
     """Every problem the cells' runners would hit before training, each named once, and the
     data-quality report of each dataset (see `benchmarks.data_quality`)."""
-    from common_data.data import cache, discovery, splits
-    from common_data.data.datasets import preprocess_for, resolve_data
+    from common_data.data import cache, splits
+    from common_data.data.datasets import open_dataset, preprocess_for
     from common_data.data.preprocess import Preprocess
     from common_data.model.spec import load_spec
 
@@ -52,12 +52,13 @@ def find_problems(cells: list[Cell]) -> tuple[list[str], list[dict[str, Any]]]:
             bad_sizes.add(size)
             note(f"--image-size {size}: {_problem(exc)}")
     cells = [c for c in cells if c.config["image_size"] not in bad_sizes]
-    by_data: dict[str, list[Cell]] = {}
+    by_data: dict[tuple[str, str, str], list[Cell]] = {}
     for cell in cells:
-        by_data.setdefault(cell.config["data"], []).append(cell)
-    for data, data_cells in by_data.items():
+        key = (cell.config["data"], cell.config.get("card", ""), cell.config.get("card_sha256", ""))
+        by_data.setdefault(key, []).append(cell)
+    for (data, card, card_sha256), data_cells in by_data.items():
         try:
-            dataset = discovery.discover(resolve_data(data))
+            dataset = open_dataset(data, card, card_sha256)
         except BenchError as exc:
             note(_problem(exc))
             continue

@@ -18,6 +18,11 @@ Two sources, both read by `python -m benchmarks performance`:
     the same runs;
   - tuned: as the matrix is run, in the chosen modes with the profile's threads per run and
     as many runs at once as the cores allow (`--jobs`, two on two cores, one thread each).
+  - tuned in bf16: the same as tuned with bf16 (`mixed_precision`) on for every framework
+    whose bf16-vs-float32 accuracy check passed (benchmarks/mode_guard.py) on a CPU with
+    native bf16; absent otherwise. The findings' protocols stay in float32 (the published
+    precision, and the precision of their committed records), so this is what a user gains by
+    opting in, reported beside the judged figure.
   The figure is the ratio of the matrix's training seconds per epoch, summed over its cells
   (what its wall time scales with); a run that shared the cores with k - 1 others counts
   1/k of its seconds, since the matrix advances k runs in that time. The judged ratio is out
@@ -34,15 +39,18 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from benchmarks import mode_guard
 from benchmarks.envs import framework_defaults
 from benchmarks.matrix import Cell, expand, load_matrix_profile
 from benchmarks.records import is_baseline_cnn
 from common_data.run.config import Mode
+from common_data.run.cpu import bf16_cpu_problem
 
 FINDING_RESULT = "findings/augmentation.json"  # the schedule64 finding, under results/
 FINDING_PROFILE = "schedule64"
 # the settings each matrix runs in, in this order; the first two give every core to one run
-SETTINGS = ("modes_off", "out_of_box", "tuned")
+SETTINGS = ("modes_off", "out_of_box", "tuned", "tuned_bf16")
+TUNED = ("tuned", "tuned_bf16")  # the settings that run as the matrix does, side by side
 # every tuned mode off, whatever the profiles' [framework.*.mode] tables choose
 MODES_OFF = [f"{field.name}=false" for field in dataclasses.fields(Mode)]
 
@@ -107,13 +115,22 @@ def mode_text(mode: Mapping[str, bool]) -> str:
     return ", ".join(key for key, on in sorted(mode.items()) if on) or "default"
 
 
+def bf16_frameworks(frameworks: Iterable[str]) -> list[str]:
+    """The frameworks whose bf16 check passed, on a CPU with native bf16 (none elsewhere)."""
+    if bf16_cpu_problem("bf16") is not None:
+        return []
+    return [fw for fw in frameworks if mode_guard.check_status(fw) == "passed"]
+
+
 def verdict_cells(n_seeds: int, data: str, epochs: int, frameworks: list[str],
                   cores: int | None = None,
                   defaults: Mapping[str, Mapping[str, bool]] | None = None,
+                  bf16: Iterable[str] | None = None,
                   ) -> list[tuple[str, str, Cell]]:
     """(matrix, setting, cell) for `n_seeds` seeds per framework of each matrix's cell, in
     each of SETTINGS, matrix by matrix. `defaults` (framework -> the modes it turns on by
-    itself here) is asked of the frameworks' envs when not given."""
+    itself here) is asked of the frameworks' envs when not given; `bf16` (the frameworks
+    whose tuned_bf16 cells run) is `bf16_frameworks` when not given."""
     from benchmarks.compare import apply_mode_flags
 
     cores = cores or os.cpu_count() or 1
@@ -121,6 +138,7 @@ def verdict_cells(n_seeds: int, data: str, epochs: int, frameworks: list[str],
         defaults = {fw: framework_defaults(fw) for fw in frameworks}
     own = [f"{key}={str(on).lower()}" for fw in frameworks for key, on in defaults[fw].items()]
     flags = {"modes_off": MODES_OFF, "out_of_box": [*MODES_OFF, *own]}
+    bf16 = list(bf16_frameworks(frameworks) if bf16 is None else bf16)
     matrices = {"finding": _finding_profile(data, frameworks),
                 "paper": _paper_profile(data, frameworks)}
     out: list[tuple[str, str, Cell]] = []
@@ -132,6 +150,13 @@ def verdict_cells(n_seeds: int, data: str, epochs: int, frameworks: list[str],
             if setting in flags:
                 variant = apply_mode_flags(variant, list(flags[setting]))
                 variant["run"]["threads"] = cores
+            if setting == "tuned_bf16":
+                if not bf16:
+                    continue
+                variant["frameworks"] = [fw for fw in variant["frameworks"] if fw in bf16]
+                for fw in variant["frameworks"]:
+                    tables = variant.setdefault("framework", {}).setdefault(fw, {})
+                    tables.setdefault("mode", {})["mixed_precision"] = True
             out += [(name, setting, cell) for cell in expand(variant)]
     return out
 
@@ -139,9 +164,9 @@ def verdict_cells(n_seeds: int, data: str, epochs: int, frameworks: list[str],
 def tuned_jobs(cells: list[tuple[str, str, Cell]]) -> int:
     """Runs at once for the tuned cells: as many as their threads per run fit in the cores
     (the other settings' thread count: they are given every core)."""
-    cores = max((c.config["threads"] for _, s, c in cells if s != "tuned"),
+    cores = max((c.config["threads"] for _, s, c in cells if s not in TUNED),
                 default=os.cpu_count() or 1)
-    threads = max((c.config["threads"] for _, s, c in cells if s == "tuned"), default=1)
+    threads = max((c.config["threads"] for _, s, c in cells if s in TUNED), default=1)
     return max(1, cores // threads)
 
 
@@ -178,7 +203,7 @@ def run_verdict_cells(cells: list[tuple[str, str, Cell]], folder: Path, command:
             if not batch:
                 continue
             done.update(cell.run_id for cell in batch)
-            at_once = jobs if setting == "tuned" else 1
+            at_once = jobs if setting in TUNED else 1
             # never more jobs than cells: a run's record says how many ran beside it
             run_matrix(batch, folder, force=force, command=command,
                        jobs=max(1, min(at_once, len(batch))))
@@ -213,6 +238,13 @@ def measured(cells: list[tuple[str, str, Cell]], folder: Path,
         tuned = entry["tuned_s"]
         entry["ratio"] = entry["out_of_box_s"] / tuned if tuned else None
         entry["ratio_modes_off"] = entry["modes_off_s"] / tuned if tuned else None
+        # bf16 ran only for the frameworks whose check passed; the others count as tuned
+        in_bf16 = {c["framework"] for c in entry["cells"] if c["setting"] == "tuned_bf16"}
+        bf16_s = entry["tuned_bf16_s"] + sum(
+            c["train_s_per_epoch"] / c["runs_at_once"] for c in entry["cells"]
+            if c["setting"] == "tuned" and c["framework"] not in in_bf16)
+        entry["bf16_frameworks"] = sorted(in_bf16)
+        entry["ratio_bf16"] = entry["out_of_box_s"] / bf16_s if in_bf16 and bf16_s else None
     return {"epochs": epochs, "folder": str(folder), "matrices": by_matrix}
 
 

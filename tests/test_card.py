@@ -112,3 +112,52 @@ def test_synthetic_folders_carry_their_card(tmp_path: Path, tmp_cache: Path) -> 
         "top_band", "colour_bar", "cross_hair"]
     assert discover(without).card.overlay == ()
     assert len({r.session for r in ds.records}) == 5
+
+
+def _cells_with_card(data: Path, card: Path) -> list:
+    import argparse
+
+    from benchmarks.compare import add_matrix_arguments, apply_overrides, build_cells
+
+    parser = argparse.ArgumentParser()
+    add_matrix_arguments(parser, default_profile="quick")
+    args = parser.parse_args(["--data", str(data), "--card", str(card), "--frameworks", "torch",
+                              "--seeds", "0", "--variants", "baseline", "--splits", "random",
+                              "--hud", "full", "--no-probe"])
+    return build_cells(apply_overrides({"frameworks": ["torch"], "variants": ["baseline"],
+                                        "seeds": [0], "splits": ["random"], "hud": ["full"]},
+                                       args))
+
+
+def test_a_card_given_by_flag_labels_the_runs_and_an_edit_makes_new_ones(
+        tmp_path: Path, tmp_cache: Path) -> None:
+    from common_data.errors import ConfigError
+    from common_data.run.config import load_run_config
+    from common_data.run.inputs import run_dataset
+
+    root = dataset(tmp_path / "d", per_class=2, dated=False)
+    card = tmp_path / "elsewhere.toml"
+    card.write_text('[dataset]\nname = "mine"\n[classes]\nnames = ["sad", "happy", "shocked"]\n'
+                    '[classes.aliases]\nsurprise = "shocked"\n'
+                    '[sessions]\nsource = "none"\n[overlay]\nsource = "none"\n')
+    (cell,) = _cells_with_card(root, card)
+    assert cell.config["card"] == str(card.resolve())
+    dataset_seen = run_dataset(load_run_config(cell.config))  # what the twin's run reads
+    assert dataset_seen.classes == ("sad", "happy", "shocked")
+    assert {r.label for r in dataset_seen.records if r.folder == "surprise"} == {"shocked"}
+
+    card.write_text(card.read_text().replace('"shocked"]', '"shocked", "natural"]'))
+    with pytest.raises(ConfigError, match="changed after the runs were planned"):
+        run_dataset(load_run_config(cell.config))  # a planned run never reads the edited card
+    (replanned,) = _cells_with_card(root, card)
+    assert replanned.config_hash != cell.config_hash
+    assert run_dataset(load_run_config(replanned.config)).classes[-1] == "natural"
+
+
+def test_a_missing_card_flag_file_is_one_line(tmp_path: Path, tmp_cache: Path) -> None:
+    from common_data.errors import ConfigError
+
+    root = dataset(tmp_path / "d", per_class=1, dated=False)
+    with pytest.raises(ConfigError) as caught:
+        _cells_with_card(root, tmp_path / "nope.toml")
+    assert str(caught.value).startswith(f"--card {tmp_path / 'nope.toml'}: no such file")

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.finding import finding_cells, load_finding, selection_from, verdict
+from benchmarks.finding import (
+    adapt_to_data,
+    finding_cells,
+    load_finding,
+    selection_from,
+    verdict,
+)
 from benchmarks.finding_spec import FINDINGS_DIR, load_finding_file
 from common_data.errors import ConfigError
 
@@ -119,3 +125,11 @@ def test_the_shipped_example_finding_loads() -> None:
 def test_a_comparison_is_judged_in_the_direction_its_claim_predicts(
         delta: float, low: float, high: float, direction: str, expected: str) -> None:
     assert verdict(delta, low, high, 0.05, direction) == expected
+
+
+def test_the_finding_follows_a_dataset_without_sessions_or_overlay() -> None:
+    finding = load_finding()
+    flat = adapt_to_data(selection_from(finding, "schedule64", "synthetic-flat"))
+    assert flat.regimes == ["random.full", "grouped.full"] and not flat.probe
+    seed_like = adapt_to_data(selection_from(finding, "schedule64", "synthetic"))
+    assert seed_like.regimes == finding["matrix"]["regimes"] and seed_like.probe

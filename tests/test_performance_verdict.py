@@ -35,7 +35,7 @@ ALL_OFF = {**ONEDNN_BY_ITSELF, "tf": {"onednn": False, "jit_compile": False}}
 
 def test_verdict_cells_set_the_tuned_matrix_against_framework_defaults_on_every_core() -> None:
     cells = verdict_time.verdict_cells(2, "synthetic", 2, ["torch", "tf"], cores=2,
-                                       defaults=ONEDNN_BY_ITSELF)
+                                       defaults=ONEDNN_BY_ITSELF, bf16=[])
     by = {(m, s, c.framework, c.seed): c for m, s, c in cells}
     assert by[("finding", "tuned", "tf", 0)].config["mode"]["onednn"] is True
     assert by[("finding", "modes_off", "tf", 0)].config["mode"]["onednn"] is False
@@ -65,7 +65,7 @@ def test_verdict_cells_run_untuned_alone_tuned_side_by_side_and_shared_cells_onc
                         lambda batch, folder, force, command, jobs: calls.append(
                             ([c.run_id for c in batch], jobs, force)))
     cells = verdict_time.verdict_cells(1, "synthetic", 2, ["torch", "tf"], cores=2,
-                                       defaults=ONEDNN_BY_ITSELF)
+                                       defaults=ONEDNN_BY_ITSELF, bf16=[])
     verdict_time.run_verdict_cells(cells, tmp_path, "test", force=False)
 
     def ids(matrix: str, setting: str, *frameworks: str) -> set[str]:
@@ -81,13 +81,13 @@ def test_verdict_cells_run_untuned_alone_tuned_side_by_side_and_shared_cells_onc
     # where TF leaves oneDNN off by itself, out of the box is modes off: nothing runs twice
     calls.clear()
     cells = verdict_time.verdict_cells(1, "synthetic", 2, ["torch", "tf"], cores=2,
-                                       defaults=ALL_OFF)
+                                       defaults=ALL_OFF, bf16=[])
     verdict_time.run_verdict_cells(cells, tmp_path, "test")
     assert [len(ids) for ids, _, _ in calls] == [2, 2, 2, 2]
     # one tuned cell per matrix runs alone, so its record does not claim a partner
     calls.clear()
     cells = verdict_time.verdict_cells(1, "synthetic", 2, ["tf"], cores=2,
-                                       defaults=ONEDNN_BY_ITSELF)
+                                       defaults=ONEDNN_BY_ITSELF, bf16=[])
     verdict_time.run_verdict_cells(cells, tmp_path, "test")
     assert [jobs for _, jobs, _ in calls] == [1] * 6
 
@@ -119,6 +119,28 @@ def test_measured_ratio_counts_a_shared_run_by_its_share_of_the_cores(tmp_path: 
     assert finding["ratio"] == pytest.approx(38.0 / 15.0)
     assert finding["ratio_modes_off"] == pytest.approx(50.0 / 15.0)
     assert verdict_time.measured(cells, tmp_path / "nothing", epochs=2) is None
+    assert finding["ratio_bf16"] is None  # no bf16 cell ran: no bf16 figure
+
+    # bf16 for PyTorch only (TF's check not passed): TF counts with its float32 tuned run
+    bf16_cell = Cell("torch", "baseline", 0, "random", -1, "full",
+                     {"mode": {"mixed_precision": True}, "image_size": 64, "threads": 1}, "f")
+    record = _record({}, 16.0)
+    (tmp_path / "runs" / f"{bf16_cell.run_id}.json").write_text(json.dumps(record))
+    figure = verdict_time.measured([*cells, ("finding", "tuned_bf16", bf16_cell)], tmp_path, 2)
+    finding = figure["matrices"]["finding"]
+    assert finding["bf16_frameworks"] == ["torch"]
+    assert finding["ratio_bf16"] == pytest.approx(38.0 / (8.0 / 2 + 10.0 / 2))
+
+
+def test_bf16_cells_run_only_for_frameworks_whose_check_passed() -> None:
+    cells = verdict_time.verdict_cells(1, "synthetic", 2, ["torch", "tf"], cores=2,
+                                       defaults=ONEDNN_BY_ITSELF, bf16=["tf"])
+    bf16 = [(m, c) for m, s, c in cells if s == "tuned_bf16"]
+    assert sorted(m for m, _ in bf16) == ["finding", "paper"]
+    assert {c.framework for _, c in bf16} == {"tf"}
+    for _, c in bf16:  # the tuned cell plus bf16: its chosen modes and one thread kept
+        assert c.config["mode"]["mixed_precision"] and c.config["mode"]["onednn"]
+        assert c.config["threads"] == 1
 
 
 def test_framework_defaults_are_asked_of_the_frameworks_own_module(

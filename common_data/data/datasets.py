@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -11,7 +12,7 @@ from common_data.data.cache import Images, load
 from common_data.data.card import CARD_NAME, DatasetCard, load_card, shipped_cards
 from common_data.data.discovery import Dataset, discover
 from common_data.data.preprocess import Preprocess
-from common_data.errors import DataError
+from common_data.errors import ConfigError, DataError
 
 SYNTHETIC = "synthetic"
 SYNTHETIC_FLAT = "synthetic-flat"  # a new user's kind of data: flat JPEGs, six classes, no card
@@ -38,6 +39,28 @@ def resolve_data(arg: str) -> Path:
     if not path.is_dir():
         raise DataError(f"--data {arg!r} is a file: expected 'synthetic' or a dataset folder")
     return path.resolve()
+
+
+def card_digest(path: str | Path, where: str) -> str:
+    """sha256 of a card file's bytes: a run config names the card it was planned with by
+    this, so an edited card makes new runs instead of passing for the old ones."""
+    source = Path(path).expanduser()
+    if not source.is_file():  # a folder, a FIFO or nothing: never opened, so never a hang
+        raise ConfigError(f"{where}: no such file (expected a dataset card, a TOML file)")
+    return hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+def open_dataset(data: str, card: str = "", card_sha256: str = "") -> Dataset:
+    """The dataset `data` names, labelled by `card` when one is given (a run config's `card`
+    and `card_sha256`), else by its folder's dataset.toml or a shipped card."""
+    if not card:
+        return discover(resolve_data(data))
+    where = f"card {card}"
+    if card_sha256 and card_digest(card, where) != card_sha256:
+        raise ConfigError(f"{where}: the file changed after the runs were planned (expected "
+                          f"sha256 {card_sha256[:12]}...): run the command again to plan "
+                          "runs for the edited card")
+    return discover(resolve_data(data), card=load_card(card, where))
 
 
 def preprocess_for(dataset: Dataset, image_size: int = 128, hud: str = "full") -> Preprocess:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -27,6 +28,8 @@ from common_data.run.cpu import bf16_cpu_problem
 # The hash leaves a key out while it holds that value, so the stored runs keep their config
 # hashes (and stay resumable) while a run with the new behaviour gets a new identity.
 LEGACY_VALUES: dict[tuple[str, ...], Any] = {
+    ("card",): "",
+    ("card_sha256",): "",
     ("dropout",): "framework",
     ("mode", "onednn"): False,
     ("pretrained",): "",
@@ -96,6 +99,14 @@ class _OptionalPath(_Check):
         return value if isinstance(value, str) else None
 
 
+class _Digest(_Check):
+    expected = 'a sha256 (64 lowercase hex digits), or "" for none'
+
+    def convert(self, value: Any) -> Any:
+        ok = isinstance(value, str) and (not value or re.fullmatch(r"[0-9a-f]{64}", value))
+        return value if ok else None
+
+
 class _Enum(_Check):
     def __init__(self, *choices: str) -> None:
         self.choices = choices
@@ -153,6 +164,8 @@ class RunConfig:
     framework: str = _key(_Enum(*FRAMEWORKS))
     variant: str = _key(_Enum("baseline", "augmented"))
     data: str = _key(_Str())
+    card: str = _key(_OptionalPath())
+    card_sha256: str = _key(_Digest())
     split: str = _key(_Enum("random", "session", "loso", "grouped"))
     fold: int = _key(_Int(-1))
     split_seed: int = _key(_Int(0))

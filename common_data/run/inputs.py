@@ -17,15 +17,16 @@ import numpy as np
 from common_data.data import faults
 from common_data.data.batches import iterate_batches
 from common_data.data.cache import Images, load
-from common_data.data.datasets import preprocess_for, resolve_data
-from common_data.data.discovery import Dataset, discover
+from common_data.data.datasets import open_dataset, preprocess_for
+from common_data.data.discovery import Dataset
 from common_data.data.splits import Split, make_split
 from common_data.run.config import RunConfig
 
 
 def run_dataset(config: RunConfig) -> Dataset:
-    """The dataset the config names (`"synthetic"` is generated on first use)."""
-    return discover(resolve_data(config.data))
+    """The dataset the config names (`"synthetic"` is generated on first use), labelled by
+    the config's card if it names one."""
+    return open_dataset(config.data, config.card, config.card_sha256)
 
 
 def run_images(config: RunConfig, dataset: Dataset | None = None) -> Images:
