@@ -10,15 +10,15 @@ import sys
 from common_data.errors import BenchError, one_line, reader_went_away
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "compare": ("benchmarks.compare", "run the comparison matrix and write the report"),
-    "report": ("benchmarks.report", "render COMPARISON.md and figures from stored records"),
-    "parity": ("benchmarks.parity", "prove the twins equivalent (params, forward, training)"),
-    "finding": ("benchmarks.finding", "re-examine the augmentation finding"),
-    "evaluate": ("benchmarks.evaluate", "evaluate a stored run's weights on another dataset"),
-    "performance": ("benchmarks.performance", "benchmark suites -> results/PERFORMANCE.md"),
-    "export": ("benchmarks.export", "every stored run as one table row (CSV, JSON, Parquet)"),
-    "gpu-kit": ("benchmarks.gpu_kit", "prepare the GPU check, or take in what it returned"),
-    "bf16-check": ("benchmarks.bf16_check", "bf16 final accuracies against float32's interval"),
+    "compare": ("benchmarks.cli.compare", "run the comparison matrix and write the report"),
+    "report": ("benchmarks.report.render", "COMPARISON.md and figures from stored records"),
+    "parity": ("benchmarks.cli.parity", "prove the twins equivalent"),
+    "finding": ("benchmarks.cli.finding", "re-examine a finding (default: augmentation)"),
+    "evaluate": ("benchmarks.cli.evaluate", "evaluate a stored run's weights on another dataset"),
+    "performance": ("benchmarks.performance.suites", "benchmark suites -> results/PERFORMANCE.md"),
+    "export": ("benchmarks.report.export", "stored runs as a table (CSV, JSON, Parquet)"),
+    "gpu-kit": ("benchmarks.performance.gpu_kit", "prepare the GPU check, or take in its results"),
+    "bf16-check": ("benchmarks.performance.bf16_check", "bf16 accuracy against float32's"),
 }
 
 

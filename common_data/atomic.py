@@ -6,7 +6,7 @@ the cache) while they may be written. So every writer goes through `atomic_file`
 temporary file in the target's folder (same filesystem, so the rename is atomic), flushed
 and fsynced, then `os.replace`d over the target. A failure removes the temporary file and
 leaves the old target untouched; a killed writer leaves only `.<name>.*.tmp`, which
-`benchmarks.lock.sweep_temporaries` clears.
+`benchmarks.matrix.lock.sweep_temporaries` clears.
 """
 
 from __future__ import annotations

@@ -152,7 +152,7 @@ class TorchTwin(Twin):
         "epsilon hat"), torch after it, so the same epsilon is a different optimizer:
         early on Keras' is effectively 1/sqrt(1 - beta_2**t) times larger (~32x at step 1).
         Scaling torch's per step makes its update Keras' exactly; without it the twins'
-        loss trajectories part visibly within ten steps (see benchmarks.parity)."""
+        loss trajectories part visibly within ten steps (see benchmarks.parity.check)."""
         self.steps += 1
         eps = self.epsilon / math.sqrt(1.0 - self.beta_2**self.steps)
         for group in self.optimizer.param_groups:

@@ -181,7 +181,7 @@ def test_bad_batch_arguments(kwargs, message):
 @pytest.mark.cross_env
 def test_same_bytes_in_both_framework_envs():
     """The pinned digests again, computed by the torch (3.11) and tf (3.13) interpreters."""
-    from benchmarks.envs import framework_python
+    from benchmarks.matrix.envs import framework_python
     from common_data.errors import ConfigError as EnvMissing
 
     code = (

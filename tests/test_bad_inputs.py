@@ -31,10 +31,10 @@ from conftest import flat_dataset as dataset
 # before the imports rather than fail on them.
 pytest.importorskip("matplotlib", reason="the harness needs the harness env's matplotlib")
 
-from benchmarks import figures
 from benchmarks.__main__ import main as bench_main
-from benchmarks.compare import is_done
-from benchmarks.matrix import Cell
+from benchmarks.matrix.cells import Cell
+from benchmarks.matrix.local import is_done
+from benchmarks.report import figures
 from common_data.__main__ import main as data_main
 
 pytestmark = pytest.mark.cross_env
@@ -356,8 +356,9 @@ def _unwritable_runs(tmp: Path) -> Path:
 
 def _stale_record(tmp: Path, results: Path) -> list[str]:
     """A record of the cell, made when the folder held other images (another dataset hash)."""
-    from benchmarks.compare import add_matrix_arguments, apply_overrides, build_cells
-    from benchmarks.matrix import load_matrix_profile
+    from benchmarks.cli.args import add_matrix_arguments, apply_overrides
+    from benchmarks.matrix.build import build_cells
+    from benchmarks.matrix.cells import load_matrix_profile
 
     root = dataset(tmp / "data")
     argv = ["compare", "--data", str(root), *TINY, "--results", str(results)]
@@ -428,8 +429,9 @@ def test_there_are_at_least_35_cases() -> None:
 def test_skip_bad_leaves_a_bomb_out_and_lists_it(tmp_path: Path, tmp_cache: Path) -> None:
     """With --skip-bad the bomb is a recorded skip, not an error: preflight passes and the
     data-quality report names the file and why."""
-    from benchmarks.compare import add_matrix_arguments, apply_overrides, build_cells
-    from benchmarks.preflight import find_problems
+    from benchmarks.cli.args import add_matrix_arguments, apply_overrides
+    from benchmarks.matrix.build import build_cells
+    from benchmarks.matrix.preflight import find_problems
 
     root = _bomb(tmp_path)
     parser = argparse.ArgumentParser()
@@ -476,7 +478,7 @@ def test_a_closed_pipe_ends_describe_quietly(tmp_path: Path, tmp_cache: Path) ->
 
 
 def test_parity_on_a_gpu_that_is_not_there(capsys: pytest.CaptureFixture[str]) -> None:
-    from benchmarks.envs import framework_python
+    from benchmarks.matrix.envs import framework_python
     from common_data.errors import ConfigError
 
     try:

@@ -27,8 +27,8 @@ from test_bad_inputs import (
     results,  # noqa: F401  (fixture)
 )
 
-from benchmarks import data_quality
 from benchmarks.__main__ import main as bench_main
+from benchmarks.matrix import data_quality
 
 pytestmark = pytest.mark.cross_env
 
@@ -39,8 +39,9 @@ def _lines(err: str) -> list[str]:
 
 
 def _find_problems(root: Path, *flags: str) -> tuple[list[str], list[dict]]:
-    from benchmarks.compare import add_matrix_arguments, apply_overrides, build_cells
-    from benchmarks.preflight import find_problems
+    from benchmarks.cli.args import add_matrix_arguments, apply_overrides
+    from benchmarks.matrix.build import build_cells
+    from benchmarks.matrix.preflight import find_problems
 
     parser = argparse.ArgumentParser()
     add_matrix_arguments(parser, default_profile="quick")
@@ -91,8 +92,9 @@ def test_a_class_skip_bad_left_empty_is_named(tmp_path: Path, tmp_cache: Path) -
 def test_missing_classes_are_a_console_warning_before_training(
     tmp_path: Path, tmp_cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from benchmarks.compare import add_matrix_arguments, apply_overrides, build_cells
-    from benchmarks.preflight import preflight
+    from benchmarks.cli.args import add_matrix_arguments, apply_overrides
+    from benchmarks.matrix.build import build_cells
+    from benchmarks.matrix.preflight import preflight
 
     root = dataset(tmp_path / "data")
     five_class_card(root)
@@ -112,7 +114,7 @@ def test_missing_classes_are_a_console_warning_before_training(
 def test_the_closing_line_after_ctrl_c_counts_the_records_written(
     results: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
-    from benchmarks import compare
+    from benchmarks.cli import compare
 
     cells = [_seed_cell(results)[1]]  # its record is there, written before the interrupt
 
@@ -129,7 +131,7 @@ def test_the_closing_line_after_ctrl_c_counts_the_records_written(
 
 # --- item 9: `compare 2>&1 | head -1`: the report is still written, exit 141
 def test_a_closed_pipe_does_not_stop_the_report(tmp_path: Path, tmp_cache: Path) -> None:
-    from benchmarks.envs import framework_python
+    from benchmarks.matrix.envs import framework_python
     from common_data.errors import ConfigError
 
     try:
@@ -174,7 +176,7 @@ def test_a_bad_flag_is_blamed_on_the_flag(
 
 
 def test_a_profile_listing_a_seed_twice_is_refused() -> None:
-    from benchmarks.matrix import check_matrix
+    from benchmarks.matrix.cells import check_matrix
     from common_data.errors import ConfigError
 
     profile = {"path": "p.toml", "frameworks": ["torch"], "variants": ["baseline"],
@@ -214,7 +216,7 @@ def test_a_line_break_in_a_file_name_keeps_the_error_on_one_line(
 def test_evaluate_into_a_read_only_folder_is_one_line(tmp_path: Path) -> None:
     from test_bad_inputs import read_only_folder
 
-    from benchmarks.evaluate import writable_folder
+    from benchmarks.cli.evaluate import writable_folder
     from common_data.errors import ConfigError
 
     folder = read_only_folder(tmp_path)

@@ -1,6 +1,7 @@
-"""The bf16 faithfulness check (benchmarks/bf16_check.py) on synthetic records, its profile,
+"""The bf16 faithfulness check (benchmarks/performance/bf16_check.py) on synthetic records, its
+profile,
 and the guard that keeps a mode whose check did not pass out of every profile
-(benchmarks/mode_guard.py)."""
+(benchmarks/matrix/mode_guard.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from benchmarks import bf16_check, mode_guard
-from benchmarks.finding import finding_cells, load_finding, selection_from
-from benchmarks.matrix import expand, load_matrix_profile
-from benchmarks.perf_render import render
-from benchmarks.performance import assemble
+from benchmarks.findings.cells import finding_cells, load_finding, selection_from
+from benchmarks.matrix import mode_guard
+from benchmarks.matrix.cells import expand, load_matrix_profile
+from benchmarks.performance import bf16_check
+from benchmarks.performance.render import render
+from benchmarks.performance.suites import assemble
 from common_data.bench import workload
 from common_data.errors import ConfigError
 

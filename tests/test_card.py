@@ -117,7 +117,8 @@ def test_synthetic_folders_carry_their_card(tmp_path: Path, tmp_cache: Path) -> 
 def _cells_with_card(data: Path, card: Path) -> list:
     import argparse
 
-    from benchmarks.compare import add_matrix_arguments, apply_overrides, build_cells
+    from benchmarks.cli.args import add_matrix_arguments, apply_overrides
+    from benchmarks.matrix.build import build_cells
 
     parser = argparse.ArgumentParser()
     add_matrix_arguments(parser, default_profile="quick")

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from conftest import flat_dataset as dataset
 
-from benchmarks.envs import PROJECT_ROOT, framework_python
-from benchmarks.records import load_records
+from benchmarks.matrix.envs import PROJECT_ROOT, framework_python
+from benchmarks.matrix.records import load_records
 from common_data.errors import ConfigError
 from common_data.run.schema import predictions_problem
 

@@ -15,9 +15,10 @@ import pytest
 from conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.cross_env
-pytest.importorskip("matplotlib", reason="the closing table's labels come from benchmarks.figures")
+pytest.importorskip("matplotlib",
+                    reason="the closing table's labels come from benchmarks.report.figures")
 
-from benchmarks.closing import closing_document, ok_rows  # noqa: E402
+from benchmarks.report.closing import closing_document, ok_rows  # noqa: E402
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 QUESTIONS = ("Are the twins equal?", "Is the augmentation finding reproduced?",
@@ -41,7 +42,8 @@ def results(tmp_path: Path) -> Path:
 
 
 def _closing_script(results: Path) -> list[str]:
-    code = ("import sys; from pathlib import Path; from benchmarks.closing import print_closing;"
+    code = ("import sys; from pathlib import Path; "
+            "from benchmarks.report.closing import print_closing;"
             f"print_closing(Path({str(results / 'runs')!r}), None, 'REPORT', 0.05)")
     return [sys.executable, "-c", code]
 
@@ -135,14 +137,15 @@ def test_compare_json_prints_only_the_document(results: Path,
                                                monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     """compare's own wiring, with the matrix already run (its records are the fixture's)."""
-    import benchmarks.compare as compare
+    import benchmarks.cli.compare as compare
 
     run_ids = [p.stem for p in (results / "runs").glob("*.json")]
     monkeypatch.setattr(compare, "build_cells", lambda profile, adapt=frozenset(): [])
     monkeypatch.setattr(compare, "preflight", lambda cells, folder, force: None)
     monkeypatch.setattr(compare, "run_matrix", lambda *args: {"run_ids": run_ids, "failed": 0,
                                                                 "reader_gone": False})
-    monkeypatch.setattr("benchmarks.report.render", lambda results, out: out / "COMPARISON.md")
+    monkeypatch.setattr("benchmarks.cli.compare.render",
+                        lambda results, out: out / "COMPARISON.md")
     assert compare.main(["--results", str(results), "--json", "--tensorboard"]) == 0
     captured = capsys.readouterr()
     document = json.loads(captured.out)
@@ -154,7 +157,7 @@ def test_compare_json_prints_only_the_document(results: Path,
 def test_closing_without_finished_runs_names_only_the_report(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]
                                                              ) -> None:
-    from benchmarks.closing import print_closing
+    from benchmarks.report.closing import print_closing
 
     (tmp_path / "runs").mkdir()
     print_closing(tmp_path / "runs", [], "REPORT", 0.05, as_json=True)

@@ -1,5 +1,6 @@
 """Convergence, stated: which runs were still improving at their last epoch, and how long a
-run sat on the loss plateau (benchmarks/convergence.py), as the report's tables show them."""
+run sat on the loss plateau (benchmarks/findings/convergence.py), as the report's tables show
+them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.convergence import plateau_epochs, still_improving
+from benchmarks.findings.convergence import plateau_epochs, still_improving
 
 
 def _history(val_accuracy: list[float], val_loss: list[float] | None = None,
@@ -44,8 +45,8 @@ def test_the_results_table_flags_runs_still_improving_and_counts_plateau_epochs(
     import json
     from pathlib import Path
 
-    from benchmarks.records import group_rows
-    from benchmarks.report import results_table
+    from benchmarks.matrix.records import group_rows
+    from benchmarks.report.render import results_table
 
     runs = Path(__file__).resolve().parent.parent / "results" / "runs"
     template = json.loads((runs / "torch-baseline-random-full-128px-s0-e9f7ddde30.json")

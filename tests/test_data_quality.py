@@ -10,8 +10,8 @@ import pytest
 from conftest import five_class_card, frame, write_image
 from conftest import flat_dataset as dataset
 
-from benchmarks.compare import build_cells
-from benchmarks.preflight import find_problems
+from benchmarks.matrix.build import build_cells
+from benchmarks.matrix.preflight import find_problems
 
 pytestmark = pytest.mark.cross_env
 CAMERA_OVERLAY = ('source = "boxes"\nframe_width = 240\nframe_height = 320\n'

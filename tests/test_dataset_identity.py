@@ -13,8 +13,8 @@ import pytest
 from conftest import SEED_RUNS
 from conftest import flat_dataset as dataset
 
-from benchmarks.envs import PROJECT_ROOT, framework_python
-from benchmarks.records import group_rows, rows_by_setting
+from benchmarks.matrix.envs import PROJECT_ROOT, framework_python
+from benchmarks.matrix.records import group_rows, rows_by_setting
 from common_data.errors import ConfigError
 
 pytestmark = pytest.mark.cross_env

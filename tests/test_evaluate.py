@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmarks.envs import PROJECT_ROOT, framework_python
+from benchmarks.matrix.envs import PROJECT_ROOT, framework_python
 from common_data.errors import ConfigError
 from common_data.run.schema import METRICS
 

@@ -10,7 +10,7 @@ import pytest
 pytestmark = pytest.mark.cross_env
 pd = pytest.importorskip("pandas", reason="export lives in the harness env (pandas)")
 
-from benchmarks.export import main, runs_frame  # noqa: E402
+from benchmarks.report.export import main, runs_frame  # noqa: E402
 from common_data.errors import ConfigError  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"

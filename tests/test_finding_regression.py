@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.envs import PROJECT_ROOT, framework_python
-from benchmarks.finding import regression_failures
+from benchmarks.findings.verdicts import regression_failures
+from benchmarks.matrix.envs import PROJECT_ROOT, framework_python
 from common_data.errors import ConfigError
 
 pytestmark = pytest.mark.finding_ci

@@ -1,4 +1,4 @@
-"""Findings as data (benchmarks/finding_spec.py): a finding file's schema refuses what it gets
+"""Findings as data (benchmarks/findings/spec.py): a finding file's schema refuses what it gets
 wrong in one line, the augmentation finding keeps its committed cells when written as arms,
 and a user's own finding expands to its own runs."""
 
@@ -11,14 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.finding import (
-    adapt_to_data,
-    finding_cells,
-    load_finding,
-    selection_from,
-    verdict,
-)
-from benchmarks.finding_spec import FINDINGS_DIR, load_finding_file
+from benchmarks.findings.cells import adapt_to_data, finding_cells, load_finding, selection_from
+from benchmarks.findings.spec import FINDINGS_DIR, load_finding_file
+from benchmarks.findings.verdicts import verdict
 from common_data.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.envs import PROJECT_ROOT, framework_python
+from benchmarks.matrix.envs import PROJECT_ROOT, framework_python
 from common_data.data.synthetic_flat import EMOTIONS
 from common_data.errors import ConfigError
 

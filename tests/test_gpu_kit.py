@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks import gpu_kit, gpu_report, gpu_study
-from benchmarks.perf_render import render
-from benchmarks.performance import assemble
+from benchmarks.performance import gpu_kit, gpu_report, gpu_study
+from benchmarks.performance.render import render
+from benchmarks.performance.suites import assemble
 from common_data.atomic import save_npz_atomic
 from common_data.bench import workload
 from common_data.data.datasets import load_for_run
@@ -164,7 +164,7 @@ def test_a_failed_gpu_run_is_reported_as_such(tmp_path: Path) -> None:
 def test_ingest_refuses_a_file_of_another_shape_before_copying_anything(tmp_path: Path) -> None:
     _returned(tmp_path / "files")
     (tmp_path / "files" / "torch-gpu.json").write_text('{"benchmarks": [{"name": "t"}]}')
-    with pytest.raises(DataError, match=r"not what benchmarks/gpu_check\.sh writes "
+    with pytest.raises(DataError, match=r"not what benchmarks/performance/gpu_check\.sh writes "
                                         r"\(KeyError: 'extra_info'\)$"):
         gpu_kit.ingest(tmp_path / "files", tmp_path / "results")
     assert not [p for p in (tmp_path / "results").rglob("*") if p.is_file()]
@@ -173,8 +173,9 @@ def test_ingest_refuses_a_file_of_another_shape_before_copying_anything(tmp_path
 def test_ingest_names_what_the_device_did_not_return(tmp_path: Path) -> None:
     _returned(tmp_path / "files")
     (tmp_path / "files" / "seeds.tar.gz").unlink()
-    with pytest.raises(DataError, match=r"missing seeds\.tar\.gz \(expected what "
-                                        r"benchmarks/gpu_check\.sh writes into \$OUT\)"):
+    expected = (r"missing seeds\.tar\.gz \(expected what "
+                r"benchmarks/performance/gpu_check\.sh writes into \$OUT\)")
+    with pytest.raises(DataError, match=expected):
         gpu_kit.ingest(tmp_path / "files", tmp_path / "results")
 
 

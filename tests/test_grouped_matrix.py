@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import flat_dataset as dataset
 
-from benchmarks.compare import build_cells
-from benchmarks.preflight import find_problems
+from benchmarks.matrix.build import build_cells
+from benchmarks.matrix.preflight import find_problems
 
 pytestmark = pytest.mark.cross_env
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ctrl_c_reaches_child
 
-from benchmarks.envs import PROJECT_ROOT, framework_python
+from benchmarks.matrix.envs import PROJECT_ROOT, framework_python
 from common_data.errors import ConfigError
 
 pytestmark = pytest.mark.cross_env

@@ -28,7 +28,7 @@ from test_bad_inputs import (
 )
 
 from benchmarks.__main__ import main as bench_main
-from benchmarks.compare import is_done
+from benchmarks.matrix.local import is_done
 from common_data.atomic import write_text_atomic
 from common_data.run.schema import file_sha256
 
@@ -209,7 +209,7 @@ def test_files_a_ray_node_names_outside_runs_are_not_written(
     tmp_path: Path, results: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
 ) -> None:
     pytest.importorskip("ray")
-    from benchmarks.ray_executor import RayMatrixRunner
+    from benchmarks.matrix.ray_executor import RayMatrixRunner
 
     runner = RayMatrixRunner.__new__(RayMatrixRunner)  # only its runs_dir is used here
     runner.runs_dir = results / "runs"
@@ -228,7 +228,7 @@ def test_files_a_ray_node_names_outside_runs_are_not_written(
 
 def test_a_ray_node_sends_only_the_regular_files_of_its_run(tmp_path: Path) -> None:
     pytest.importorskip("ray")
-    from benchmarks.ray_node import _run_files
+    from benchmarks.matrix.ray_node import run_files
 
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -236,7 +236,7 @@ def test_a_ray_node_sends_only_the_regular_files_of_its_run(tmp_path: Path) -> N
     (runs / "leak.json").symlink_to(OUTSIDE)
     os.mkfifo(runs / "pipe.npz")
     with deadline():
-        files = _run_files(runs)
+        files = run_files(runs)
     assert files == [runs / "cell.json"]
     assert all(stat.S_ISREG(p.lstat().st_mode) for p in files)
 
@@ -248,7 +248,7 @@ EVIL = "a`b<img src=x onerror=alert(1)>\n## forged heading"
 def test_hostile_names_reach_the_report_escaped(
     results: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
 ) -> None:
-    from benchmarks.data_quality import quality_path
+    from benchmarks.matrix.data_quality import quality_path
 
     digest = ""
     for path in sorted((results / "runs").glob("*.json")):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmarks.model_cost import cost_rows, section
+from benchmarks.performance.model_cost import cost_rows, section
 
 pytestmark = pytest.mark.cross_env
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from benchmarks.envs import PROJECT_ROOT, framework_python
+from benchmarks.matrix.envs import PROJECT_ROOT, framework_python
 from common_data.errors import ConfigError
 
 pytestmark = pytest.mark.cross_env
@@ -86,7 +86,7 @@ def test_bf16_on_either_side_gets_the_bf16_tolerance(bf16: dict[str, bool]) -> N
     """The rounding measured in bf16 (logits 3.7e-3 off, losses 4e-4 apart) passes when a side
     runs in bf16 and fails in float32; a twin that ignored the dropout masks (0.37 off) fails
     in bf16 too."""
-    from benchmarks.parity import compare
+    from benchmarks.parity.check import compare
 
     spec, probes = _fake_probes(32, 3.7e-3, 4e-4, bf16)
     report = compare(spec, 0, 1e-4, probes)

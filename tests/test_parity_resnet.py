@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from test_layer_registry import TINY_RESNET
 
-from benchmarks.parity import THRESHOLDS as FORWARD_THRESHOLDS
-from benchmarks.parity_train_mode import THRESHOLDS
+from benchmarks.parity.check import THRESHOLDS as FORWARD_THRESHOLDS
+from benchmarks.parity.train_mode import THRESHOLDS
 from common_data.errors import ConfigError
 from common_data.model.init_weights import init_weights
 from common_data.model.layers import ops
@@ -72,7 +72,7 @@ def test_keras_default_epsilon_fails_the_inference_forward_check(spec, tmp_path)
 
 @pytest.mark.cross_env
 def test_a_reduced_resnet_passes_parity_in_both_envs(tmp_path):
-    from benchmarks.envs import framework_python
+    from benchmarks.matrix.envs import framework_python
 
     try:
         for framework in ("torch", "tf"):

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from benchmarks import perf_figures as pf
-from benchmarks.envs import PROJECT_ROOT, framework_python
-from benchmarks.perf_render import render
-from benchmarks.performance import Suite, assemble
+from benchmarks.matrix.envs import PROJECT_ROOT, framework_python
+from benchmarks.performance import figures as pf
+from benchmarks.performance.render import render
+from benchmarks.performance.suite_runs import Suite
+from benchmarks.performance.suites import assemble
 from common_data.bench import workload
 from common_data.errors import ConfigError
 from common_data.wire import ONEDNN_ENV
@@ -170,7 +171,7 @@ def test_end_to_end_speedup_overall_and_ceiling() -> None:
 
 
 def test_harness_overhead_counts_only_the_runs_the_matrix_ran(tmp_path: Path) -> None:
-    from benchmarks.performance import read_matrix
+    from benchmarks.performance.suite_runs import read_matrix
 
     matrix, records = read_matrix(_matrix(tmp_path, "python -m benchmarks compare --seeds 0"))
     assert matrix is not None

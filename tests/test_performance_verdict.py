@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from benchmarks import verdict_time
-from benchmarks.matrix import Cell
-from benchmarks.perf_render import render
-from benchmarks.performance import Suite, assemble
+from benchmarks.matrix.cells import Cell
+from benchmarks.performance import verdict_time
+from benchmarks.performance.render import render
+from benchmarks.performance.suite_runs import Suite
+from benchmarks.performance.suites import assemble
 from common_data.bench import workload
 from common_data.bench.breakdown import breakdown
 
@@ -58,10 +59,10 @@ def test_verdict_cells_set_the_tuned_matrix_against_framework_defaults_on_every_
 
 def test_verdict_cells_run_untuned_alone_tuned_side_by_side_and_shared_cells_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import benchmarks.compare
+    from benchmarks.performance import verdict_time as module
 
     calls: list[tuple[list[str], int, bool]] = []
-    monkeypatch.setattr(benchmarks.compare, "run_matrix",
+    monkeypatch.setattr(module, "run_matrix",
                         lambda batch, folder, force, command, jobs: calls.append(
                             ([c.run_id for c in batch], jobs, force)))
     cells = verdict_time.verdict_cells(1, "synthetic", 2, ["torch", "tf"], cores=2,
@@ -145,7 +146,7 @@ def test_bf16_cells_run_only_for_frameworks_whose_check_passed() -> None:
 
 def test_framework_defaults_are_asked_of_the_frameworks_own_module(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from benchmarks.envs import framework_defaults
+    from benchmarks.matrix.envs import framework_defaults
 
     # pytorch_impl.defaults needs no torch, so the harness's python can answer for it
     monkeypatch.setenv("THERMAL_BENCH_PYTHON_TORCH", sys.executable)
@@ -154,7 +155,7 @@ def test_framework_defaults_are_asked_of_the_frameworks_own_module(
 
 def test_a_framework_env_that_cannot_answer_its_defaults_is_named_in_one_line(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from benchmarks.envs import framework_defaults
+    from benchmarks.matrix.envs import framework_defaults
     from common_data.errors import BenchError
 
     # the harness's own python has no TensorFlow

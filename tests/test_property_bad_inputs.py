@@ -37,7 +37,7 @@ from test_bad_inputs import _quick_figures, _seed_cell  # noqa: E402, F401
 from test_hostile_files import deadline  # noqa: E402
 
 from benchmarks.__main__ import main as bench_main  # noqa: E402
-from benchmarks.compare import is_done  # noqa: E402
+from benchmarks.matrix.local import is_done  # noqa: E402
 from common_data.__main__ import main as data_main  # noqa: E402
 from common_data.run.config import config_digest  # noqa: E402
 

@@ -19,8 +19,8 @@ ray = pytest.importorskip("ray")  # the harness env has Ray; the framework envs 
 from conftest import ctrl_c_reaches_child  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from benchmarks.envs import PROJECT_ROOT  # noqa: E402
-from benchmarks.ray_node import EnvMissing, node_python  # noqa: E402
+from benchmarks.matrix.envs import PROJECT_ROOT  # noqa: E402
+from benchmarks.matrix.ray_node import EnvMissing, node_python  # noqa: E402
 from common_data.run.schema import read_record  # noqa: E402
 
 pytestmark = pytest.mark.cross_env

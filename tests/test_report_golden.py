@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.cross_env
-# benchmarks.report draws figures, and matplotlib lives in the harness env only.
-pytest.importorskip("matplotlib", reason="benchmarks.report needs the harness env's matplotlib")
+# benchmarks.report.render draws figures, and matplotlib lives in the harness env only.
+pytest.importorskip("matplotlib",
+                    reason="benchmarks.report.render needs the harness env's matplotlib")
 
-from benchmarks.report import render  # noqa: E402
+from benchmarks.report.render import render  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 RENDERED_AT = re.compile(r"(?<=report` on )\d{4}-\d\d-\d\d \d\d:\d\d UTC")  # all that may differ

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 pytestmark = pytest.mark.cross_env
-# benchmarks.report draws figures, and matplotlib lives in the harness env only: the framework
+# benchmarks.report.render draws figures, and matplotlib lives in the harness env only: the
+# framework
 # envs collect this file too, so they must skip it before the import rather than fail on it.
-pytest.importorskip("matplotlib", reason="benchmarks.report needs the harness env's matplotlib")
+pytest.importorskip("matplotlib",
+                    reason="benchmarks.report.render needs the harness env's matplotlib")
 
-from benchmarks.records import Row, Setting  # noqa: E402
-from benchmarks.report import protocol_notes  # noqa: E402
+from benchmarks.matrix.records import Row, Setting  # noqa: E402
+from benchmarks.report.render import protocol_notes  # noqa: E402
 from common_data.data.card import SHIPPED_CARDS, load_card  # noqa: E402
 
 
@@ -56,7 +58,7 @@ def _verdict_rows() -> list[dict]:
 def test_only_the_published_protocol_is_called_the_published_setting(
     protocol: dict, published: bool
 ) -> None:
-    from benchmarks.finding import sentences
+    from benchmarks.findings.sentences import sentences
 
     text = " ".join(sentences(_verdict_rows(), {}, protocol))
     assert ("published setting" in text) is published
@@ -77,7 +79,7 @@ def _rows(accuracies: dict[tuple[str, str, str, str], list[float]]) -> list[Row]
 
 
 def test_the_three_answers_carry_the_runs_numbers() -> None:
-    from benchmarks.summary import answers
+    from benchmarks.report.summary import answers
 
     rows = _rows({
         ("random", "full", "baseline", "torch"): [0.80, 0.82, 0.84],
@@ -97,7 +99,7 @@ def test_the_three_answers_carry_the_runs_numbers() -> None:
 def _published_line(framework: str, variant: str, model: str, accuracy: float,
                     params: int, **config: object) -> str:
     """The published table's line for `model`, with one 64-px run of ours."""
-    from benchmarks.report import published_table
+    from benchmarks.report.render import published_table
 
     setting = Setting("data", "random", -1, "full", 64, "ab12cd34ef")
     seed_card = load_card(SHIPPED_CARDS / "facial-emotion.toml")  # where the figures come from
@@ -109,7 +111,7 @@ def _published_line(framework: str, variant: str, model: str, accuracy: float,
 
 
 def test_published_figures_stand_only_beside_the_dataset_they_were_measured_on() -> None:
-    from benchmarks.report import published_table
+    from benchmarks.report.render import published_table
 
     setting = Setting("data", "random", -1, "full", 64, "ab12cd34ef")
     record = {"status": "ok", "metrics": {"accuracy": 0.9}, "data": {"dataset_hash": "f" * 64},
@@ -157,7 +159,7 @@ def test_a_row_of_another_model_names_it_beside_the_variant() -> None:
 
 
 def test_without_an_overlay_probe_the_summary_reads_only_the_grouped_split() -> None:
-    from benchmarks.summary import answers
+    from benchmarks.report.summary import answers
 
     rows = _rows({("random", "full", "baseline", "torch"): [0.95, 0.96],
                   ("grouped", "full", "baseline", "torch"): [0.40, 0.42]})
@@ -186,7 +188,7 @@ def test_without_an_overlay_probe_the_summary_reads_only_the_grouped_split() -> 
 
 
 def test_the_regime_chart_marks_each_splits_majority_class_rate(tmp_path) -> None:
-    from benchmarks import figures
+    from benchmarks.report import figures
 
     rows = _rows({("random", "full", "baseline", "torch"): [0.9],
                   ("grouped", "full", "baseline", "torch"): [0.4]})

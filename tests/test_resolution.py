@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmarks.resolution import chosen_size, finding_note
+from benchmarks.report.resolution import chosen_size, finding_note
 
 pytestmark = pytest.mark.cross_env
 
@@ -35,9 +35,9 @@ def test_a_finding_at_another_size_says_why_with_the_full_frame_accuracies() -> 
 def test_the_study_reads_only_the_baseline_cnn_from_the_committed_records() -> None:
     """A ResNet run at the same size, split and seed (committed: PyTorch ResNet-50 from
     scratch at 64x64) must not stand in for the baseline CNN's point."""
-    from benchmarks.envs import PROJECT_ROOT
-    from benchmarks.records import load_records
-    from benchmarks.resolution import study_tables
+    from benchmarks.matrix.envs import PROJECT_ROOT
+    from benchmarks.matrix.records import load_records
+    from benchmarks.report.resolution import study_tables
 
     records = load_records(PROJECT_ROOT / "results" / "runs")
     other = [r for r in records if r["config"].get("spec", "baseline_cnn") != "baseline_cnn"

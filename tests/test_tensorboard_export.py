@@ -17,8 +17,8 @@ accumulator = pytest.importorskip(
 
 from tensorboard.plugins.hparams import metadata  # noqa: E402
 
-from benchmarks.export import main  # noqa: E402
-from benchmarks.tensorboard_export import EPOCH_TAGS, MARKER, run_folder  # noqa: E402
+from benchmarks.report.export import main  # noqa: E402
+from benchmarks.report.tensorboard_export import EPOCH_TAGS, MARKER, run_folder  # noqa: E402
 from common_data.errors import ConfigError  # noqa: E402
 
 

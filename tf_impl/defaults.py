@@ -20,9 +20,9 @@ def cpu_defaults() -> dict[str, bool]:
     """TensorFlow's own choice for each of its modes, with the caller's oneDNN setting removed
     first (TF reads it once, at import, so it must go before TF loads)."""
     os.environ.pop(ONEDNN_ENV, None)
-    from tf_impl.twin import _onednn_enabled  # imports TensorFlow: after the pop
+    from tf_impl.twin import TFTwin  # imports TensorFlow: after the pop
 
-    return {"onednn": _onednn_enabled(), "jit_compile": False}
+    return {"onednn": TFTwin.onednn_enabled(), "jit_compile": False}
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 """`python -m tf_impl.parity --out parity.npz`: this twin's side of the parity check.
 
-`benchmarks.parity` runs both probes and compares them with the NumPy float64 reference;
+`benchmarks.parity.check` runs both probes and compares them with the NumPy float64 reference;
 what a probe computes is defined once in `common_data.run.entry.parity_main`.
 """
 

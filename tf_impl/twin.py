@@ -24,6 +24,7 @@ from common_data.model.spec import Spec
 from common_data.run.config import RunConfig
 from common_data.run.cpu import bf16_cpu_problem
 from common_data.run.twin import Twin
+from common_data.wire import ONEDNN_ENV
 from tf_impl.model import (
     build_model,
     canonical_shapes,
@@ -32,7 +33,6 @@ from tf_impl.model import (
     load_weights,
     to_framework_masks,
 )
-from tf_impl.run import ONEDNN_ENV
 
 WEIGHTS_FILE = "model.weights.h5"
 
@@ -40,11 +40,22 @@ WEIGHTS_FILE = "model.weights.h5"
 class TFTwin(Twin):
     framework = "tf"
 
+    @staticmethod
+    def onednn_enabled() -> bool:
+        """Whether TensorFlow runs its oneDNN kernels in this process, as TF itself decided
+        at import: the variable when it was set, else the CPU (on with AVX-512 VNNI/AMX).
+        Reading the variable instead would take an unset one for "off" on a CPU where TF
+        turned oneDNN on."""
+        # TF has no public call for this; `IsMklEnabled` is the check its own kernels consult
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+
     def build(self, spec: Spec, weights: Mapping[str, np.ndarray], config: RunConfig) -> None:
-        if _onednn_enabled() != config.mode.onednn:
+        if self.onednn_enabled() != config.mode.onednn:
             raise RuntimeError(
                 f"mode.onednn is {str(config.mode.onednn).lower()}, but TensorFlow runs with "
-                f"oneDNN {'on' if _onednn_enabled() else 'off'} ({ONEDNN_ENV}="
+                f"oneDNN {'on' if self.onednn_enabled() else 'off'} ({ONEDNN_ENV}="
                 f"{os.environ.get(ONEDNN_ENV)!r} at import; unset leaves it to the CPU): create "
                 "the twin with tf_impl.run.make_twin(config) before anything imports TensorFlow"
             )
@@ -170,15 +181,6 @@ def configure_runtime(config: RunConfig) -> None:
     if config.device == "cpu":
         tf.config.set_visible_devices([], "GPU")
 
-
-def _onednn_enabled() -> bool:
-    """Whether TensorFlow runs its oneDNN kernels in this process, as TF itself decided at
-    import: the variable when it was set, else the CPU (on with AVX-512 VNNI/AMX). Reading the
-    variable instead would take an unset one for "off" on a CPU where TF turned oneDNN on."""
-    # TF has no public call for this; `IsMklEnabled` is the check its own kernels consult
-    from tensorflow.python.util import _pywrap_util_port
-
-    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def gpu_name(device: str) -> str | None:

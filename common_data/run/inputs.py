@@ -1,7 +1,7 @@
 """What a run reads: from a run config to its images and split, written once.
 
 Runs, the benchmark workloads (`common_data.bench.workload`) and the finding's integrity
-check (`benchmarks.finding`) all get their data through `load_run_data`, so "the data a run
+check (`benchmarks.cli.finding`) all get their data through `load_run_data`, so "the data a run
 with this config saw" has one definition. The validation batches and their digest are here
 too: the run scores on them and the finding recomputes the digest to prove nothing leaked.
 """

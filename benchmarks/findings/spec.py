@@ -1,0 +1,194 @@
+"""A finding file (`benchmarks/findings/*.toml`), checked: a claim is data, not code.
+
+A finding declares its claim and source, two or more **arms** (each a named set of run-config
+overrides: the variant, and any key of the run config), the **comparisons** between arms (which
+arm against which, the direction the claim predicts and the smallest change that counts), the
+matrix (frameworks, seeds, split.hud regimes, an optional probe), its **protocols** (input
+size and schedules the matrix can run under) and the published numbers. A user writes a new
+finding without touching code; anything the file gets wrong is one line naming the file, the
+key and what was expected, before a run starts.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from benchmarks.findings.protocol import published_protocol
+from common_data.errors import ConfigError
+from common_data.frameworks import FRAMEWORKS
+from common_data.run.config import RunConfig
+from common_data.toml_file import read_toml
+
+FINDINGS_DIR = Path(__file__).resolve().parent
+DIRECTIONS = ("decrease", "increase")
+# Run-config keys an arm may not override: the matrix and the protocol own them, so an arm
+# that set them would silently leave the grid it is compared in.
+MATRIX_OWNED = frozenset({"framework", "seed", "split", "hud", "data", "fold"})
+_TOP = {"id": str, "claim": str, "source": str, "arm": list, "comparison": list,
+        "matrix": dict, "protocol": dict}
+_OPTIONAL = {"published": dict, "baseline_tolerance": float, "expected": dict,
+             "expected_probe": dict, "default_protocol": str}
+_ARM = {"name": str, "variant": str, "run": dict}
+_COMPARISON = {"arm": str, "against": str, "direction": str, "min_effect": float, "effect": str}
+_MATRIX = {"frameworks": list, "seeds": list, "regimes": list, "probe": dict}
+_PROTOCOL_KEYS = {"published": bool, "image_size": int, "epochs": int, "augmented_epochs": int,
+                  "early_stopping": bool, "threads": int, "dropout": str, "framework": dict,
+                  "regimes": list}
+_PROTOCOL_REQUIRED = ("image_size", "epochs", "augmented_epochs", "early_stopping")
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    variant: str
+    run: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    arm: str
+    against: str
+    direction: str
+    min_effect: float
+    effect: str = ""    # what the comparison changes, in words ("geometric augmentation")
+
+    @property
+    def key(self) -> str:
+        return f"{self.arm}-vs-{self.against}"
+
+
+def _type_name(kind: type) -> str:
+    return {str: "a string", list: "a list", dict: "a table", float: "a number",
+            int: "an integer", bool: "true or false"}[kind]
+
+
+def _check_table(table: Any, schema: dict[str, type], where: str,
+                 required: tuple[str, ...] | None = None) -> None:
+    """Unknown keys, missing keys and wrong types, each as one line naming `where`."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    unknown = sorted(set(table) - set(schema))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (expected one of "
+                          f"{', '.join(schema)})")
+    for key in schema if required is None else required:
+        if key not in table:
+            raise ConfigError(f"{where}: missing key {key!r}")
+    for key, value in table.items():
+        kind = schema[key]
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              if kind is float else isinstance(value, kind)
+              and not (kind is int and isinstance(value, bool)))
+        if not ok:
+            raise ConfigError(f"{where}: key {key!r} is {value!r}, expected {_type_name(kind)}")
+
+
+def _arms(raw: list[Any], where: str) -> list[Arm]:
+    config_keys = {f.name for f in fields(RunConfig)} - MATRIX_OWNED - {"variant"}
+    arms = []
+    for i, item in enumerate(raw):
+        at = f"{where} [[arm]] #{i + 1}"
+        _check_table(item, _ARM, at, required=("name",))
+        at = f"{where} arm {item['name']!r}"
+        variant = item.get("variant", "baseline")
+        if variant not in ("baseline", "augmented"):
+            raise ConfigError(f"{at}: variant {variant!r}, expected baseline or augmented")
+        unknown = sorted(set(item.get("run", {})) - config_keys)
+        if unknown:
+            raise ConfigError(f"{at}: run key {unknown[0]!r} is not a run-config key an arm "
+                              f"may set (expected one of {', '.join(sorted(config_keys))})")
+        arms.append(Arm(item["name"], variant, dict(item.get("run", {}))))
+    names = [a.name for a in arms]
+    if len(arms) < 2 or len(set(names)) != len(names):
+        raise ConfigError(f"{where}: expected two or more [[arm]] tables with distinct names, "
+                          f"got {names}")
+    return arms
+
+
+def _comparisons(raw: list[Any], arms: list[Arm], where: str) -> list[Comparison]:
+    names = [a.name for a in arms]
+    out = []
+    for i, item in enumerate(raw):
+        at = f"{where} [[comparison]] #{i + 1}"
+        _check_table(item, _COMPARISON, at, required=("arm", "against", "direction",
+                                                     "min_effect"))
+        for key in ("arm", "against"):
+            if item[key] not in names:
+                raise ConfigError(f"{at}: {key} {item[key]!r} names no arm (arms: "
+                                  f"{', '.join(names)})")
+        if item["direction"] not in DIRECTIONS:
+            raise ConfigError(f"{at}: direction {item['direction']!r}, expected one of "
+                              f"{', '.join(DIRECTIONS)}")
+        if not 0 < item["min_effect"] < 1:
+            raise ConfigError(f"{at}: min_effect {item['min_effect']!r}, expected an accuracy "
+                              "change between 0 and 1")
+        if item["arm"] == item["against"]:
+            raise ConfigError(f"{at}: arm and against are both {item['arm']!r}")
+        out.append(Comparison(item["arm"], item["against"], item["direction"],
+                              float(item["min_effect"]), item.get("effect", "")))
+    if not out:
+        raise ConfigError(f"{where}: expected at least one [[comparison]]")
+    return out
+
+
+def resolve_protocol(protocol: dict[str, Any], where: str) -> dict[str, Any]:
+    """A protocol with `published = true` takes the published protocol's input size, epochs,
+    augmented schedule, threads, dropout source and tuned modes
+    (benchmarks/profiles/paper.toml) for every key it does not set itself, so those numbers
+    are written once and the finding's 128-px cells are the paper matrix's very runs."""
+    _check_table(protocol, _PROTOCOL_KEYS, where, required=())
+    own = {key: value for key, value in protocol.items() if key != "published"}
+    if not protocol.get("published"):
+        missing = [key for key in _PROTOCOL_REQUIRED if key not in own]
+        if missing:
+            raise ConfigError(f"{where}: missing key {missing[0]!r} (or set published = true)")
+        return own
+    paper = published_protocol()
+    return {"image_size": paper.image_size, "epochs": paper.baseline_epochs,
+            "augmented_epochs": paper.augmented_epochs, "early_stopping": True,
+            "threads": paper.threads, "dropout": paper.dropout, "framework": paper.framework,
+            **own}
+
+
+def _matrix(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    _check_table(raw, _MATRIX, f"{where} [matrix]", required=("frameworks", "seeds", "regimes"))
+    unknown = [f for f in raw["frameworks"] if f not in FRAMEWORKS]
+    if unknown:
+        raise ConfigError(f"{where} [matrix]: framework {unknown[0]!r}, expected one of "
+                          f"{', '.join(FRAMEWORKS)}")
+    bad = [r for r in raw["regimes"] if not isinstance(r, str) or r.count(".") != 1]
+    if bad:
+        raise ConfigError(f"{where} [matrix]: regime {bad[0]!r}, expected 'split.hud'")
+    return raw
+
+
+def load_finding_file(path: Path) -> dict[str, Any]:
+    """The finding, checked, with its protocols resolved and its arms and comparisons parsed
+    (`finding["arms"]`, `finding["comparisons"]`); `[profile.*]`, the old spelling of
+    `[protocol.*]`, still loads, with a deprecation line."""
+    where = f"finding {path}"
+    raw = read_toml(path, where)
+    if "profile" in raw and "protocol" not in raw:
+        print(f"warning: {where}: [profile.*] is deprecated, name the tables [protocol.*]",
+              file=sys.stderr)
+        raw["protocol"] = raw.pop("profile")
+    _check_table(raw, {**_TOP, **_OPTIONAL}, where, required=tuple(_TOP))
+    arms = _arms(raw["arm"], where)
+    comparisons = _comparisons(raw["comparison"], arms, where)
+    finding = dict(raw)
+    finding["matrix"] = _matrix(raw["matrix"], where)
+    finding["arms"], finding["comparisons"] = arms, comparisons
+    finding["protocol"] = {name: resolve_protocol(p, f"{where} [protocol.{name}]")
+                           for name, p in raw["protocol"].items()}
+    if not finding["protocol"]:
+        raise ConfigError(f"{where}: expected at least one [protocol.NAME] table")
+    finding.setdefault("default_protocol", next(iter(finding["protocol"])))
+    if finding["default_protocol"] not in finding["protocol"]:
+        raise ConfigError(f"{where}: default_protocol {finding['default_protocol']!r} names no "
+                          f"[protocol.*] table (expected one of {', '.join(finding['protocol'])})")
+    finding.setdefault("published", {})
+    finding.setdefault("baseline_tolerance", 0.08)
+    return finding

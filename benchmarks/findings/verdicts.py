@@ -1,0 +1,312 @@
+"""A finding's verdicts from the stored records: one per comparison x framework x split x HUD
+mode, the HUD-only probe, the integrity checks against a clean pipeline, and the regression
+check against the verdicts the finding file records."""
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.findings.cells import FindingSelection, arm_cells, arms_in
+from benchmarks.findings.convergence import still_improving
+from benchmarks.findings.sentences import (
+    comparison_key,
+    protocol_departures,
+    protocol_label,
+    sentences,
+)
+from benchmarks.findings.spec import Comparison
+from benchmarks.matrix.cells import Cell
+from benchmarks.matrix.records import load_predictions, load_records
+from benchmarks.report.resolution import WITHIN_PP
+from benchmarks.stats import mcnemar, mean_ci, paired_t_test
+from common_data.run.config import load_run_config
+from common_data.run.inputs import load_run_data, run_images, validation_digest
+from common_data.run.metrics import ensemble_proba
+
+# How the HUD-only probe stands against the full frame (same split, same seeds): "at_or_above"
+# when it comes within the resolution study's WITHIN_PP of the full frame or beats it.
+PROBE_RELATIONS = ("at_or_above", "below")
+
+
+def verdict(delta: float, low: float, high: float, min_effect: float,
+            direction: str = "decrease") -> str:
+    """'reproduced' when the change goes the way the claim says by at least `min_effect` and
+    its CI excludes zero, 'reversed' when it goes the other way so, else 'not reproduced'."""
+    if direction == "increase":
+        delta, low, high = -delta, -high, -low
+    if delta <= -min_effect and high < 0:
+        return "reproduced"
+    if delta >= min_effect and low > 0:
+        return "reversed"
+    return "not reproduced"
+
+
+def _ensemble_predictions(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray] | None:
+    stored = [load_predictions(r) for r in records]
+    if not stored or any(p is None for p in stored):
+        return None
+    proba = ensemble_proba([p["proba"] for p in stored])
+    return stored[0]["y_true"], proba.argmax(axis=1)
+
+
+def _summary(values: list[float]) -> dict[str, Any]:
+    """Mean, spread and t interval over seeds; one seed has no spread (null in the JSON)."""
+    mean, std, low, high = mean_ci(values)
+    if len(values) < 2:
+        std, low, high = None, None, None
+    return {"mean": mean, "std": std, "ci95": [low, high], "per_seed": values}
+
+
+def _by_seed(cells: list[Cell], records: dict[str, dict[str, Any]],
+             key: tuple[str, str, str]) -> dict[int, dict[str, Any]]:
+    return {c.seed: records[c.run_id] for c in cells
+            if (c.framework, c.split, c.hud) == key and c.run_id in records
+            and records[c.run_id]["status"] == "ok"}
+
+
+def verdict_rows(
+    finding: dict[str, Any], selection: FindingSelection, records: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One verdict per comparison x framework x split x HUD, from the seed-paired accuracy
+    differences between the two arms (`arm` minus `reference`)."""
+    arms = {arm.name: arm for arm in arms_in(finding, selection)}
+    cells = {name: arm_cells(finding, selection, arm) for name, arm in arms.items()}
+    rows = []
+    for comparison in finding["comparisons"]:
+        if comparison.arm not in arms or comparison.against not in arms:
+            continue
+        keys = sorted({(c.framework, c.split, c.hud) for c in cells[comparison.arm]},
+                      key=lambda k: (k[1] != "random", k[2] != "full", k[0]))
+        for key in keys:
+            row = _verdict_row(comparison, key, _by_seed(cells[comparison.against], records, key),
+                               _by_seed(cells[comparison.arm], records, key))
+            if row:
+                rows.append(row)
+    return rows
+
+
+def _verdict_row(comparison: Comparison, key: tuple[str, str, str],
+                 reference: dict[int, dict[str, Any]],
+                 arm: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
+    seeds = sorted(set(reference) & set(arm))
+    if not seeds:
+        return None
+    ref = [reference[s]["metrics"]["accuracy"] for s in seeds]
+    alt = [arm[s]["metrics"]["accuracy"] for s in seeds]
+    delta, _, low, high = mean_ci([a - b for a, b in zip(alt, ref, strict=True)])
+    test = None
+    ensembles = (_ensemble_predictions([reference[s] for s in seeds]),
+                 _ensemble_predictions([arm[s] for s in seeds]))
+    if all(ensembles) and np.array_equal(ensembles[0][0], ensembles[1][0]):
+        test = mcnemar(ensembles[0][0], ensembles[0][1], ensembles[1][1])
+    framework, split, hud = key
+    return {
+        "comparison": {"arm": comparison.arm, "reference": comparison.against,
+                       "direction": comparison.direction, "min_effect": comparison.min_effect},
+        "framework": framework,
+        "split": split,
+        "hud": hud,
+        "n_seeds": len(seeds),
+        "reference_accuracy": _summary(ref),
+        "arm_accuracy": _summary(alt),
+        "delta_accuracy": delta,
+        "delta_ci95": [low, high],
+        "p_value_seeds": paired_t_test(alt, ref) if len(seeds) > 1 else None,
+        "mcnemar_ensembles": test,
+        "verdict": verdict(delta, low, high, comparison.min_effect, comparison.direction),
+        "still_improving": {
+            "reference": sum(still_improving(reference[s]["history"]) for s in seeds),
+            "arm": sum(still_improving(arm[s]["history"]) for s in seeds)},
+        "_records": [r for s in seeds for r in (reference[s], arm[s])],
+    }
+
+
+def _ok(cells: list[Cell], records: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Seed -> record, for the cells that finished."""
+    return {c.seed: records[c.run_id] for c in cells
+            if c.run_id in records and records[c.run_id]["status"] == "ok"}
+
+
+def probe_rows(
+    probe: list[Cell], grid: list[Cell], records: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Accuracy of a model that sees only the HUD (face blanked), per framework, beside the
+    full-frame baseline on the same split and seeds where the grid has it."""
+    out: dict[str, Any] = {}
+    for framework in sorted({c.framework for c in probe}):
+        cells = [c for c in probe if c.framework == framework]
+        done = _ok(cells, records)
+        if not done:
+            continue
+        # from the record's metrics, not its predictions file, which may be unreadable
+        first = next(iter(done.values()))
+        support = [row["support"] for row in first["metrics"]["per_class"].values()]
+        row: dict[str, Any] = {
+            "accuracy": _summary([r["metrics"]["accuracy"] for r in done.values()]),
+            "n_seeds": len(done),
+            "majority_class_rate": float(max(support) / sum(support)),
+        }
+        full = _ok([c for c in grid if (c.framework, c.split, c.hud, c.variant)
+                    == (framework, cells[0].split, "full", cells[0].variant)], records)
+        seeds = sorted(set(done) & set(full))
+        if seeds:
+            gaps = [100 * (done[s]["metrics"]["accuracy"] - full[s]["metrics"]["accuracy"])
+                    for s in seeds]
+            gap = float(np.mean(gaps))
+            row.update(
+                full_frame=_summary([full[s]["metrics"]["accuracy"] for s in seeds]),
+                probe_minus_full_pp=gap,
+                relation="at_or_above" if gap >= -WITHIN_PP else "below",
+            )
+        out[framework] = row
+    return out
+
+
+class CleanPipeline:
+    """What common_data itself makes of the data: the reference for the integrity checks.
+
+    A record whose split hash or validation-input digest differs from these ran on an altered
+    split (the `burst_leak` fault) or was scored on altered frames (`augment_val`), or the
+    pipeline has a bug; either way its verdict cannot be trusted.
+    """
+
+    def __init__(self, data: str) -> None:
+        self.data = data
+        self._images: dict[tuple[int, str, bool], Any] = {}
+
+    def check(self, record: dict[str, Any]) -> tuple[bool, bool | None]:
+        """(split intact, validation inputs intact — None where the record has no digest)."""
+        config = load_run_config({**record["config"], "data": self.data, "fault": "none"})
+        key = (config.image_size, config.hud, config.skip_bad)
+        if key not in self._images:  # one decode serves every record at these settings
+            self._images[key] = run_images(config)
+        images, split = load_run_data(config, self._images[key])
+        split_ok = record["data"]["split_hash"] == split.hash
+        digest = record["data"].get("val_digest")
+        if digest is None:
+            return split_ok, None
+        return split_ok, digest == validation_digest(images, split.val, config)
+
+
+def expected_key(finding: dict[str, Any], row: dict[str, Any]) -> str:
+    """A verdict's key among the recorded ones: framework.split.hud, led by the comparison's
+    key where the finding has more than one."""
+    key = f"{row['framework']}.{row['split']}.{row['hud']}"
+    return key if len(finding["comparisons"]) == 1 else f"{comparison_key(row)}.{key}"
+
+
+def expected_dataset_key(data: str) -> str:
+    return "synthetic" if data == "synthetic" else Path(data).name
+
+
+def evaluate_finding(
+    finding: dict[str, Any],
+    selection: FindingSelection,
+    grid: list[Cell],
+    probe: list[Cell],
+    results: Path,
+    command: str,
+) -> dict[str, Any]:
+    records = {r["run_id"]: r for r in load_records(results / "runs")}
+    rows = verdict_rows(finding, selection, records)
+    protocol = finding["protocol"][selection.profile]
+    clean = CleanPipeline(selection.data)
+    label = expected_dataset_key(selection.data)
+    expected = finding.get("expected", {}).get(selection.profile, {}).get(label, {})
+    for row in rows:
+        checks = [clean.check(record) for record in row.pop("_records")]
+        row["split_intact"] = all(split_ok for split_ok, _ in checks)
+        digests = [val_ok for _, val_ok in checks if val_ok is not None]
+        row["validation_intact"] = all(digests) if digests else None
+        row["expected_key"] = expected_key(finding, row)
+        row["expected"] = expected.get(row["expected_key"])
+    probes = probe_rows(probe, grid, records)
+    first = next((records[c.run_id] for c in grid if records.get(c.run_id, {}).get("data")), None)
+    done = [records[c.run_id] for c in grid + probe if c.run_id in records]
+    result = {
+        "finding": finding["id"],
+        "claim": " ".join(finding["claim"].split()),
+        "published": finding["published"],
+        "source": finding["source"],
+        "min_effect": finding["min_effect"],
+        "profile": selection.profile,
+        "protocol": protocol,
+        "selection": asdict(selection),
+        "command": command,
+        "data": {
+            "label": label,
+            "dataset": selection.data,
+            "dataset_hash": None if first is None else first["data"]["dataset_hash"],
+        },
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "verdicts": rows,
+        "hud_only_probe": probes,
+        "summary": sentences(rows, probes, protocol, {
+            c.key: c.effect or f"{c.arm} (against {c.against})"
+            for c in finding["comparisons"]}),
+        # time to verdict: what this matrix costs a user, from the runs' own clocks
+        "cells": {"total": len(grid) + len(probe), "with_records": len(done)},
+        "run_time_s": sum((r.get("timing") or {}).get("total_s") or 0.0 for r in done),
+        "protocol_label": protocol_label(selection.profile, protocol, len(selection.seeds)),
+        "published_protocol": not protocol_departures(protocol),
+        "expected_recorded": bool(expected),
+        "expected_probe": (finding.get("expected_probe", {}).get(selection.profile, {})
+                           .get(label, {})),
+    }
+    result["regression_failures"] = regression_failures(result, finding["baseline_tolerance"])
+    return result
+
+
+def regression_failures(result: dict[str, Any], tolerance: float) -> list[str]:
+    """What the regression suite fails on: an altered split or validation input, a flipped
+    verdict, a baseline accuracy that moved more than `tolerance` from the recorded one, or a
+    HUD-only probe whose recorded relation to the full frame changed."""
+    failures = []
+    for framework, recorded in result["expected_probe"].items():
+        probe = result["hud_only_probe"].get(framework, {})
+        if "relation" in probe and probe["relation"] != recorded:
+            failures.append(
+                f"{framework} HUD-only probe: recorded {recorded!r} the full frame, got "
+                f"{probe['relation']!r} (probe - full {probe['probe_minus_full_pp']:+.1f} pp over "
+                f"{probe['n_seeds']} seed{'s' if probe['n_seeds'] != 1 else ''})"
+            )
+    for row in result["verdicts"]:
+        where = f"{row['framework']} {row['split']} split, HUD {row['hud']}"
+        if not row["split_intact"]:
+            failures.append(f"{where}: split altered (records' split hash is not common_data's)")
+        if row["validation_intact"] is False:
+            failures.append(
+                f"{where}: validation inputs altered (digest differs from the clean pipeline's)"
+            )
+        recorded = row["expected"]
+        if not recorded:
+            continue
+        if recorded["verdict"] != row["verdict"]:
+            failures.append(
+                f"{where}: verdict flipped: recorded {recorded['verdict']!r}, got "
+                f"{row['verdict']!r} (delta {100 * row['delta_accuracy']:+.1f} pp)"
+            )
+        moved = row["reference_accuracy"]["mean"] - recorded["reference_accuracy"]
+        if abs(moved) > tolerance:
+            failures.append(
+                f"{where}: baseline accuracy moved {100 * moved:+.1f} pp from the recorded "
+                f"{100 * recorded['reference_accuracy']:.1f} % (tolerance "
+                f"{100 * tolerance:.0f} pp)"
+            )
+    return failures
+
+
+def expected_toml(result: dict[str, Any]) -> str:
+    """The observed verdicts as the TOML table to paste into the finding file."""
+    lines = [f'[expected.{result["profile"]}."{result["data"]["label"]}"]']
+    for row in result["verdicts"]:
+        lines.append(
+            f'"{row["expected_key"]}" = {{ verdict = "{row["verdict"]}", '
+            f"reference_accuracy = {row['reference_accuracy']['mean']:.4f} }}"
+        )
+    return "\n".join(lines)
+
+

@@ -1,0 +1,1 @@
+"""Proof that the twins are one model: parameters, forward pass, training steps, trajectories."""
