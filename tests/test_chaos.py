@@ -2,8 +2,8 @@
 
 Whatever the moment, a rerun must finish the matrix with every cell done exactly once (one
 record per cell, an intact predictions file, no temporary file left), and the report must
-render. CI kills a few times (`THERMAL_BENCH_CHAOS_KILLS`, default 3); the README states the
-figure of a full run with 20 kills:
+render. CI kills a few times (`THERMAL_BENCH_CHAOS_KILLS`, default 3); docs/reliability.md
+states the figure of a full run with 20 kills:
 
     THERMAL_BENCH_CHAOS_KILLS=20 .tox/harness/bin/python -m pytest -p no:cacheprovider \
         -s tests/test_chaos.py
