@@ -217,6 +217,11 @@ CASES: dict[str, Case] = {
     "compare unknown framework": Case(lambda t, r: ["compare", "--frameworks", "jax"],
                                       "--frameworks: unknown value 'jax'"),
     "compare jobs zero": Case(lambda t, r: ["compare", "--jobs", "0"], "--jobs '0'"),
+    "compare card missing": Case(lambda t, r: ["compare", "--card", str(t / "nope.toml")],
+                                 "nope.toml: no such file (expected a dataset card"),
+    "finding card not a card": Case(
+        lambda t, r: ["finding", "--card", _write(t / "card.toml", "[datset]\n")],
+        "unknown key 'datset'"),
     "compare seeds not integers": Case(lambda t, r: ["compare", "--seeds", "a,b"], "--seeds 'a,b'"),
     "compare hud unknown": Case(lambda t, r: ["compare", "--hud", "blurred"],
                                 "--hud: unknown value 'blurred'"),
