@@ -114,17 +114,17 @@ def test_missing_classes_are_a_console_warning_before_training(
 def test_the_closing_line_after_ctrl_c_counts_the_records_written(
     results: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
-    from benchmarks.cli import compare
+    from benchmarks.matrix import local, runner
 
     cells = [_seed_cell(results)[1]]  # its record is there, written before the interrupt
 
     def interrupted(self: object, cells: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(compare.MatrixRunner, "run_all", interrupted)
-    monkeypatch.setattr(compare, "framework_python", lambda fw: Path(sys.executable))
+    monkeypatch.setattr(local.MatrixRunner, "run_all", interrupted)
+    monkeypatch.setattr(runner, "framework_python", lambda fw: Path(sys.executable))
     with pytest.raises(KeyboardInterrupt):
-        compare.run_matrix(cells, results, False, "compare")
+        runner.run_matrix(cells, results, False, "compare")
     err = capsys.readouterr().err
     assert "matrix: 1/1 cells have records" in err, err
 

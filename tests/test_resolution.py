@@ -2,9 +2,12 @@
 
 import pytest
 
-from benchmarks.report.resolution import chosen_size, finding_note
-
 pytestmark = pytest.mark.cross_env
+# the study's module draws its chart, and matplotlib lives in the harness env only
+pytest.importorskip("matplotlib",
+                    reason="benchmarks.report.resolution needs the harness env's matplotlib")
+
+from benchmarks.report.resolution import chosen_size, finding_note  # noqa: E402
 
 # (framework, hud) -> {size: accuracy}: the real data's pattern, where the probe already
 # beats a weak full-frame model at 32x32

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.matrix import mode_guard
+from benchmarks.matrix.records import is_bf16
 from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORKS
 from common_data.run.config import load_run_config
@@ -39,7 +40,7 @@ class Cell:
     @property
     def bf16(self) -> bool:
         """Whether the cell trains in bf16 (a config made before the mode key did not)."""
-        return bool(self.config.get("mode", {}).get("mixed_precision", False))
+        return is_bf16(self.config)
 
     @property
     def run_id(self) -> str:

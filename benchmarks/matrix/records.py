@@ -91,19 +91,29 @@ class Row:
 
     @property
     def label(self) -> str:
-        """The variant, naming the model when it is not the baseline CNN: one setting's table
-        can hold several models, which its other columns alone do not tell apart."""
+        """The variant, naming the model when it is not the baseline CNN and the precision when
+        it is bf16: one setting's table can hold several models and both precisions, which the
+        ensemble and delta tables' other columns alone do not tell apart."""
         config = self.records[0]["config"]
-        if is_baseline_cnn(config):
-            return self.variant
-        spec, transfer = config["spec"], config.get("transfer", "scratch")
-        return f"{self.variant} ({spec}, {'from scratch' if transfer == 'scratch' else transfer})"
+        transfer = config.get("transfer", "scratch")
+        notes = [] if is_baseline_cnn(config) else [
+            f"{config['spec']}, {'from scratch' if transfer == 'scratch' else transfer}"]
+        if is_bf16(config):
+            notes.append("bf16")
+        return f"{self.variant} ({', '.join(notes)})" if notes else self.variant
 
 
 def is_baseline_cnn(config: Mapping[str, Any]) -> bool:
     """Whether a run trained the study's baseline CNN, the model the product's questions, the
     resolution study and the paper protocol's timings are about (older configs name no spec)."""
     return config.get("spec", "baseline_cnn") == "baseline_cnn"
+
+
+def is_bf16(config: Mapping[str, Any]) -> bool:
+    """Whether a run trained in bf16 (mode.mixed_precision). Studies that read single float32
+    runs (the resolution study) leave these out: a bf16 seed is a second measurement of the same
+    cell, in another arithmetic, not the cell's figure."""
+    return bool((config.get("mode") or {}).get("mixed_precision", False))
 
 
 def dataset_label(record: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from benchmarks.findings.convergence import plateau_epochs
-from benchmarks.matrix.records import load_predictions, load_records
+from benchmarks.matrix.records import is_bf16, load_predictions, load_records
 from benchmarks.stats import mean_ci, paired_t_test
 from common_data.bench.workload import gpu_seed_study
 
@@ -48,7 +48,7 @@ def _protocol(record: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def _precision(record: Mapping[str, Any]) -> str:
-    return "bf16" if (record["config"].get("mode") or {}).get("mixed_precision") else "float32"
+    return "bf16" if is_bf16(record["config"]) else "float32"
 
 
 def _majority_rate(record: Mapping[str, Any]) -> float:

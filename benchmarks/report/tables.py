@@ -157,7 +157,7 @@ def delta_table(rows: list[Row]) -> list[str]:
     by_variant: dict[tuple[str, str], dict[str, Row]] = {}
     for row in rows:
         protocol = {k: v for k, v in json.loads(row.protocol).items() if k != "mode"}
-        key = (row.variant, json.dumps(protocol, sort_keys=True))
+        key = (row.label, json.dumps(protocol, sort_keys=True))
         by_variant.setdefault(key, {})[row.framework] = row
     for (variant, _), pair in by_variant.items():
         if set(FRAMEWORKS) - set(pair):
