@@ -162,3 +162,27 @@ def test_closing_without_finished_runs_names_only_the_report(tmp_path: Path,
     (tmp_path / "runs").mkdir()
     print_closing(tmp_path / "runs", [], "REPORT", 0.05, as_json=True)
     assert json.loads(capsys.readouterr().out) == {"datasets": [], "report": "REPORT"}
+
+
+def test_a_bf16_row_is_told_apart_from_its_float32_row(tmp_path: Path) -> None:
+    """The bf16 check trains the same cells in both precisions: each gets its own line, and
+    the bf16 line says so (two identical-looking lines with different numbers mislead)."""
+    from rich.console import Console
+
+    from benchmarks.report.closing import render_table
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for path in (PROJECT_ROOT / "results" / "runs").glob(
+            "*-baseline-random-full-64px-s[12]-*.json"):
+        config = json.loads(path.read_text())["config"]
+        if (config["epochs"], config.get("dropout"), config["threads"]) == (20, "shared", 1):
+            shutil.copy(path, runs / path.name)
+    entries = closing_document(ok_rows(runs), 0.05, "REPORT")["datasets"][0]["table"]
+    assert sorted(e["precision"] for e in entries) == ["bf16", "bf16", "float32", "float32"]
+    console = Console(width=80, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(render_table(entries))
+    labels = [line.rsplit(" 2 ", 1)[0].rstrip()
+              for line in console.export_text().splitlines() if " 64 px " in f" {line}"]
+    assert len(labels) == 4 and len(set(labels)) == 4, labels
+    assert sum("bf16" in label for label in labels) == 2

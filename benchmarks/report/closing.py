@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from benchmarks.matrix.data_quality import load_reports
-from benchmarks.matrix.records import Row, group_rows, load_records
+from benchmarks.matrix.records import Row, group_rows, is_bf16, load_records
 from benchmarks.report.summary import keyed_answers
 from benchmarks.stats import mean_ci
 from common_data.frameworks import FRAMEWORK_NAMES
@@ -70,6 +70,7 @@ def table_entries(rows: list[Row]) -> list[dict[str, Any]]:
             "hud": row.setting.hud,
             "framework": row.framework,
             "variant": row.variant,
+            "precision": "bf16" if is_bf16(row.records[0]["config"]) else "float32",
             # what tells apart two rows of one setting made under different protocols
             "model": row.records[0]["config"].get("spec", "baseline_cnn"),
             "epochs": row.records[0]["config"]["epochs"],
@@ -117,7 +118,9 @@ def render_table(entries: list[dict[str, Any]]) -> Table:
         interval = "" if entry["ci_low"] is None else \
             f" [{100 * entry['ci_low']:.1f}, {100 * entry['ci_high']:.1f}]"
         cells = (f"{entry['image_size']} px", regime_label(entry["split"], entry["hud"]),
-                 FRAMEWORK_NAMES[entry["framework"]], entry["variant"], str(entry["seeds"]),
+                 FRAMEWORK_NAMES[entry["framework"]],
+                 entry["variant"] + (" (bf16)" if entry.get("precision") == "bf16" else ""),
+                 str(entry["seeds"]),
                  f"{100 * entry['accuracy']:.1f}{interval}",
                  "" if entry["majority"] is None else f"{100 * entry['majority']:.1f}")
         table.add_row(*map(Text, cells))  # Text: a '[' in a value is never read as markup
