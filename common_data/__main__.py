@@ -25,9 +25,9 @@ from common_data.data.card import load_card, suggested_card
 from common_data.data.datasets import load_for_run, preprocess_for, resolve_data
 from common_data.data.discovery import Dataset, discover, summarize
 from common_data.data.overlay import card_boxes, find_overlays, overlay_score, score_figure
-from common_data.data.preprocess import HUD_MODES
-from common_data.data.splits import SPLIT_KINDS, Split, make_split
+from common_data.data.splits import Split, make_split
 from common_data.errors import BenchError, ConfigError, one_line, reader_went_away
+from common_data.regimes import OVERLAYS, SPLITS, full_frame
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,13 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--data", required=True, help="'synthetic' or a dataset folder")
         p.add_argument("--image-size", type=int, default=128, help="decoded size (default 128)")
-        p.add_argument("--hud", choices=HUD_MODES, default="full", help="HUD policy")
+        p.add_argument("--hud", choices=OVERLAYS, default=full_frame(), help="HUD policy")
         p.add_argument("--skip-bad", action="store_true", help="skip undecodable files, list them")
         p.add_argument("--card", help="dataset card (TOML) to use instead of the folder's "
                        "dataset.toml or a shipped card")
 
     def split_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--split", choices=SPLIT_KINDS, required=True)
+        p.add_argument("--split", choices=SPLITS, required=True)
         p.add_argument("--fold", type=int, default=None, help="loso fold (session index)")
 
     p = sub.add_parser("describe", help="classes, palettes, sessions, bad files; without a "

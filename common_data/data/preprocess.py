@@ -23,8 +23,7 @@ import cv2
 import numpy as np
 
 from common_data.errors import ConfigError
-
-HUD_MODES: tuple[str, ...] = ("full", "masked", "hud_only")
+from common_data.regimes import OVERLAYS, choices, full_frame
 
 # Names, not cv2 constants, go into the cache key: the names are stable across OpenCV builds.
 INTERPOLATIONS: dict[str, int] = {
@@ -99,26 +98,26 @@ class Preprocess:
                 f"interpolation {self.interpolation!r} is not valid: expected one of "
                 f"{', '.join(INTERPOLATIONS)}"
             )
-        if self.hud not in HUD_MODES:
+        if self.hud not in OVERLAYS:
             raise ConfigError(
-                f"hud {self.hud!r} is not valid: expected one of {', '.join(HUD_MODES)}"
+                f"hud {self.hud!r} is not valid: expected one of {choices(OVERLAYS)}"
             )
-        if self.hud != "full" and not self.boxes:
+        if OVERLAYS[self.hud].overlay and not self.boxes:
             raise ConfigError(
                 f"hud {self.hud!r} needs overlay regions, but the dataset card declares none: "
-                f"expected hud 'full', or [[overlay.box]] entries in the card"
+                f"expected hud {full_frame()!r}, or [[overlay.box]] entries in the card"
             )
 
     def key(self) -> dict:
         """JSON-able description; boxes only count where they change pixels (hud != 'full')."""
         key: dict = {"size": int(self.size), "interpolation": self.interpolation, "hud": self.hud}
-        if self.hud != "full":
+        if OVERLAYS[self.hud].overlay:
             key["boxes"] = [asdict(box) for box in self.boxes]
         return key
 
     def apply_hud(self, rgb: np.ndarray) -> np.ndarray:
         """Blank HUD boxes ('masked') or everything but them ('hud_only'); 'full' is a no-op."""
-        if self.hud == "full":
+        if not OVERLAYS[self.hud].overlay:
             return rgb
         height, width = rgb.shape[:2]
         if self.hud == "masked":
@@ -127,6 +126,9 @@ class Preprocess:
                 r0, r1, c0, c1 = box.pixels(height, width)
                 out[r0:r1, c0:c1] = 0
             return out
+        if self.hud != "hud_only":  # a row of common_data/regimes.toml with no code here
+            raise ConfigError(f"hud {self.hud!r} is listed in regimes.toml but "
+                              "common_data/data/preprocess.py has no code that applies it")
         out = np.zeros_like(rgb)
         for box in self.boxes:
             if box.keep_in_hud_only:

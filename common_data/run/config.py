@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORKS, MODE_FRAMEWORK
 from common_data.model.dropout import SOURCES as DROPOUT_SOURCES
 from common_data.model.pretrained import TRANSFERS
+from common_data.regimes import OVERLAYS, SPLITS, VARIANTS, has_folds
 from common_data.run.cpu import bf16_cpu_problem
 
 # Keys added after records were committed, with the value every earlier run implicitly had.
@@ -108,10 +110,21 @@ class _Digest(_Check):
 
 
 class _Enum(_Check):
-    def __init__(self, *choices: str) -> None:
-        self.choices = choices
-        quoted = [repr(c) for c in choices]
-        self.expected = f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    """One of `choices`: a tuple, or a table of common_data.regimes, read at each check so the
+    table stays the one list of what a run config may name."""
+
+    def __init__(self, *choices: str, table: Mapping[str, object] | None = None) -> None:
+        self._choices = choices
+        self._table = table
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return self._choices if self._table is None else tuple(self._table)
+
+    @property
+    def expected(self) -> str:
+        quoted = [repr(c) for c in self.choices]
+        return f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
     def convert(self, value: Any) -> Any:
         return value if isinstance(value, str) and value in self.choices else None
@@ -162,17 +175,17 @@ class RunConfig:
     """A validated run config; the field set is exactly the key set of defaults/run.toml."""
 
     framework: str = _key(_Enum(*FRAMEWORKS))
-    variant: str = _key(_Enum("baseline", "augmented"))
+    variant: str = _key(_Enum(table=VARIANTS))
     data: str = _key(_Str())
     card: str = _key(_OptionalPath())
     card_sha256: str = _key(_Digest())
-    split: str = _key(_Enum("random", "session", "loso", "grouped"))
+    split: str = _key(_Enum(table=SPLITS))
     fold: int = _key(_Int(-1))
     split_seed: int = _key(_Int(0))
     seed: int = _key(_Int(0))
     dropout: str = _key(_Enum(*DROPOUT_SOURCES))
     image_size: int = _key(_Int(1))
-    hud: str = _key(_Enum("full", "masked", "hud_only"))
+    hud: str = _key(_Enum(table=OVERLAYS))
     spec: str = _key(_Str())
     epochs: int = _key(_Int(1))
     batch_size: int = _key(_Int(1))
@@ -314,15 +327,16 @@ def _build(cls: type, values: dict[str, Any], where: str, prefix: str) -> Any:
 def _check_combinations(config: RunConfig, where: str) -> None:
     """Rules across keys: a setting the chosen framework or device would ignore is an
     error, because the record would claim a mode that never ran."""
-    if config.split == "loso" and config.fold < 0:
+    if has_folds(config.split) and config.fold < 0:
         raise ConfigError(
-            f"{where}: key 'fold' must be an integer >= 0 when split is 'loso', "
+            f"{where}: key 'fold' must be an integer >= 0 when split is {config.split!r}, "
             f"got {config.fold!r}"
         )
-    if config.split != "loso" and config.fold != -1:
+    if not has_folds(config.split) and config.fold != -1:
+        folded = " or ".join(repr(key) for key in SPLITS if has_folds(key))
         raise ConfigError(
             f"{where}: key 'fold' must be -1 when split is {config.split!r} "
-            f"(folds apply to 'loso'), got {config.fold!r}"
+            f"(folds apply to {folded}), got {config.fold!r}"
         )
     for key, framework in MODE_FRAMEWORK.items():
         if getattr(config.mode, key) and config.framework != framework:

@@ -20,6 +20,7 @@ from common_data.data.cache import Images, load
 from common_data.data.datasets import open_dataset, preprocess_for
 from common_data.data.discovery import Dataset
 from common_data.data.splits import Split, make_split
+from common_data.regimes import has_folds
 from common_data.run.config import RunConfig
 
 
@@ -46,20 +47,21 @@ def load_run_data(config: RunConfig, images: Images | None = None) -> tuple[Imag
     elif (images.preprocess.size, images.preprocess.hud) != (config.image_size, config.hud):
         raise ValueError(f"images preprocessed as {images.preprocess}, but the config asks for "
                          f"{config.image_size} px with hud {config.hud!r}")
-    split = make_split(images, config.split, fold=loso_fold(config), seed=config.split_seed)
+    split = make_split(images, config.split, fold=split_fold(config), seed=config.split_seed)
     return faults.inject(config.fault, images, split, config.seed)
 
 
-def loso_fold(config: RunConfig) -> int | None:
-    """The fold of a leave-one-session-out run; the key means nothing for the other splits."""
-    return config.fold if config.split == "loso" else None
+def split_fold(config: RunConfig) -> int | None:
+    """The fold of a split with folds (leave one session out); the key means nothing for the
+    other splits."""
+    return config.fold if has_folds(config.split) else None
 
 
 def data_section(config: RunConfig, images: Images, split: Split) -> dict[str, Any]:
     """The record's `data` section: which data, how split, and the digest of what was scored."""
     return {
         "dataset": str(images.root), "dataset_hash": images.dataset_hash,
-        "cache_key": images.cache_key, "split": config.split, "fold": loso_fold(config),
+        "cache_key": images.cache_key, "split": config.split, "fold": split_fold(config),
         "split_hash": split.hash, "n_train": len(split.train), "n_val": len(split.val),
         "image_size": config.image_size, "hud": config.hud,
         "val_digest": validation_digest(images, split.val, config),

@@ -20,6 +20,7 @@ from common_data.data.prefetch import prefetch
 from common_data.data.splits import Split
 from common_data.model.dropout import DropoutLayer, Masks, with_masks
 from common_data.model.reference import softmax_cross_entropy
+from common_data.regimes import VARIANTS
 from common_data.run.callbacks import EarlyStopping, ReduceOnPlateau
 from common_data.run.config import RunConfig
 from common_data.run.inputs import validation_batches
@@ -123,7 +124,7 @@ def training_batches(
     `dropouts` when the config asks for them, None when each framework draws its own."""
     batches = iterate_batches(
         images.images, images.labels, indices, batch_size=config.batch_size, seed=config.seed,
-        epoch=epoch - 1, shuffle=True, augment=config.variant == "augmented",
+        epoch=epoch - 1, shuffle=True, augment=VARIANTS[config.variant].augment,
     )
     if config.dropout == "framework":
         return ((x, y, None) for x, y in batches)

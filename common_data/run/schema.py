@@ -64,6 +64,7 @@ import numpy as np
 
 from common_data.errors import ConfigError, DataError
 from common_data.frameworks import FRAMEWORKS
+from common_data.regimes import OVERLAYS, SPLITS
 from common_data.run.config import config_digest, load_run_config
 from common_data.safe_files import inside, open_regular, read_regular
 
@@ -236,13 +237,13 @@ FIELDS: dict[str, Check] = {
         "dataset": _STR,
         "dataset_hash": _STR,
         "cache_key": _STR,
-        "split": _enum("random", "session", "loso", "grouped"),
+        "split": _enum(*SPLITS),
         "fold": _nullable(_INT),
         "split_hash": _STR,
         "n_train": _INT,
         "n_val": _INT,
         "image_size": _INT,
-        "hud": _enum("full", "masked", "hud_only"),
+        "hud": _enum(*OVERLAYS),
         "val_digest": _HEX64,
     }, optional=("val_digest",)),
     "history": _list(_obj({
