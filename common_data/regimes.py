@@ -40,6 +40,7 @@ class OverlayMode:
     key: str
     name: str
     overlay: bool = False
+    face: bool = True
     clause: str = ""
 
 

@@ -5,11 +5,11 @@ was expected instead of failing later inside a run.
 """
 
 import argparse
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from benchmarks.matrix.build import apply_mode_flags
-from benchmarks.matrix.cells import AXES
 from benchmarks.matrix.executors import add_executor_arguments
 from benchmarks.matrix.runner import DEFAULT_RESULTS
 from common_data.data.card import load_card
@@ -17,6 +17,7 @@ from common_data.data.datasets import EMBEDDED, card_digest
 from common_data.data.preprocess import MAX_SIZE, MIN_SIZE
 from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORKS
+from common_data.regimes import OVERLAYS, SPLITS, VARIANTS, choices
 
 
 def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) -> None:
@@ -29,11 +30,11 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
     parser.add_argument("--data", help="'synthetic' or a dataset folder (overrides the profile)")
     add_card_argument(parser)
     parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
-    parser.add_argument("--variants", help="comma-separated subset of: baseline,augmented")
+    parser.add_argument("--variants", help=f"comma-separated subset of: {choices(VARIANTS)}")
     parser.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
-    parser.add_argument("--splits", help="comma-separated subset of: random,session,loso,"
-                        "grouped (near-copies kept on one side; for data without sessions)")
-    parser.add_argument("--hud", help="comma-separated subset of: full,masked,hud_only")
+    parser.add_argument("--splits", help="comma-separated subset of: " + "; ".join(
+        f"{key} ({kind.about})" for key, kind in SPLITS.items()))
+    parser.add_argument("--hud", help=f"comma-separated subset of: {choices(OVERLAYS)}")
     parser.add_argument("--no-probe", action="store_true",
                         help="leave out the profile's probe cells (e.g. the HUD-only baseline)")
     parser.add_argument("--epochs", type=int, help="epochs per run (overrides the profile)")
@@ -105,7 +106,7 @@ def parse_jobs(value: str | None, default: Any = 1) -> int:
     return int(value)
 
 
-def parse_csv(flag: str, value: str, allowed: tuple[str, ...] | None = None) -> list[str]:
+def parse_csv(flag: str, value: str, allowed: Collection[str] | None = None) -> list[str]:
     """A comma-separated flag value, each item checked against `allowed` when given."""
     items = [item.strip() for item in value.split(",") if item.strip()]
     if not items:
@@ -163,11 +164,11 @@ def apply_overrides(profile: dict[str, Any], args: argparse.Namespace) -> dict[s
     if args.frameworks:
         profile["frameworks"] = parse_csv("--frameworks", args.frameworks, tuple(FRAMEWORKS))
     if args.variants:
-        profile["variants"] = parse_csv("--variants", args.variants, ("baseline", "augmented"))
+        profile["variants"] = parse_csv("--variants", args.variants, VARIANTS)
     if args.splits:
-        profile["splits"] = parse_csv("--splits", args.splits, AXES["splits"])
+        profile["splits"] = parse_csv("--splits", args.splits, SPLITS)
     if args.hud:
-        profile["hud"] = parse_csv("--hud", args.hud, ("full", "masked", "hud_only"))
+        profile["hud"] = parse_csv("--hud", args.hud, OVERLAYS)
     if args.seeds:
         profile["seeds"] = parse_seeds(args.seeds)
     if args.no_probe:

@@ -22,7 +22,6 @@ from benchmarks.cli.args import (
     resolve_data_flag,
 )
 from benchmarks.findings.cells import (
-    VARIANTS,
     FindingSelection,
     adapt_to_data,
     finding_cells,
@@ -43,6 +42,7 @@ from common_data.atomic import write_json_atomic
 from common_data.data.faults import FAULTS
 from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORKS
+from common_data.regimes import OVERLAYS, SPLITS, VARIANTS, choices, full_frame
 
 
 def main(argv: list[str]) -> int:
@@ -63,10 +63,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--profile", dest="old_profile", help=argparse.SUPPRESS)
     parser.add_argument("--seeds", help="comma-separated seeds (default: the finding's)")
     parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
-    parser.add_argument("--regimes", help="comma-separated split.hud regimes, e.g. random.full")
+    parser.add_argument("--regimes", help="comma-separated split.hud regimes of the finding, "
+                        f"e.g. random.{full_frame()} (splits: {choices(SPLITS)}; hud: "
+                        f"{choices(OVERLAYS)})")
     parser.add_argument("--no-probe", action="store_true", help="skip the HUD-only probe")
-    parser.add_argument("--variants", help="comma-separated subset of: baseline,augmented "
-                        "(baseline alone checks the HUD-only probe against the full frame)")
+    parser.add_argument("--variants", help=f"comma-separated subset of: {choices(VARIANTS)} "
+                        "(the reference variant alone checks the HUD-only probe against the "
+                        "full frame)")
     parser.add_argument(
         "--fault",
         default="none",

@@ -13,9 +13,11 @@ from benchmarks.matrix import mode_guard
 from benchmarks.matrix.build import dataset_facts
 from benchmarks.matrix.cells import Cell, expand
 from common_data.errors import ConfigError
+from common_data.regimes import OVERLAYS, SPLITS, VARIANTS
 
 FINDING_PATH = FINDINGS_DIR / "augmentation.toml"
-VARIANTS = ("baseline", "augmented")
+
+
 def finding_path(name_or_file: str) -> Path:
     """`--finding`: a name in benchmarks/findings/, or a path to a TOML file."""
     path = Path(name_or_file)
@@ -46,7 +48,7 @@ class FindingSelection:
     frameworks: list[str]
     seeds: list[int]
     regimes: list[str]
-    variants: tuple[str, ...] = VARIANTS   # the arms whose variant is one of these run
+    variants: tuple[str, ...] = tuple(VARIANTS)   # the arms whose variant is one of these run
     probe: bool = True
     fault: str = "none"
     skip_bad: bool = False
@@ -90,20 +92,23 @@ def adapt_to_data(selection: FindingSelection) -> FindingSelection:
     regimes and the probe are dropped, since there is nothing to mask. Each change is named
     in one line on stderr."""
     n_sessions, overlay = dataset_facts(selection.data, **selection.card)
-    regimes = selection.regimes
-    if n_sessions < 2 and any(r.startswith("session.") for r in regimes):
-        regimes = list(dict.fromkeys(
-            "grouped." + r.split(".")[1] if r.startswith("session.") else r for r in regimes))
-        print(f"note: {selection.data} has {n_sessions} capture sessions, so the finding's "
-              "session regimes run on the grouped split (near-copies kept on one side)",
-              file=sys.stderr)
+    regimes = [tuple(r.split(".")) for r in selection.regimes]
+    stand_ins = {split: SPLITS[split].stand_in for split, _ in regimes
+                 if SPLITS[split].stand_in}
+    if n_sessions < 2 and stand_ins:
+        regimes = list(dict.fromkeys((stand_ins.get(split, split), hud)
+                                     for split, hud in regimes))
+        for split, stand_in in stand_ins.items():
+            print(f"note: {selection.data} has {n_sessions} capture sessions, so the finding's "
+                  f"{split} regimes run on the {stand_in} split ({SPLITS[stand_in].about})",
+                  file=sys.stderr)
     probe = selection.probe
-    if not overlay and (probe or any(not r.endswith(".full") for r in regimes)):
-        regimes = [r for r in regimes if r.endswith(".full")]
+    if not overlay and (probe or any(OVERLAYS[hud].overlay for _, hud in regimes)):
+        regimes = [(split, hud) for split, hud in regimes if not OVERLAYS[hud].overlay]
         probe = False
         print(f"note: the dataset card of {selection.data} declares no overlay, so the "
               "finding's masked and HUD-only regimes are skipped", file=sys.stderr)
-    return replace(selection, regimes=regimes, probe=probe)
+    return replace(selection, regimes=[".".join(r) for r in regimes], probe=probe)
 
 
 def matrix_profile(finding: dict[str, Any], selection: FindingSelection) -> dict[str, Any]:

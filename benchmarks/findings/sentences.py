@@ -5,6 +5,7 @@ from typing import Any
 
 from benchmarks.findings.protocol import published_protocol
 from common_data.frameworks import FRAMEWORK_NAMES
+from common_data.regimes import OVERLAYS
 
 
 def protocol_departures(protocol: dict[str, Any]) -> list[str]:
@@ -71,13 +72,10 @@ def _effect_sentences(rows: list[dict[str, Any]], protocol: dict[str, Any],
         if where("grouped", hud):
             text.append(
                 "With near-copy frames kept on one side of the split (the grouped split, the "
-                f"leakage-safe one for data without capture sessions){_HUD_WORDS[hud]} the "
+                f"leakage-safe one for data without capture sessions){OVERLAYS[hud].clause}, the "
                 f"change is {where('grouped', hud)}.")
             break
     return text
-
-
-_HUD_WORDS = {"masked": " and the overlay masked,", "full": ","}
 
 
 def _probe_sentences(rows: list[dict[str, Any]], probe: dict[str, Any]) -> list[str]:

@@ -21,6 +21,7 @@ from benchmarks.findings.spec import Comparison
 from benchmarks.matrix.cells import Cell
 from benchmarks.matrix.records import load_predictions, load_records
 from benchmarks.stats import mcnemar, mean_ci, paired_t_test
+from common_data.regimes import full_frame, regime_order
 from common_data.run.config import load_run_config
 from common_data.run.inputs import load_run_data, run_images, validation_digest
 from common_data.run.metrics import ensemble_proba
@@ -80,7 +81,7 @@ def verdict_rows(
         if comparison.arm not in arms or comparison.against not in arms:
             continue
         keys = sorted({(c.framework, c.split, c.hud) for c in cells[comparison.arm]},
-                      key=lambda k: (k[1] != "random", k[2] != "full", k[0]))
+                      key=lambda k: (*regime_order(k[1], k[2]), k[0]))
         for key in keys:
             row = _verdict_row(comparison, key, _by_seed(cells[comparison.against], records, key),
                                _by_seed(cells[comparison.arm], records, key))
@@ -151,7 +152,7 @@ def probe_rows(
             "majority_class_rate": float(max(support) / sum(support)),
         }
         full = _ok([c for c in grid if (c.framework, c.split, c.hud, c.variant)
-                    == (framework, cells[0].split, "full", cells[0].variant)], records)
+                    == (framework, cells[0].split, full_frame(), cells[0].variant)], records)
         seeds = sorted(set(done) & set(full))
         if seeds:
             gaps = [100 * (done[s]["metrics"]["accuracy"] - full[s]["metrics"]["accuracy"])

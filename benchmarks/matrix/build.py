@@ -9,6 +9,7 @@ from benchmarks.matrix.cells import Cell, check_matrix, expand
 from common_data.data.datasets import open_dataset
 from common_data.errors import ConfigError
 from common_data.frameworks import MODE_FRAMEWORK
+from common_data.regimes import OVERLAYS, SPLITS, full_frame, needs_sessions
 from common_data.run.config import Mode, parse_mode_flags
 
 
@@ -45,23 +46,28 @@ def build_cells(profile: dict[str, Any], adapt: frozenset[str] = frozenset()) ->
     check_matrix(profile)
     run = profile.get("run", {})
     data = run.get("data", "synthetic")
-    huds = {*profile["hud"], (profile.get("probe") or {}).get("hud", "full")}
-    needs_sessions = bool({"loso", "session"} & set(profile["splits"]))
+    full = full_frame()
+    probe_hud = (profile.get("probe") or {}).get("hud", full)
+    wants_overlay = any(OVERLAYS[hud].overlay for hud in [*profile["hud"], probe_hud])
+    sessions = needs_sessions(profile["splits"])
     n_sessions, overlay = (dataset_facts(data, run.get("card", ""), run.get("card_sha256", ""))
-                           if needs_sessions or huds != {"full"}
+                           if sessions or wants_overlay
                            else (None, True))
-    if "splits" in adapt and "session" in profile["splits"] and (n_sessions or 0) < 2:
+    stand_ins = {split: SPLITS[split].stand_in for split in profile["splits"]
+                 if SPLITS[split].stand_in}
+    if "splits" in adapt and stand_ins and (n_sessions or 0) < 2:
         profile["splits"] = list(dict.fromkeys(
-            "grouped" if split == "session" else split for split in profile["splits"]))
-        print(f"note: {data} has {n_sessions} capture sessions, so the grouped split (frames "
-              "that are near-copies kept on one side) stands in for the session split",
-              file=sys.stderr)
-    if "hud" in adapt and not overlay and huds != {"full"}:
-        profile["hud"] = ["full"]
-        if (profile.get("probe") or {}).get("hud", "full") != "full":
+            stand_ins.get(split, split) for split in profile["splits"]))
+        for split, stand_in in stand_ins.items():
+            print(f"note: {data} has {n_sessions} capture sessions, so the {stand_in} split "
+                  f"({SPLITS[stand_in].about}) stands in for the {split} split",
+                  file=sys.stderr)
+    if "hud" in adapt and not overlay and wants_overlay:
+        profile["hud"] = [full]
+        if OVERLAYS[probe_hud].overlay:
             profile.pop("probe")
         print(f"note: the dataset card of {data} declares no overlay, so the masked and "
               "HUD-only regimes are skipped and no overlay conclusion is drawn", file=sys.stderr)
-    return expand(profile, n_sessions if needs_sessions else None)
+    return expand(profile, n_sessions if sessions else None)
 
 

@@ -7,6 +7,7 @@ which is what lets a rerun skip the cells that already have a record.
 
 import copy
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from benchmarks.matrix import mode_guard
 from benchmarks.matrix.records import is_bf16
 from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORKS
+from common_data.regimes import OVERLAYS, SPLITS, VARIANTS, has_folds
 from common_data.run.config import load_run_config
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
@@ -44,7 +46,7 @@ class Cell:
 
     @property
     def run_id(self) -> str:
-        fold = f"-f{self.fold}" if self.split == "loso" else ""
+        fold = f"-f{self.fold}" if has_folds(self.split) else ""
         size = self.config["image_size"]
         bf16 = "-bf16" if self.bf16 else ""
         return (
@@ -54,7 +56,7 @@ class Cell:
 
     @property
     def label(self) -> str:
-        fold = f" fold {self.fold}" if self.split == "loso" else ""
+        fold = f" fold {self.fold}" if has_folds(self.split) else ""
         bf16 = ", bf16" if self.bf16 else ""
         return (
             f"{self.framework} {self.variant} seed {self.seed} ({self.split}{fold}, "
@@ -105,16 +107,15 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-# The matrix axes: each a non-empty list, its items checked against the allowed values.
-AXES: dict[str, tuple[Any, ...] | None] = {
+# The matrix axes: each a non-empty list, its items checked against the allowed values (the
+# tables themselves, common_data/regimes.toml, so a regime is listed once).
+AXES: dict[str, Collection[Any] | None] = {
     "frameworks": tuple(FRAMEWORKS),
-    "variants": ("baseline", "augmented"),
+    "variants": VARIANTS,
     "seeds": None,  # integers >= 0
-    "splits": ("random", "session", "loso", "grouped"),
-    "hud": ("full", "masked", "hud_only"),
+    "splits": SPLITS,
+    "hud": OVERLAYS,
 }
-# the splits that keep near-copies apart, in the order the summary prefers them
-LEAKAGE_SAFE: tuple[str, ...] = ("session", "grouped")
 
 
 def check_matrix(profile: dict[str, Any]) -> None:
@@ -123,9 +124,9 @@ def check_matrix(profile: dict[str, Any]) -> None:
     where = f"profile {profile.get('path', '<flags>')}"
     for key, allowed in AXES.items():
         if key not in profile:
+            example = "0" if allowed is None else repr(next(iter(allowed)))
             raise ConfigError(f"{where}: missing key {key!r} (expected a list, e.g. "
-                              f"{key} = [{'0' if allowed is None else repr(allowed[0])}], "
-                              f"or the --{key} flag)")
+                              f"{key} = [{example}], or the --{key} flag)")
         items = profile[key]
         if not isinstance(items, list) or not items:
             raise ConfigError(f"{where}: key {key!r} must be a non-empty list, got {items!r} "
@@ -153,9 +154,10 @@ def _check_tables(profile: dict[str, Any], where: str) -> None:
             raise ConfigError(f"{where}: key {key!r} must be a table ([{key}]), "
                               f"got {profile[key]!r}")
     for name, table in profile.get("variant", {}).items():
-        if name not in ("baseline", "augmented") or not isinstance(table, dict):
+        if name not in VARIANTS or not isinstance(table, dict):
+            expected = " or ".join(f"[variant.{key}]" for key in VARIANTS)
             raise ConfigError(f"{where}: [variant.{name}] is not valid (expected tables "
-                              f"[variant.baseline] or [variant.augmented])")
+                              f"{expected})")
 
 
 def expand(profile: dict[str, Any], n_sessions: int | None = None) -> list[Cell]:
@@ -164,14 +166,16 @@ def expand(profile: dict[str, Any], n_sessions: int | None = None) -> list[Cell]
     probe's cells if the profile has a `probe` table (`{split, hud, variant}`: e.g. the
     HUD-only baseline, which needs no augmented twin).
 
-    `n_sessions` is needed only for `loso`, which expands into one cell per held-out session.
+    `n_sessions` is needed only for a split with folds (`loso`), which expands into one cell
+    per held-out session.
     """
     check_matrix(profile)
     cells = []
     for split in profile["splits"]:
-        if split == "loso" and not n_sessions:
-            raise ConfigError("split 'loso' needs a dataset with at least two capture sessions")
-        folds = range(n_sessions or 0) if split == "loso" else [-1]
+        if has_folds(split) and not n_sessions:
+            raise ConfigError(f"split {split!r} needs a dataset with at least two capture "
+                              "sessions")
+        folds = range(n_sessions or 0) if has_folds(split) else [-1]
         for fold in folds:
             for hud in profile["hud"]:
                 for variant in profile["variants"]:

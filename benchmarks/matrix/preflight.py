@@ -23,6 +23,7 @@ from common_data.data.datasets import open_dataset, preprocess_for
 from common_data.data.preprocess import Preprocess
 from common_data.errors import BenchError, ConfigError, one_line
 from common_data.model.spec import load_spec
+from common_data.regimes import has_folds
 from common_data.safe_files import read_json_text
 
 
@@ -98,7 +99,7 @@ def find_problems(cells: list[Cell]) -> tuple[list[str], list[dict[str, Any]]]:
 
 def _splits(cells: list[Cell]) -> set[tuple[str, Any, int]]:
     return {
-        (c.split, c.fold if c.split == "loso" else None, c.config["split_seed"]) for c in cells
+        (c.split, c.fold if has_folds(c.split) else None, c.config["split_seed"]) for c in cells
     }
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from benchmarks.markdown import visible_controls
 from common_data.errors import DataError, one_line
+from common_data.regimes import VARIANTS, has_folds
 from common_data.run.schema import predictions_problem, read_predictions, read_record
 
 _NOT_PROTOCOL = ("seed", "framework", "variant", "save_weights")
@@ -42,7 +43,7 @@ class Setting:
 
     @property
     def title(self) -> str:
-        fold = f" fold {self.fold}" if self.split == "loso" else ""
+        fold = f" fold {self.fold}" if has_folds(self.split) else ""
         return (
             f"{self.data_label}: {self.split} split{fold}, HUD {self.hud}, "
             f"{self.image_size}x{self.image_size}"
@@ -50,7 +51,7 @@ class Setting:
 
     @property
     def slug(self) -> str:
-        fold = f"-f{self.fold}" if self.split == "loso" else ""
+        fold = f"-f{self.fold}" if has_folds(self.split) else ""
         name = f"{self.dataset}-{self.dataset_hash[:SHORT_HASH]}"
         # a file name and a Markdown link target: only characters that are safe in both
         return re.sub(r"[^A-Za-z0-9._-]+", "_",
@@ -186,7 +187,7 @@ def group_rows(records: list[dict[str, Any]]) -> list[Row]:
             protocol_of(record),
         )
         rows.setdefault(key, Row(*key)).records.append(record)
-    order = {"baseline": 0, "augmented": 1}
+    order = {variant: i for i, variant in enumerate(VARIANTS)}  # the table's order
     return sorted(
         rows.values(),
         key=lambda r: (r.setting.title, order.get(r.variant, 9), r.framework, r.protocol),

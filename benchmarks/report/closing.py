@@ -28,6 +28,7 @@ from benchmarks.matrix.records import Row, group_rows, is_bf16, load_records
 from benchmarks.report.summary import keyed_answers
 from benchmarks.stats import mean_ci
 from common_data.frameworks import FRAMEWORK_NAMES
+from common_data.regimes import SPLITS, VARIANTS, regime_label
 
 TITLE = "validation accuracy (%), mean [95 % CI] over seeds; maj.: majority-class rate"
 # width when stdout is a file or a pipe and COLUMNS does not say otherwise
@@ -58,8 +59,9 @@ def ok_rows(results_runs: Path, run_ids: list[str] | None = None) -> list[Row]:
 def table_entries(rows: list[Row]) -> list[dict[str, Any]]:
     """One entry per row of the table, numbers unrounded (accuracy as a fraction)."""
     entries = []
-    for row in sorted(rows, key=lambda r: (r.setting.image_size, r.setting.split != "random",
-                                           r.setting.hud, r.variant != "baseline",
+    for row in sorted(rows, key=lambda r: (r.setting.image_size,
+                                           not SPLITS[r.setting.split].published,
+                                           r.setting.hud, not VARIANTS[r.variant].reference,
                                            r.framework)):
         values = row.values("accuracy")
         mean, _, low, high = mean_ci(values)
@@ -106,8 +108,6 @@ def closing_document(rows: list[Row], min_effect: float, report: Any,
 def render_table(entries: list[dict[str, Any]]) -> Table:
     """Short columns without vertical rules: 128 px, 'random, HUD only', TensorFlow,
     augmented, 10 seeds and '62.3 [60.1, 64.5]' fit in 80 columns with room to spare."""
-    from benchmarks.report.figures import regime_label  # matplotlib: the harness env's only
-
     # one space of padding and the box's one-space rule between columns: 78 columns at most
     table = Table(title=TITLE, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                   padding=(0, 1, 0, 0))

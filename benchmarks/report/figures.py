@@ -12,8 +12,15 @@ from benchmarks.matrix.records import Row
 from benchmarks.stats import mean_ci
 from common_data.atomic import atomic_file
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
+from common_data.regimes import OVERLAYS, VARIANTS, regime_label, regime_order
 
-_STYLES = {"baseline": "-", "augmented": "--"}
+
+def _style(variant: str) -> str:
+    """A variant's line: solid for the reference variant, dashed for the others, dotted for
+    anything the regimes table does not list."""
+    if variant not in VARIANTS:
+        return ":"
+    return "-" if VARIANTS[variant].reference else "--"
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -37,7 +44,7 @@ def learning_curves(rows: list[Row], title: str, path: Path) -> Path:
         epochs = np.arange(1, length + 1)
         label = f"{FRAMEWORK_NAMES[row.framework]} {row.variant} (n={len(histories)})"
         style = dict(color=FRAMEWORKS[row.framework].colour,
-                     linestyle=_STYLES.get(row.variant, ":"))
+                     linestyle=_style(row.variant))
         for ax, key in ((ax_acc, "val_accuracy"), (ax_loss, "loss")):
             values = np.array([[h[i][key] for i in range(length)] for h in histories])
             ax.plot(epochs, values.mean(axis=0), label=label, **style)
@@ -114,9 +121,7 @@ def finding_chart(result: dict, path: Path) -> Path:
     """A finding's arm − reference accuracy per regime with its 95 % CI, one bar per
     framework."""
     rows = result["verdicts"]
-    regimes = sorted(
-        {(r["split"], r["hud"]) for r in rows}, key=lambda k: (k[0] != "random", k[1] != "full")
-    )
+    regimes = sorted({(r["split"], r["hud"]) for r in rows}, key=lambda k: regime_order(*k))
     fig, ax = plt.subplots(figsize=(8, 3.8))
     width = 0.38
     for offset, framework in zip((-width / 2, width / 2), FRAMEWORKS, strict=True):
@@ -174,20 +179,15 @@ def resolution_chart(table: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for (framework, hud), points in sorted(table.items()):
         sizes = sorted(points)
-        what = "full frame" if hud == "full" else "HUD only"
         ax.plot(sizes, [100 * points[s] for s in sizes], marker="o",
-                color=FRAMEWORKS[framework].colour, linestyle="-" if hud == "full" else "--",
-                label=f"{FRAMEWORK_NAMES[framework]}, {what}")
+                color=FRAMEWORKS[framework].colour,
+                linestyle="--" if OVERLAYS[hud].overlay else "-",
+                label=f"{FRAMEWORK_NAMES[framework]}, {OVERLAYS[hud].name}")
     ax.set(xlabel="input size (px, square)", ylabel="validation accuracy (%)",
            title="Resolution study: baseline, random split, 1 seed")
     ax.title.set_fontsize(10)
     ax.legend(fontsize=8)
     return _save(fig, path)
-
-
-def regime_label(split: str, hud: str) -> str:
-    """A regime in a reader's words: 'random', 'session', 'random, HUD only', ..."""
-    return split if hud == "full" else f"{split}, {'HUD only' if hud == 'hud_only' else hud}"
 
 
 def majority_rates(rows: list[Row], regimes: list[tuple[str, str]]) -> list[float | None]:
@@ -204,9 +204,9 @@ def regime_chart(rows: list[Row], path: Path) -> Path:
     """Accuracy per regime (split x HUD mode) for both twins and both variants, mean over
     seeds with a 95 % t-interval: the story of a matrix in one picture."""
     regimes = sorted({(r.setting.split, r.setting.hud) for r in rows if r.ok},
-                     key=lambda k: (k[0] != "random", k[1] != "full", k))
+                     key=lambda k: (*regime_order(*k), k))
     series = sorted({(r.framework, r.variant) for r in rows if r.ok},
-                    key=lambda k: (k[1] != "baseline", k[0]))
+                    key=lambda k: (not VARIANTS[k[1]].reference, k[0]))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.9 * len(regimes)), 3.8))
     width = 0.8 / max(len(series), 1)
     for i, (framework, variant) in enumerate(series):
@@ -221,7 +221,7 @@ def regime_chart(rows: list[Row], path: Path) -> Path:
             means.append(100 * mean)
             errs.append(0.0 if low != low else 100 * (high - mean))
         ax.bar(xs, means, width, yerr=errs, capsize=3, color=FRAMEWORKS[framework].colour,
-               alpha=1.0 if variant == "baseline" else 0.45,
+               alpha=1.0 if VARIANTS[variant].reference else 0.45,
                label=f"{FRAMEWORK_NAMES[framework]} {variant}")
     rates = majority_rates(rows, regimes)
     first = next((j for j, rate in enumerate(rates) if rate is not None), None)

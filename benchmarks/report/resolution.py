@@ -22,6 +22,7 @@ from benchmarks.markdown import md_text
 from benchmarks.matrix.records import is_baseline_cnn, is_bf16, setting_of
 from benchmarks.report import figures
 from common_data.frameworks import FRAMEWORK_NAMES
+from common_data.regimes import OVERLAYS
 
 HUDS = ("full", "hud_only")
 
@@ -89,8 +90,7 @@ def section(records: list[dict[str, Any]], fig_dir: Path, out_dir: Path,
     for dataset, table in study_tables(records).items():
         sizes = sorted({s for points in table.values() for s in points})
         columns = [(fw, hud) for fw in FRAMEWORK_NAMES for hud in HUDS if (fw, hud) in table]
-        head = [f"{FRAMEWORK_NAMES[fw]} {'full frame' if hud == 'full' else 'HUD only'}"
-                for fw, hud in columns]
+        head = [f"{FRAMEWORK_NAMES[fw]} {OVERLAYS[hud].name}" for fw, hud in columns]
         lines += [
             f"### Resolution study: {md_text(dataset)}",
             "",

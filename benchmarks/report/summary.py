@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from benchmarks.findings.verdicts import verdict
-from benchmarks.matrix.cells import LEAKAGE_SAFE
 from benchmarks.matrix.records import Row, is_baseline_cnn
 from benchmarks.stats import mean_ci
 from common_data.frameworks import FRAMEWORK_NAMES
+from common_data.regimes import OVERLAYS, leakage_safe, regime_order
 
 # Above this share of random-split validation frames with a near-copy in training, the
 # random split's accuracy is flagged as inflated (the real set: 12.5 %; its session split: 1.8 %,
@@ -114,7 +114,7 @@ def finding_answer(studies: dict[Study, dict[tuple, Row]], min_effect: float) ->
     for study, index in studies.items():
         parts, seeds = [], 0
         for split, hud in sorted({(k[0], k[1]) for k in index},
-                                 key=lambda k: (k[0] != "random", k[1] != "full", k)):
+                                 key=lambda k: (*regime_order(*k), k)):
             for fw in FRAMEWORK_NAMES:
                 deltas = _paired(index.get((split, hud, "augmented", fw)),
                                  index.get((split, hud, "baseline", fw)))
@@ -147,6 +147,7 @@ def _near_copies(index: dict[tuple, Row], audits: dict[str, dict[str, Any]]) -> 
 def shortcut_answer(studies: dict[Study, dict[tuple, Row]],
                     audits: dict[str, dict[str, Any]] | None = None) -> str | None:
     best: tuple[tuple[int, int], Study, list[str], bool, set[str], list[str]] | None = None
+    with_face = [hud for hud, mode in OVERLAYS.items() if mode.face]  # the HUD-only probe: not
     for study, index in studies.items():
         parts: list[str] = []
         probes: set[str] = set()
@@ -157,7 +158,7 @@ def shortcut_answer(studies: dict[Study, dict[tuple, Row]],
                 continue
             acc = float(np.mean(full.values("accuracy")))
             probe = index.get(("random", "hud_only", "baseline", fw))
-            safe = next((found for kind in LEAKAGE_SAFE for hud in ("full", "masked")
+            safe = next((found for kind in leakage_safe() for hud in with_face
                          if (found := index.get((kind, hud, "baseline", fw))) is not None), None)
             if probe is not None:
                 probes.add(fw)

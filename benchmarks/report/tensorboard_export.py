@@ -32,6 +32,7 @@ from typing import Any
 from benchmarks.matrix.records import is_compared, load_records, protocol_of, setting_of
 from common_data.errors import ConfigError
 from common_data.frameworks import MODE_FRAMEWORK
+from common_data.regimes import has_folds
 
 # A file the export leaves in its folder, so that a later export replaces only a folder it
 # made and never a user's folder that --out named by mistake.
@@ -69,7 +70,8 @@ def hparams_of(record: dict[str, Any]) -> dict[str, str | float]:
         "model": config.get("spec", "baseline_cnn"),
         "variant": config["variant"],
         "dataset": setting.data_label,
-        "split": setting.split if setting.split != "loso" else f"loso fold {setting.fold}",
+        "split": (f"{setting.split} fold {setting.fold}" if has_folds(setting.split)
+                  else setting.split),
         "hud": setting.hud,
         "seed": float(config["seed"]),
         "image_size": float(setting.image_size),
