@@ -19,6 +19,7 @@ from typing import Any
 from benchmarks.findings.protocol import published_protocol
 from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORKS
+from common_data.regimes import OVERLAYS, SPLITS, VARIANTS, choices, reference_variant
 from common_data.run.config import RunConfig
 from common_data.toml_file import read_toml
 
@@ -37,6 +38,7 @@ _MATRIX = {"frameworks": list, "seeds": list, "regimes": list, "probe": dict}
 _PROTOCOL_KEYS = {"published": bool, "image_size": int, "epochs": int, "augmented_epochs": int,
                   "early_stopping": bool, "threads": int, "dropout": str, "framework": dict,
                   "regimes": list}
+_PROBE = {"split": str, "hud": str, "variant": str}
 _PROTOCOL_REQUIRED = ("image_size", "epochs", "augmented_epochs", "early_stopping")
 
 
@@ -93,9 +95,9 @@ def _arms(raw: list[Any], where: str) -> list[Arm]:
         at = f"{where} [[arm]] #{i + 1}"
         _check_table(item, _ARM, at, required=("name",))
         at = f"{where} arm {item['name']!r}"
-        variant = item.get("variant", "baseline")
-        if variant not in ("baseline", "augmented"):
-            raise ConfigError(f"{at}: variant {variant!r}, expected baseline or augmented")
+        variant = item.get("variant", reference_variant())
+        if variant not in VARIANTS:
+            raise ConfigError(f"{at}: variant {variant!r}, expected one of {choices(VARIANTS)}")
         unknown = sorted(set(item.get("run", {})) - config_keys)
         if unknown:
             raise ConfigError(f"{at}: run key {unknown[0]!r} is not a run-config key an arm "
@@ -140,6 +142,7 @@ def resolve_protocol(protocol: dict[str, Any], where: str) -> dict[str, Any]:
     (benchmarks/profiles/paper.toml) for every key it does not set itself, so those numbers
     are written once and the finding's 128-px cells are the paper matrix's very runs."""
     _check_table(protocol, _PROTOCOL_KEYS, where, required=())
+    check_regimes(protocol.get("regimes", []), where)
     own = {key: value for key, value in protocol.items() if key != "published"}
     if not protocol.get("published"):
         missing = [key for key in _PROTOCOL_REQUIRED if key not in own]
@@ -159,10 +162,24 @@ def _matrix(raw: dict[str, Any], where: str) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{where} [matrix]: framework {unknown[0]!r}, expected one of "
                           f"{', '.join(FRAMEWORKS)}")
-    bad = [r for r in raw["regimes"] if not isinstance(r, str) or r.count(".") != 1]
-    if bad:
-        raise ConfigError(f"{where} [matrix]: regime {bad[0]!r}, expected 'split.hud'")
+    check_regimes(raw["regimes"], f"{where} [matrix]")
+    if "probe" in raw:
+        at = f"{where} [matrix] probe"
+        _check_table(raw["probe"], _PROBE, at)
+        for key, table in (("split", SPLITS), ("hud", OVERLAYS), ("variant", VARIANTS)):
+            if raw["probe"][key] not in table:
+                raise ConfigError(f"{at}: {key} {raw['probe'][key]!r}, expected one of "
+                                  f"{choices(table)}")
     return raw
+
+
+def check_regimes(regimes: list[Any], where: str) -> None:
+    """Each regime is 'split.hud', both rows of common_data/regimes.toml."""
+    for regime in regimes:
+        split, _, hud = regime.partition(".") if isinstance(regime, str) else ("", "", "")
+        if split not in SPLITS or hud not in OVERLAYS:
+            raise ConfigError(f"{where}: regime {regime!r}, expected 'split.hud' with a split "
+                              f"of {choices(SPLITS)} and a hud of {choices(OVERLAYS)}")
 
 
 def load_finding_file(path: Path) -> dict[str, Any]:
