@@ -17,6 +17,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tomllib
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -299,6 +300,23 @@ CASES: dict[str, Case] = {
                                      "--protocol 'huge'"),
     "finding unknown finding": Case(lambda t, r: ["finding", "--finding", "nope"],
                                     "--finding 'nope': no such finding file"),
+    # --- the three kinds of profile, each its own flag and schema: a matrix profile's bad keys
+    # are the "profile ..." cases above; a finding's protocol and a benchmark suite here
+    "finding protocol unknown key": Case(
+        lambda t, r: ["finding", "--finding", _finding(t, "threads = 1\nschedule = 1\n"),
+                      "--results", str(r)], "[protocol.quick]: unknown key 'schedule'"),
+    "finding protocol missing key": Case(
+        lambda t, r: ["finding", "--finding", _finding(t, "", drop="\nepochs = 4"),
+                      "--results", str(r)], "[protocol.quick]: missing key 'epochs'"),
+    "performance unknown suite": Case(
+        lambda t, r: ["performance", "--suite", "nightly", "--results", str(r)],
+        "--suite 'nightly': no such suite"),
+    "performance suite unknown key": Case(
+        lambda t, r: ["performance", "--suite", _suite(t, extra="colour = 1"),
+                      "--results", str(r)], "suite.toml: unknown key 'colour'"),
+    "performance suite missing key": Case(
+        lambda t, r: ["performance", "--suite", _suite(t, drop="rounds"), "--results", str(r)],
+        "suite.toml: missing key 'rounds'"),
     # --- report: damaged files are skipped with one warning each
     "report missing folder": Case(lambda t, r: ["report", "--results", str(t / "nope")],
                                   "no runs/ folder"),
@@ -376,6 +394,25 @@ def _stale_record(tmp: Path, results: Path) -> list[str]:
     record["data"].update(dataset=str(root.resolve()), dataset_hash="0" * 64)
     _write(results / "runs" / f"{cell.run_id}.json", json.dumps(record))
     return argv
+
+
+def _finding(tmp: Path, protocol_tail: str, drop: str = "") -> str:
+    """The example finding with its `[protocol.quick]` table's last line replaced (an added
+    key) or one of its lines left out."""
+    text = (PROJECT_ROOT / "benchmarks" / "findings" / "examples" / "learning-rate.toml"
+            ).read_text(encoding="utf-8")
+    if protocol_tail:
+        text = text.replace("threads = 1\n", protocol_tail)
+    return _write(tmp / "finding.toml", text.replace(drop, "") if drop else text)
+
+
+def _suite(tmp: Path, drop: str = "", extra: str = "") -> str:
+    """A benchmark suite file: the quick suite's keys, with one left out or one added."""
+    workload = tomllib.loads((PROJECT_ROOT / "common_data" / "bench" / "workload.toml")
+                             .read_text(encoding="utf-8"))
+    lines = [f"{key} = {json.dumps(value)}" for key, value in workload["suite"]["quick"].items()
+             if key != drop]
+    return _write(tmp / "suite.toml", "\n".join([*lines, extra]) + "\n")
 
 
 def _write(path: Path, text: str) -> str:

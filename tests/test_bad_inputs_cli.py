@@ -223,3 +223,45 @@ def test_evaluate_into_a_read_only_folder_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"--results .*: cannot write in .*evaluations"):
         writable_folder(folder / "evaluations", folder)
     assert writable_folder(tmp_path / "results" / "evaluations", tmp_path).is_dir()
+
+
+# --- the old spellings of the three profile kinds' flags still work for one release
+def test_performance_profile_is_the_old_spelling_of_suite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench_main(["performance", "--profile", "nightly", "--results", str(tmp_path)]) == 2
+    assert _lines(capsys.readouterr().err) == [
+        "warning: performance --profile nightly is deprecated: use --suite nightly",
+        "error: --suite 'nightly': no such suite in "
+        f"{PROJECT_ROOT / 'common_data' / 'bench' / 'workload.toml'} or TOML file (known "
+        "suites: smoke, quick, full, gpu)"]
+    assert list(tmp_path.iterdir()) == [], "a refused command writes nothing"
+
+
+def test_performance_quick_still_picks_the_quick_suite_with_a_deprecation_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--reuse` runs nothing: with no stored suite it reports them missing (exit 1), under
+    the suite `--quick` named."""
+    from benchmarks.matrix.envs import framework_python
+    from common_data.errors import ConfigError
+
+    try:
+        framework_python("torch")
+    except ConfigError as exc:
+        pytest.skip(f"framework envs missing: {exc}")
+    code = bench_main(["performance", "--quick", "--reuse", "--no-data-suite", "--frameworks",
+                       "torch", "--results", str(tmp_path)])
+    assert code == 1
+    assert _lines(capsys.readouterr().err)[0] == (
+        "warning: performance --quick is deprecated: use --suite quick")
+    assert json.loads((tmp_path / "performance.json").read_text())["profile"] == "quick"
+
+
+def test_finding_profile_is_the_old_spelling_of_protocol(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench_main(["finding", "--profile", "huge", "--results", str(tmp_path)]) == 2
+    assert _lines(capsys.readouterr().err) == [
+        "warning: finding --profile is deprecated: use --protocol huge",
+        "error: --protocol 'huge': expected one of paper, schedule64, reduced, ci"]

@@ -248,7 +248,7 @@ def test_workload_profiles_parse_and_list_cases() -> None:
     assert onednn == ["matmul", "matmul-bf16", "train-onednn-b32-128px", "eval-onednn-b32-128px",
                       "train-bf16_onednn-b32-128px", "eval-bf16_onednn-b32-128px",
                       "train-onednn-b32-64px", "train-bf16_onednn-b32-64px"]
-    with pytest.raises(ConfigError, match="benchmark profile 'nope'"):
+    with pytest.raises(ConfigError, match="--suite 'nope': no such suite"):
         workload.load_suite_profile("nope")
 
 
@@ -281,7 +281,7 @@ def test_smoke_run_of_both_suites_writes_the_json_fields(tmp_path: Path) -> None
         pytest.skip(f"framework envs missing: {exc}")
     results = tmp_path / "results"
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "performance", "--profile", "smoke",
+        [sys.executable, "-m", "benchmarks", "performance", "--suite", "smoke",
          "--no-data-suite", "--results", str(results)],
         cwd=PROJECT_ROOT, capture_output=True, text=True, env=os.environ.copy(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

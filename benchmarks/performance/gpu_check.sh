@@ -10,7 +10,7 @@
 # It uses the device's own python3, which holds PyTorch (TensorFlow is not installed there).
 # Into $OUT (what comes back) it writes:
 #   device.txt           nvidia-smi's name, memory and driver, and python/torch versions
-#   torch-gpu.json       the PyTorch suite, profile `gpu` in common_data/bench/workload.toml:
+#   torch-gpu.json       the PyTorch suite, `[suite.gpu]` in common_data/bench/workload.toml:
 #                        128 px, batch 32 and 256, float32 and bf16 autocast, synchronised steps
 #                        with the warm-up apart, images/s, peak memory, float32 and bf16 matmul
 #   seeds.tar.gz         the seed study: seeds/paper-gpu.json, the paper protocol's baseline,

@@ -21,9 +21,9 @@ prepared here and run there once:
    `.gpu`.
 3. `python -m benchmarks gpu-kit --ingest FOLDER` checks what came back and copies it into
    `results/performance/gpu/` (the seed study's records and predictions, unpacked member by
-   member from `seeds.tar.gz`, into `seeds/`); `python -m benchmarks performance --quick --reuse
-   --verdict-cells 3 --data ../shared/datasets/facial-emotion` renders it (the flags keep the
-   report's measured time to verdict, read from its stored records).
+   member from `seeds.tar.gz`, into `seeds/`); `python -m benchmarks performance --suite quick
+   --reuse --verdict-cells 3 --data ../shared/datasets/facial-emotion` renders it (the flags
+   keep the report's measured time to verdict, read from its stored records).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from common_data.errors import DataError
 
 # benchmarks/performance/gpu_check.sh reads it there, relative to the root
 KIT = PROJECT_ROOT / ".gpu"
-SUITE_PROFILE = "gpu"        # common_data/bench/workload.toml [profiles.gpu]
+SUITE_PROFILE = "gpu"        # common_data/bench/workload.toml [suite.gpu]
 # what gpu_check.sh leaves in $OUT, and what the report reads from results/performance/gpu/
 RETURNED = ("device.txt", "torch-gpu.json", "seeds.tar.gz")
 SEEDS_ARCHIVE = "seeds.tar.gz"

@@ -59,7 +59,7 @@ DEFAULT_RESULTS = PROJECT_ROOT / "results"
 
 def main(argv: list[str]) -> int:
     args = _parse(argv)
-    profile = workload.load_suite_profile(args.profile)
+    profile = workload.load_suite_profile(args.suite)
     frameworks = [fw.strip() for fw in args.frameworks.split(",") if fw.strip()]
     for framework in frameworks:
         framework_python(framework)
@@ -113,11 +113,15 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         prog="python -m benchmarks performance",
         description="Run the benchmark suites and write results/PERFORMANCE.md.")
     choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--profile", default="quick", choices=workload.profile_names(),
-                        help="benchmark profile from common_data/bench/workload.toml "
-                             "(default quick)")
-    choice.add_argument("--quick", dest="profile", action="store_const", const="quick",
-                        help="same as --profile quick: a few minutes on two cores")
+    choice.add_argument("--suite", metavar="NAME_OR_FILE",
+                        help="benchmark suite: a [suite.NAME] table of "
+                             f"common_data/bench/workload.toml ({', '.join(workload.suite_names())}"
+                             "; default quick, a few minutes on two cores) or a TOML file of "
+                             "its keys")
+    # the spellings before suites were named apart from matrix profiles: one release more
+    choice.add_argument("--profile", dest="old_profile", help=argparse.SUPPRESS)
+    choice.add_argument("--quick", dest="old_profile", action="store_const", const="quick",
+                        help=argparse.SUPPRESS)
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS),
                         help="comma-separated subset of: torch,tf")
     parser.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
@@ -143,6 +147,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                              "<results>/performance (and, with --matrix, that matrix); with "
                              "--verdict-cells, only the cells without a record run")
     args = parser.parse_args(argv)
+    if args.old_profile:
+        old = "--quick" if "--quick" in argv else f"--profile {args.old_profile}"
+        print(f"warning: performance {old} is deprecated: use --suite {args.old_profile}",
+              file=sys.stderr)
+    args.suite = args.suite or args.old_profile or "quick"
+    if args.suite.endswith(".toml"):  # the suite processes load it by path, from the root
+        args.suite = str(Path(args.suite).expanduser().resolve())
     for framework in args.frameworks.split(","):
         if framework.strip() not in FRAMEWORKS:
             parser.error(f"--frameworks: unknown {framework!r} (expected: torch,tf)")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
@@ -42,6 +43,7 @@ from common_data.run.cpu import bf16_cpu_problem
 from common_data.run.inputs import load_run_data, run_dataset, run_images
 from common_data.run.timing import timed_steps
 from common_data.run.twin import Twin
+from common_data.toml_file import read_toml
 from common_data.wire import ONEDNN_ENV
 
 WORKLOAD_PATH = Path(__file__).resolve().with_name("workload.toml")
@@ -62,7 +64,8 @@ class Unavailable(Exception):
 
 @dataclass(frozen=True)
 class SuiteProfile:
-    """One `[profiles.<name>]` table; see workload.toml for what each key controls."""
+    """One benchmark suite: a `[suite.<name>]` table of workload.toml, or a TOML file of its
+    keys (`performance --suite FILE.toml`); workload.toml says what each key controls."""
 
     name: str
     image_sizes: tuple[int, ...]
@@ -172,11 +175,17 @@ class Case:
 
 @cache
 def _workload() -> dict[str, Any]:
-    return tomllib.loads(WORKLOAD_PATH.read_text(encoding="utf-8"))
+    raw = tomllib.loads(WORKLOAD_PATH.read_text(encoding="utf-8"))
+    if "profiles" in raw and "suite" not in raw:  # the spelling before suites were named apart
+        print(f"warning: {WORKLOAD_PATH}: [profiles.*] is deprecated, name the tables "
+              "[suite.*]", file=sys.stderr)
+        raw["suite"] = raw.pop("profiles")
+    return raw
 
 
-def profile_names() -> tuple[str, ...]:
-    return tuple(_workload()["profiles"])
+def suite_names() -> tuple[str, ...]:
+    """The suites of workload.toml, in its order."""
+    return tuple(_workload()["suite"])
 
 
 def shared() -> dict[str, Any]:
@@ -194,32 +203,40 @@ def framework_modes(framework: str) -> dict[str, dict[str, bool]]:
 
 
 def load_suite_profile(name: str) -> SuiteProfile:
-    profiles = _workload()["profiles"]
-    if name not in profiles:
-        raise ConfigError(
-            f"benchmark profile {name!r} is not in {WORKLOAD_PATH} "
-            f"(expected one of: {', '.join(profiles)})"
-        )
-    raw = profiles[name]
+    """`performance --suite NAME_OR_FILE`: a `[suite.NAME]` table of workload.toml, or a TOML
+    file whose top-level keys are one suite's (its path is then the suite's name, which the
+    suite processes load it by). Unknown and missing keys are one line each."""
+    suites = _workload()["suite"]
+    if name.endswith(".toml"):
+        where = f"suite {name}"
+        raw = read_toml(Path(name), where)
+    elif name in suites:
+        where = f"{WORKLOAD_PATH} [suite.{name}]"
+        raw = suites[name]
+    else:
+        raise ConfigError(f"--suite {name!r}: no such suite in {WORKLOAD_PATH} or TOML file "
+                          f"(known suites: {', '.join(suites)})")
     keys = [f.name for f in fields(SuiteProfile) if f.name != "name"]
     unknown = sorted(set(raw) - set(keys))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (expected one of: "
+                          f"{', '.join(keys)})")
     missing = [k for k in keys if k not in raw]
-    if unknown or missing:
-        raise ConfigError(
-            f"{WORKLOAD_PATH} [profiles.{name}]: unknown keys {unknown}, missing keys {missing}"
-        )
+    if missing:
+        raise ConfigError(f"{where}: missing key {missing[0]!r} (a suite sets every one of: "
+                          f"{', '.join(keys)})")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
     profile = SuiteProfile(name=name, **values)
     if not profile.image_sizes or not all(isinstance(v, int) and v > 0
                                           for v in profile.image_sizes):
         raise ConfigError(
-            f"{WORKLOAD_PATH} [profiles.{name}]: image_sizes={raw['image_sizes']!r}: expected a "
+            f"{where}: image_sizes={raw['image_sizes']!r}: expected a "
             "non-empty list of positive integers, the primary size first"
         )
     bad = [p for p in profile.matmul_precisions if p not in MATMUL_PRECISIONS]
     if bad or "sgemm" not in profile.matmul_precisions:
         raise ConfigError(
-            f"{WORKLOAD_PATH} [profiles.{name}]: matmul_precisions={raw['matmul_precisions']!r}:"
+            f"{where}: matmul_precisions={raw['matmul_precisions']!r}:"
             f" expected \"sgemm\" and optionally any of {', '.join(MATMUL_PRECISIONS[1:])}"
         )
     for size in profile.image_sizes:  # a size the network cannot take fails here, not mid-suite
@@ -227,7 +244,7 @@ def load_suite_profile(name: str) -> SuiteProfile:
     for key in ("e2e_train_images", "e2e_val_images", "loader_images"):
         if getattr(profile, key) % profile.batch_size:
             raise ConfigError(
-                f"{WORKLOAD_PATH} [profiles.{name}]: {key}={getattr(profile, key)} must be a "
+                f"{where}: {key}={getattr(profile, key)} must be a "
                 f"multiple of batch_size={profile.batch_size} (a partial batch is a new shape)"
             )
     return profile
