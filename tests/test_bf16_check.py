@@ -150,7 +150,7 @@ def test_a_finding_protocol_picking_bf16_is_refused_unless_its_check_passed(
     assert str(info.value).startswith("finding augmentation [protocol.bf16]: picks mode "
                                       "'mixed_precision' (bf16) for 'tf'")
     _write_check(check, {"torch": "failed", "tf": "passed"})
-    assert selection_from(finding, "bf16", "synthetic").profile == "bf16"
+    assert selection_from(finding, "bf16", "synthetic").protocol == "bf16"
 
 
 def test_a_precisions_axis_outside_float32_and_bf16_is_refused(tmp_path: Path) -> None:

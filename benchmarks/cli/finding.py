@@ -149,7 +149,7 @@ def _run_finding(
         print(expected_toml(result))
     if not result["expected_recorded"] and not result["expected_probe"]:
         print(
-            f"note: no verdicts recorded for profile {args.protocol!r} on "
+            f"note: no verdicts recorded for protocol {args.protocol!r} on "
             f"{result['data']['label']!r}; only split integrity was checked"
         )
     for failure in result["regression_failures"]:

@@ -43,7 +43,7 @@ def load_finding(path: Path = FINDING_PATH) -> dict[str, Any]:
 class FindingSelection:
     """Which part of the finding's matrix to run (the regression suite runs slices of it)."""
 
-    profile: str
+    protocol: str   # a [protocol.NAME] of the finding
     data: str
     frameworks: list[str]
     seeds: list[int]
@@ -56,17 +56,17 @@ class FindingSelection:
 
 
 def selection_from(
-    finding: dict[str, Any], profile: str, data: str, **overrides: Any
+    finding: dict[str, Any], protocol: str, data: str, **overrides: Any
 ) -> FindingSelection:
-    """The finding's own matrix under `profile`, with any field overridden."""
-    if profile not in finding["protocol"]:
-        raise ConfigError(f"--protocol {profile!r}: expected one of "
+    """The finding's own matrix under its protocol `protocol`, with any field overridden."""
+    if protocol not in finding["protocol"]:
+        raise ConfigError(f"--protocol {protocol!r}: expected one of "
                           f"{', '.join(finding['protocol'])}")
     matrix = finding["matrix"]
     mode_guard.refuse_unchecked(
-        mode_guard.profile_choices(finding["protocol"][profile], matrix["frameworks"]),
-        f"finding {finding['id']} [protocol.{profile}]")
-    regimes = finding["protocol"][profile].get("regimes", matrix["regimes"])
+        mode_guard.profile_choices(finding["protocol"][protocol], matrix["frameworks"]),
+        f"finding {finding['id']} [protocol.{protocol}]")
+    regimes = finding["protocol"][protocol].get("regimes", matrix["regimes"])
     chosen = {k: v for k, v in overrides.items() if v is not None}
     for regime in chosen.get("regimes", []):
         if regime not in matrix["regimes"]:
@@ -75,7 +75,7 @@ def selection_from(
             )
     return FindingSelection(
         **{
-            "profile": profile,
+            "protocol": protocol,
             "data": data,
             "frameworks": matrix["frameworks"],
             "seeds": matrix["seeds"],
@@ -114,7 +114,7 @@ def adapt_to_data(selection: FindingSelection) -> FindingSelection:
 def matrix_profile(finding: dict[str, Any], selection: FindingSelection) -> dict[str, Any]:
     """The harness profile (benchmarks.matrix.cells) of the finding's runs under `selection`, before
     each arm's own overrides."""
-    protocol = finding["protocol"][selection.profile]
+    protocol = finding["protocol"][selection.protocol]
     augmented: dict[str, Any] = {"epochs": protocol["augmented_epochs"]}
     if protocol["early_stopping"]:
         augmented.update(published_protocol().augmented_schedule)

@@ -214,10 +214,10 @@ def evaluate_finding(
 ) -> dict[str, Any]:
     records = {r["run_id"]: r for r in load_records(results / "runs")}
     rows = verdict_rows(finding, selection, records)
-    protocol = finding["protocol"][selection.profile]
+    protocol = finding["protocol"][selection.protocol]
     clean = CleanPipeline(selection.data)
     label = expected_dataset_key(selection.data)
-    expected = finding.get("expected", {}).get(selection.profile, {}).get(label, {})
+    expected = finding.get("expected", {}).get(selection.protocol, {}).get(label, {})
     for row in rows:
         checks = [clean.check(record) for record in row.pop("_records")]
         row["split_intact"] = all(split_ok for split_ok, _ in checks)
@@ -234,7 +234,7 @@ def evaluate_finding(
         "published": finding["published"],
         "source": finding["source"],
         "min_effect": finding["min_effect"],
-        "profile": selection.profile,
+        "profile": selection.protocol,
         "protocol": protocol,
         "selection": asdict(selection),
         "command": command,
@@ -252,10 +252,10 @@ def evaluate_finding(
         # time to verdict: what this matrix costs a user, from the runs' own clocks
         "cells": {"total": len(grid) + len(probe), "with_records": len(done)},
         "run_time_s": sum((r.get("timing") or {}).get("total_s") or 0.0 for r in done),
-        "protocol_label": protocol_label(selection.profile, protocol, len(selection.seeds)),
+        "protocol_label": protocol_label(selection.protocol, protocol, len(selection.seeds)),
         "published_protocol": not protocol_departures(protocol),
         "expected_recorded": bool(expected),
-        "expected_probe": (finding.get("expected_probe", {}).get(selection.profile, {})
+        "expected_probe": (finding.get("expected_probe", {}).get(selection.protocol, {})
                            .get(label, {})),
     }
     result["regression_failures"] = regression_failures(result, finding["baseline_tolerance"])
