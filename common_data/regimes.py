@@ -90,6 +90,11 @@ def full_frame() -> str:
     return next(key for key, mode in OVERLAYS.items() if not mode.overlay)
 
 
+def face_blanked() -> str:
+    """The overlay mode that blanks the face: the HUD-only probe's."""
+    return next(key for key, mode in OVERLAYS.items() if not mode.face)
+
+
 def published_split() -> str:
     """The published protocol's split, the report's headline regime."""
     return next(key for key, kind in SPLITS.items() if kind.published)

@@ -4,6 +4,7 @@ follow a change to a row, so a regime is never listed twice and the lists cannot
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import io
 from pathlib import Path
@@ -137,3 +138,31 @@ def test_the_splits_flag_explains_each_split_from_its_row(
     help_text = " ".join(capsys.readouterr().out.split())
     for key, kind in SPLITS.items():
         assert f"{key} ({kind.about})" in help_text
+
+
+def _literal_lists(path: Path) -> list[tuple[int, list[str]]]:
+    """(line, strings) of each tuple, list, set or dict-key literal in a module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        items = (node.keys if isinstance(node, ast.Dict)
+                 else node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [])
+        strings = [item.value for item in items
+                   if isinstance(item, ast.Constant) and isinstance(item.value, str)]
+        found.append((node.lineno if hasattr(node, "lineno") else 0, strings))
+    return found
+
+
+def test_no_module_lists_the_regimes_of_a_table_itself() -> None:
+    """Two or more keys of one table in one literal is a second list of that table, which a
+    new row would not reach; the code reads the table (or a fact of its rows) instead."""
+    offenders = []
+    for package in ("common_data", "benchmarks", "pytorch_impl", "tf_impl"):
+        for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
+            for line, strings in _literal_lists(path):
+                for name, table in (("split", SPLITS), ("overlay", OVERLAYS),
+                                    ("variant", VARIANTS)):
+                    keys = [s for s in strings if s in table]
+                    if len(set(keys)) >= 2:
+                        offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{line} lists "
+                                         f"{name}s {keys}")
+    assert not offenders, "\n".join(offenders)

@@ -68,7 +68,9 @@ def _effect_sentences(rows: list[dict[str, Any]], protocol: dict[str, Any],
             f"With whole capture sessions held out and the HUD masked — the setting that "
             f"measures emotion recognition — the change is {where('session', 'masked')}."
         )
-    for hud in ("masked", "full"):
+    # the face visible, the overlay masked before the full frame
+    for hud in sorted((h for h, mode in OVERLAYS.items() if mode.face),
+                      key=lambda h: not OVERLAYS[h].overlay):
         if where("grouped", hud):
             text.append(
                 "With near-copy frames kept on one side of the split (the grouped split, the "

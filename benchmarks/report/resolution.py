@@ -22,9 +22,10 @@ from benchmarks.markdown import md_text
 from benchmarks.matrix.records import is_baseline_cnn, is_bf16, setting_of
 from benchmarks.report import figures
 from common_data.frameworks import FRAMEWORK_NAMES
-from common_data.regimes import OVERLAYS
+from common_data.regimes import OVERLAYS, face_blanked, full_frame
 
-HUDS = ("full", "hud_only")
+FULL, PROBE = full_frame(), face_blanked()  # the full frame beside the HUD-only probe
+HUDS = (FULL, PROBE)
 
 Table = dict[tuple[str, str], dict[int, float]]  # (framework, hud) -> {size: accuracy}
 
@@ -47,7 +48,7 @@ def study_tables(records: list[dict[str, Any]]) -> dict[str, Table]:
         points[int(config["image_size"])] = float(record["metrics"]["accuracy"])
     # a study needs both modes at two sizes or more for some framework
     return {name: table for name, table in tables.items()
-            if any(len(set(table.get((fw, "full"), {})) & set(table.get((fw, "hud_only"), {})))
+            if any(len(set(table.get((fw, FULL), {})) & set(table.get((fw, PROBE), {})))
                    >= 2 for fw in FRAMEWORK_NAMES)}
 
 
@@ -56,9 +57,9 @@ def chosen_size(table: Table) -> int | None:
     is within WITHIN_PP of the full frame (or above it)."""
     sizes = sorted({s for points in table.values() for s in points})
     for size in sizes:
-        gaps = [100 * (table[(fw, "full")][size] - table[(fw, "hud_only")][size])
+        gaps = [100 * (table[(fw, FULL)][size] - table[(fw, PROBE)][size])
                 for fw in FRAMEWORK_NAMES
-                if size in table.get((fw, "full"), {}) and size in table.get((fw, "hud_only"), {})]
+                if size in table.get((fw, FULL), {}) and size in table.get((fw, PROBE), {})]
         if gaps and max(gaps) <= WITHIN_PP:
             return size
     return None
@@ -70,8 +71,8 @@ def finding_note(table: Table, size: int | None, finding: tuple[str, int] | None
     if finding is None or size is None or finding[1] == size:
         return ""
     profile, chosen = finding
-    both = [(fw, table[(fw, "full")]) for fw in FRAMEWORK_NAMES
-            if {size, chosen} <= set(table.get((fw, "full"), {}))]
+    both = [(fw, table[(fw, FULL)]) for fw in FRAMEWORK_NAMES
+            if {size, chosen} <= set(table.get((fw, FULL), {}))]
     if not both:
         return f"The finding's protocol `{profile}` runs at {chosen}x{chosen}."
     figures = "; ".join(f"{FRAMEWORK_NAMES[fw]} {100 * points[size]:.1f} % at {size}x{size}, "
