@@ -95,11 +95,6 @@ def face_blanked() -> str:
     return next(key for key, mode in OVERLAYS.items() if not mode.face)
 
 
-def published_split() -> str:
-    """The published protocol's split, the report's headline regime."""
-    return next(key for key, kind in SPLITS.items() if kind.published)
-
-
 def reference_variant() -> str:
     """The variant a finding compares the others against when it names no reference."""
     return next(key for key, variant in VARIANTS.items() if variant.reference)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from benchmarks.markdown import md_code, md_text
 from common_data.atomic import write_json_atomic
 from common_data.errors import DataError
+from common_data.regimes import OVERLAYS
 from common_data.safe_files import read_json_text
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def add_view(report: dict[str, Any], images: Images, overlay_frame: str = "") ->
     gone = {c for c in images.classes if c not in kept and c not in report["missing_classes"]}
     report["vanished_classes"] = sorted(set(report.get("vanished_classes", [])) | gone)
     hud = images.preprocess.hud
-    if hud == "full":
+    if not OVERLAYS[hud].overlay:  # no box is used
         return
     other = {size: n for fmt, n in images.source_formats.items()
              if (size := _frame_size(fmt)) and size != overlay_frame}

@@ -44,7 +44,7 @@ from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from common_data.data.cache import Images
 from common_data.errors import ConfigError, DataError
-from common_data.regimes import SPLITS, choices, has_folds
+from common_data.regimes import OVERLAYS, SPLITS, choices, has_folds
 
 LEAKAGE_THRESHOLD = 15.0
 LEAKAGE_SIZE = 16
@@ -250,7 +250,7 @@ def audit_features(images: Images) -> np.ndarray:
             for img in images.images
         ]
     ).reshape(len(images.images), -1)
-    if images.preprocess.hud != "hud_only":
+    if OVERLAYS[images.preprocess.hud].face:  # the HUD-only probe's frames are HUD alone
         gray = gray[:, ~images.preprocess.hud_mask(size, size).ravel()]
     feats = gray.astype(np.float32)
     return feats - feats.mean(axis=1, keepdims=True)
