@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,17 @@ from common_data.run.config import load_run_config
 
 PROFILE = {"path": "p.toml", "frameworks": ["torch"], "variants": ["baseline"], "seeds": [0],
            "splits": ["random"], "hud": ["full"], "run": {"data": "synthetic"}}
+
+
+@pytest.fixture(autouse=True)
+def _tables_in_their_order() -> Iterator[None]:
+    """Each test edits the tables through monkeypatch, whose undo puts a deleted row back at
+    the end; the rows are put back in the file's order after it, for the tests that follow."""
+    saved = [(table, list(table.items())) for table in (SPLITS, OVERLAYS, VARIANTS)]
+    yield
+    for table, rows in saved:
+        table.clear()
+        table.update(rows)
 
 
 def _data_help(capsys: pytest.CaptureFixture[str]) -> str:
