@@ -17,12 +17,14 @@ from rich.console import Console
 
 from benchmarks.__main__ import main as bench_main
 from benchmarks.matrix.cells import check_matrix, expand
-from benchmarks.matrix.records import Setting
+from benchmarks.matrix.records import Row, Setting
 from benchmarks.report.closing import render_table
+from benchmarks.report.summary import keyed_answers
 from common_data import regimes
 from common_data.__main__ import main as data_main
 from common_data.data.preprocess import HudBox, Preprocess
 from common_data.errors import ConfigError
+from common_data.frameworks import FRAMEWORKS
 from common_data.regimes import OVERLAYS, SPLITS, VARIANTS, OverlayMode, SplitKind
 from common_data.run.config import load_run_config
 
@@ -178,3 +180,28 @@ def test_no_module_lists_the_regimes_of_a_table_itself() -> None:
                         offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{line} lists "
                                          f"{name}s {keys}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_the_summary_takes_the_leakage_safe_splits_from_the_table(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shortcut answer sets the first leakage-safe split that ran beside the random one:
+    the session split while the table calls it leakage-safe, the grouped one once it does
+    not."""
+    framework = next(iter(FRAMEWORKS))
+    rows = []
+    for split, accuracy in (("random", 0.8), ("session", 0.3), ("grouped", 0.5)):
+        records = [{"status": "ok", "metrics": {"accuracy": accuracy},
+                    "config": {"seed": seed, "epochs": 20, "dropout": "shared"}}
+                   for seed in range(2)]
+        rows.append(Row(Setting("data", split, -1, "full", 64, "ab12cd34ef"), framework,
+                        "baseline", "p", records))
+    name = FRAMEWORKS[framework].name
+
+    def shortcuts(rows: list[Row]) -> str:
+        return str(keyed_answers(rows, 0.05)["shortcuts"])
+
+    assert f"{name} session split (full) 30.0 % vs random 80.0 %" in shortcuts(rows)
+    monkeypatch.setitem(SPLITS, "session",
+                        dataclasses.replace(SPLITS["session"], leakage_safe=False))
+    assert f"{name} grouped split (full) 50.0 % vs random 80.0 %" in shortcuts(rows)
