@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
@@ -175,12 +174,7 @@ class Case:
 
 @cache
 def _workload() -> dict[str, Any]:
-    raw = tomllib.loads(WORKLOAD_PATH.read_text(encoding="utf-8"))
-    if "profiles" in raw and "suite" not in raw:  # the spelling before suites were named apart
-        print(f"warning: {WORKLOAD_PATH}: [profiles.*] is deprecated, name the tables "
-              "[suite.*]", file=sys.stderr)
-        raw["suite"] = raw.pop("profiles")
-    return raw
+    return tomllib.loads(WORKLOAD_PATH.read_text(encoding="utf-8"))
 
 
 def suite_names() -> tuple[str, ...]:
