@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from common_data.bench.workload import MATMUL_PRECISIONS, mode_precision
+from common_data.frameworks import FRAMEWORKS
 
 CLOCK_SLACK_S = 2.0  # records carry whole-second timestamps
 # benchmarks/performance/bench_data.py's one augmented epoch (extra_info "frames"): the loader
@@ -73,12 +74,9 @@ TARGETS = (
     Target("loader_over_train", "loader >= 20x the fastest twin's training throughput",
            20.0, True),
     Target("data_wait_fraction", "data wait < 5 % of step time", 0.05, False),
-    Target("peak_fraction.torch",
-           "PyTorch twin's best mode >= 50 % of measured matmul peak (128x128, batch 32)",
-           0.50, True),
-    Target("peak_fraction.tf",
-           "TensorFlow twin's best mode >= 50 % of measured matmul peak (128x128, batch 32)",
-           0.50, True),
+    *(Target(f"peak_fraction.{key}",
+             f"{fw.name} twin's best mode >= 50 % of measured matmul peak (128x128, batch 32)",
+             0.50, True) for key, fw in FRAMEWORKS.items()),
     Target("speedup_vs_published_pipeline.overall",
            "end to end >= 5x faster than the published pipeline's approach", 5.0, True),
     Target("harness_overhead_fraction", "harness overhead < 5 % on the paper profile",

@@ -144,8 +144,7 @@ def _bf16_text(e: Mapping[str, Any]) -> str:
 _EXPLAIN: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "loader_over_train": _loader,
     "data_wait_fraction": _data_wait,
-    "peak_fraction.torch": _peak("torch"),
-    "peak_fraction.tf": _peak("tf"),
+    **{f"peak_fraction.{key}": _peak(key) for key in FRAMEWORKS},
     "speedup_vs_published_pipeline.overall": _speedup,
     "harness_overhead_fraction": _overhead,
     "verdict_speedup.finding": _verdict,

@@ -12,7 +12,7 @@ from typing import Any
 
 from benchmarks.formatting import num, pct
 from benchmarks.performance import gpu_report
-from common_data.frameworks import FRAMEWORK_NAMES
+from common_data.frameworks import FRAMEWORK_NAMES, GPU_KIT
 
 
 def op_profiles(f: Mapping[str, Any]) -> list[str]:
@@ -120,7 +120,7 @@ def gpu(f: Mapping[str, Any]) -> list[str]:
     lines = ["## GPU", ""]
     status = dict(f.get("gpu_status") or {})
     if measured:
-        status.pop("torch", None)
+        status.pop(GPU_KIT, None)
         lines += gpu_report.performance_lines(measured)
     if status:
         lines += ["| framework | GPU figures |", "| --- | --- |"]
