@@ -54,6 +54,9 @@ class Framework:
     mode_labels: dict[str, str] = field(default_factory=dict)
     # per-mode sentences the performance report prints where the mode's setting is shown
     mode_notes: dict[str, str] = field(default_factory=dict)
+    # modes added after run records were committed: a config hashes them only when on, so
+    # the stored runs keep their config hashes (common_data.run.config.LEGACY_VALUES)
+    late_modes: tuple[str, ...] = ()
 
     def module(self, entry: str) -> str:
         """The twin's module for an entry point: `run`, `parity`, `evaluate`, `bench`,
@@ -80,6 +83,7 @@ _BUILT_IN = (
               roles=("anchor", "gpu_kit")),
     Framework(key="tf", package="tf_impl", name="TensorFlow", colour="#ff8f00",
               tox_env="tf", modes=("jit_compile", "onednn"), process_mode="onednn",
+              late_modes=("onednn",),
               mode_labels={"onednn": "oneDNN"},
               mode_notes={"onednn": "oneDNN: TensorFlow's TF_ENABLE_ONEDNN_OPTS in the suite "
                                     "process, set explicitly (`unset`: a suite from before it "
@@ -179,6 +183,9 @@ def holder(role: str) -> str:
 
 ANCHOR: str = holder("anchor")
 GPU_KIT: str = holder("gpu_kit")
+
+# a framework's own mode, for the examples of help texts and errors
+EXAMPLE_MODE: str = next(reversed(MODE_FRAMEWORK), "mixed_precision")
 
 # (anchor, other) for every other framework, in table order: what is differenced.
 FRAMEWORK_PAIRS: tuple[tuple[str, str], ...] = tuple(

@@ -23,17 +23,16 @@ from benchmarks.parity.trajectory import describe, twin_pairs
 from common_data.errors import ConfigError
 from common_data.frameworks import (
     ANCHOR,
+    EXAMPLE_MODE,
     FRAMEWORK_NAMES,
     FRAMEWORK_PAIRS,
     FRAMEWORKS,
-    MODE_FRAMEWORK,
 )
 from common_data.model.dropout import SOURCES as DROPOUT_SOURCES
 from common_data.model.parity_probe import PARITY_LR
 from common_data.model.spec import load_spec
 
 TRAJECTORY_PROFILE = "schedule64"
-EXAMPLE_MODE = next(reversed(MODE_FRAMEWORK), "")  # a framework-only mode, for the help text
 
 def run_trajectory(args: argparse.Namespace, argv: list[str] | None) -> int:
     """Run (or resume) the four runs of the trajectory check and print the comparison."""

@@ -119,7 +119,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     choice.add_argument("--quick", dest="profile", action="store_const", const="quick",
                         help="same as --profile quick: a few minutes on two cores")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS),
-                        help="comma-separated subset of: torch,tf")
+                        help=f"comma-separated subset of: {','.join(FRAMEWORKS)}")
     parser.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help="results folder (matrix.json and runs/ are read from here)")
@@ -145,7 +145,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     for framework in args.frameworks.split(","):
         if framework.strip() not in FRAMEWORKS:
-            parser.error(f"--frameworks: unknown {framework!r} (expected: torch,tf)")
+            parser.error(f"--frameworks: unknown {framework!r} "
+                         f"(expected: {','.join(FRAMEWORKS)})")
     if args.verdict_cells < 0:
         parser.error(f"--verdict-cells {args.verdict_cells}: expected an integer >= 0")
     return args
