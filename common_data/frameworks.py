@@ -19,12 +19,14 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from common_data.errors import ConfigError
 
 REGISTRY_ENV = "THERMAL_BENCH_FRAMEWORKS"
+_ROOT = Path(__file__).resolve().parent.parent  # the project: twin folders are relative to it
 
 # What a role means; each is held by exactly one row.
 ROLES: dict[str, str] = {
@@ -46,14 +48,15 @@ class Framework:
     tox_env: str             # the tox env whose python runs it (`.tox/<env>/bin/python`)
     modes: tuple[str, ...]   # run-config `mode.*` keys only this framework has
     roles: tuple[str, ...] = ()  # keys of ROLES this framework holds
-    # the mode a suite process fixes before the framework is imported (an environment
-    # variable the framework reads once): the performance suites run one process per setting
+    # the mode a process fixes before the framework is imported, through an environment
+    # variable the framework reads once (`process_env`, set to "1" or "0", never left unset
+    # where the framework's own default depends on the CPU): the runner sets it from the run
+    # config, the performance suites run one process per setting
     process_mode: str | None = None
+    process_env: str | None = None
     # how reports name a mode of this framework (`onednn` -> its library's name); a mode
     # without an entry is shown by its key
     mode_labels: dict[str, str] = field(default_factory=dict)
-    # per-mode sentences the performance report prints where the mode's setting is shown
-    mode_notes: dict[str, str] = field(default_factory=dict)
     # modes added after run records were committed: a config hashes them only when on, so
     # the stored runs keep their config hashes (common_data.run.config.LEGACY_VALUES)
     late_modes: tuple[str, ...] = ()
@@ -83,11 +86,9 @@ _BUILT_IN = (
               roles=("anchor", "gpu_kit")),
     Framework(key="tf", package="tf_impl", name="TensorFlow", colour="#ff8f00",
               tox_env="tf", modes=("jit_compile", "onednn"), process_mode="onednn",
+              process_env="TF_ENABLE_ONEDNN_OPTS",
               late_modes=("onednn",),
-              mode_labels={"onednn": "oneDNN"},
-              mode_notes={"onednn": "oneDNN: TensorFlow's TF_ENABLE_ONEDNN_OPTS in the suite "
-                                    "process, set explicitly (`unset`: a suite from before it "
-                                    "was; TF then chose by CPU)."}),
+              mode_labels={"onednn": "oneDNN"}),
 )
 
 _FIELDS = {f.name: f for f in fields(Framework)}
@@ -118,8 +119,8 @@ def _row(where: str, key: str, table: Any) -> Framework:
                      colour=table["colour"], tox_env=table["tox_env"],
                      modes=tuple(table.get("modes", ())), roles=roles,
                      process_mode=table.get("process_mode"),
-                     mode_labels=dict(table.get("mode_labels", {})),
-                     mode_notes=dict(table.get("mode_notes", {})))
+                     process_env=table.get("process_env"),
+                     mode_labels=dict(table.get("mode_labels", {})))
 
 
 def registered(path: Path) -> list[Framework]:
@@ -190,6 +191,29 @@ EXAMPLE_MODE: str = next(reversed(MODE_FRAMEWORK), "mixed_precision")
 # (anchor, other) for every other framework, in table order: what is differenced.
 FRAMEWORK_PAIRS: tuple[tuple[str, str], ...] = tuple(
     (ANCHOR, key) for key in FRAMEWORKS if key != ANCHOR)
+
+
+def notes(framework: str, section: str) -> dict[str, str]:
+    """One table of the twin folder's notes.toml: how the reports describe this framework
+    where it differs from the others (sentence parts that report code joins with the other
+    twins'); empty where the twin has none."""
+    return dict(_notes(framework).get(section, {}))
+
+
+def notes_part(section: str, key: str) -> list[str]:
+    """Every framework's note `key` of `section`, in table order (those that have one)."""
+    return [text for fw in FRAMEWORKS if (text := notes(fw, section).get(key))]
+
+
+@cache
+def _notes(framework: str) -> dict[str, Any]:
+    path = _ROOT / FRAMEWORKS[framework].folder / "notes.toml"
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a readable notes file ({exc})") from None
 
 
 def pair_label(a: str, b: str, sep: str = " − ") -> str:

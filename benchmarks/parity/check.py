@@ -50,7 +50,7 @@ THRESHOLDS = {"forward_max_abs_diff": 1e-5, "train_loss_max_rel_diff": 1e-4}
 # When either side runs in bf16 (mode.mixed_precision). bf16 keeps 8 bits of mantissa: every
 # conv and matmul input is rounded to a relative 2^-8 = 3.9e-3 (products summed in float32),
 # so the float32 limits above cannot hold. Measured on this CPU (AMD EPYC, avx512_bf16,
-# oneDNN; baseline CNN, seed 0, 2026-12-04), max |logit - float64 reference| (logits of
+# native bf16 kernels; baseline CNN, seed 0, 2026-12-04), max |logit - float64 reference| (logits of
 # magnitude 0.13-0.26): 32 px torch 2.0e-3, tf 2.5e-3, with the shared dropout masks 2.0e-3
 # and 3.7e-3; 64 px 1.9e-3 / 1.2e-3, masked 2.2e-3 / 1.8e-3. Loss over ten Adam steps, twin vs
 # twin: 3.0e-4 (32 px), 4.0e-4 (64 px). The limits allow about 2.7x and 5x of the worst (the
