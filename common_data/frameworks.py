@@ -9,9 +9,10 @@ framework is one row here plus its twin folder. Standard library only: the frame
 and the harness all import it.
 
 A row can also come from a TOML file named by THERMAL_BENCH_FRAMEWORKS (`[framework.<key>]`
-tables with the fields below), read once at import, so every process of one command (the
-harness and the twins it starts inherit the variable) sees the same table. The tests use it to
-register a third twin that lives under tests/ and prove that nothing else names the two.
+tables with the fields below; a relative path is the project root's), read once at import,
+so every process of one command (the harness and the twins it starts inherit the variable)
+sees the same table. The tests use it to register a third twin that lives under tests/ and
+prove that nothing else names the two.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ _FIELDS = {f.name: f for f in fields(Framework)}
 
 def _row(where: str, key: str, table: Any) -> Framework:
     """One registered row, checked field by field with one-line errors."""
+    if not (key.isidentifier() and key.islower()):
+        raise ConfigError(f"{where}: framework key {key!r}: expected a lower-case identifier "
+                          "(it names records, files and flags)")
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: [framework.{key}] must be a table")
     unknown = sorted(set(table) - set(_FIELDS) - {"key"})
@@ -120,7 +124,8 @@ def _row(where: str, key: str, table: Any) -> Framework:
                      modes=tuple(table.get("modes", ())), roles=roles,
                      process_mode=table.get("process_mode"),
                      process_env=table.get("process_env"),
-                     mode_labels=dict(table.get("mode_labels", {})))
+                     mode_labels=dict(table.get("mode_labels", {})),
+                     late_modes=tuple(table.get("late_modes", ())))
 
 
 def registered(path: Path) -> list[Framework]:
@@ -163,8 +168,10 @@ def build_table(extra: list[Framework]) -> dict[str, Framework]:
 
 
 def _load() -> dict[str, Framework]:
+    """The table; a relative registration path is the project root's, like the twins'
+    packages, so the harness and the twins it starts (run from the root) read one file."""
     path = os.environ.get(REGISTRY_ENV)
-    return build_table(registered(Path(path)) if path else [])
+    return build_table(registered(_ROOT / path) if path else [])
 
 
 FRAMEWORKS: dict[str, Framework] = _load()
