@@ -83,7 +83,7 @@ def _measured(m: Mapping[str, Any] | None) -> list[str]:
              f"{m['epochs']} epoch(s), not the protocols' 20, so these are per-epoch training "
              f"times (`{m['folder']}`). Out of the box: each framework's modes as it sets them "
              "itself on this machine (asked of it"
-             + "".join(f": {part}" for part in notes_part("performance", "out_of_the_box"))
+             + _colon(notes_part("performance", "out_of_the_box"))
              + "), every core given to one run (intra-op threads), "
              "one run at a time. Modes off: the same with every tuned mode off"
              + "".join(f", {part}" for part in notes_part("performance", "modes_off"))
@@ -138,3 +138,8 @@ def _process_text(framework: str, profile: Mapping[str, Any]) -> str:
         return ""
     fw = FRAMEWORKS[framework]
     return f", {fw.mode_label(fw.process_mode or '')} {'on' if setting else 'off'}"
+
+
+def _colon(parts: list[str]) -> str:
+    """': a; b' after a phrase the parts explain, '' without parts."""
+    return f": {'; '.join(parts)}" if parts else ""
