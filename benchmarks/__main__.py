@@ -39,8 +39,8 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    try:
+    try:  # importing reads the framework table, which a registration file can break
+        module = importlib.import_module(COMMANDS[name][0])
         code = module.main(rest)
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
         return code

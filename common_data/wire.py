@@ -8,6 +8,3 @@ prints), so they live here rather than in either side's code.
 CONCURRENT_RUNS_ENV = "THERMAL_BENCH_CONCURRENT_RUNS"  # set by the harness's --jobs
 NODE_ENV = "THERMAL_BENCH_NODE"  # set by the Ray executor: the id of the node that ran the run
 PROGRESS_PREFIX = "@@progress "  # starts each epoch's JSON line on a run's stderr
-# read by TensorFlow once, at import: the runner and the benchmark harness set it explicitly,
-# "0" or "1", because TF's own default depends on the CPU (on with AVX-512/AMX, off without)
-ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"

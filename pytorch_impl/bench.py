@@ -21,7 +21,7 @@ from pytorch_impl.twin import configure_runtime
 
 FRAMEWORK = "torch"
 SELECTION = workload.SuiteSelection.from_env(FRAMEWORK)
-SELECTION.check_onednn_env()
+SELECTION.check_process_env(FRAMEWORK)
 PROFILE = workload.load_suite_profile(SELECTION.profile)
 VERSION = {"framework_version": torch.__version__}
 

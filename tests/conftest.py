@@ -17,7 +17,7 @@ import pytest
 from common_data.data.cache import Images
 from common_data.data.discovery import Record
 from common_data.data.preprocess import Preprocess
-from common_data.wire import ONEDNN_ENV
+from tf_impl import ONEDNN_ENV
 
 # Twins built in a test process have mode.onednn false, and TensorFlow decides oneDNN once, at
 # import: set here, before any test module imports it, or an AVX-512 CPU would turn it on.

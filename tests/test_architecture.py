@@ -1,6 +1,7 @@
 """Architecture rules the comparison's fairness depends on, checked on the source itself."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,51 @@ def test_harness_modules_stay_small() -> None:
     sizes = {str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines())
              for p in (ROOT / "benchmarks").rglob("*.py")}
     assert not {path: n for path, n in sizes.items() if n > 420}
+
+
+# Framework-free code: the harness and the shared layer. What names a framework lives in
+# common_data/frameworks.py (and its twin folder); the rest reads it from there.
+FRAMEWORK_FREE = ("benchmarks", "common_data")
+
+
+def _framework_words() -> re.Pattern[str]:
+    """Every framework's key, display name and report labels as words, and its own modes as
+    a mode is written in data ('onednn', 'onednn=true', '-onednn'; some are English words)."""
+    words = {w for fw in FRAMEWORKS.values() for w in (fw.key, fw.name, *fw.mode_labels.values())}
+    modes = {mode for fw in FRAMEWORKS.values() for mode in fw.modes}
+    return re.compile(r"(?<![\w.])(" + "|".join(sorted(map(re.escape, words))) + r")(?![\w(])"
+                      r"|(?<![\w.])(" + "|".join(sorted(map(re.escape, modes))) + r")(?=$|=)",
+                      re.IGNORECASE)
+
+
+def _named_frameworks(source: str, where: str) -> list[str]:
+    """String constants (f-string parts included, docstrings left out: they explain) that
+    name a framework or one of its modes: a framework's facts spelled out as data."""
+    tree = ast.parse(source)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    words = _framework_words()
+    return [f"{where}:{node.lineno} {found.group(0)!r} in {node.value[:60]!r}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and id(node) not in docstrings and (found := words.search(node.value))]
+
+
+def test_framework_free_code_names_no_framework() -> None:
+    """Adding a framework is its row and its twin folder: no harness or shared code spells
+    out a framework's key, name or modes (tests/test_third_framework.py proves it works)."""
+    offenders = [hit
+                 for package in FRAMEWORK_FREE
+                 for path in sorted((ROOT / package).rglob("*.py")) if path != FRAMEWORK_TABLE
+                 for hit in _named_frameworks(path.read_text(encoding="utf-8"),
+                                              str(path.relative_to(ROOT)))]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_framework_name_check_sees_a_name_put_back() -> None:
+    summary = ROOT / "benchmarks" / "report" / "summary.py"
+    source = summary.read_text(encoding="utf-8")
+    assert not _named_frameworks(source, "summary.py")
+    for planted in ('KEY = "torch"\n', 'LABEL = f"{1} TensorFlow"\n', 'MODE = "onednn"\n'):
+        assert _named_frameworks(source + planted, "summary.py"), planted

@@ -265,3 +265,38 @@ def test_finding_profile_is_the_old_spelling_of_protocol(
     assert _lines(capsys.readouterr().err) == [
         "warning: finding --profile is deprecated: use --protocol huge",
         "error: --protocol 'huge': expected one of paper, schedule64, reduced, ci"]
+
+
+_ROW = 'package = "jax_impl"\nname = "JAX"\ncolour = "#000000"\ntox_env = "jax"\n'
+
+
+@pytest.mark.parametrize(("toml", "expected"), [
+    (f'[framework.jax]\n{_ROW}shape = "round"\n',
+     "[framework.jax] has unknown key 'shape' (expected package, name"),
+    ('[framework.jax]\npackage = "jax_impl"\ncolour = "#000000"\ntox_env = "jax"\n',
+     "[framework.jax] lacks key 'name'"),
+    (f"[framework.torch]\n{_ROW}", "framework 'torch' is already registered"),
+    (f'[framework.jax]\n{_ROW}roles = ["anchor"]\n',
+     "role 'anchor' (the framework every other one is compared against) is held by 2 "
+     "frameworks, expected 1"),
+    (f'[framework.jax]\n{_ROW}roles = ["referee"]\n',
+     "[framework.jax] role 'referee': expected one of anchor, gpu_kit"),
+    (f"[frameworks.jax]\n{_ROW}", "expected only [framework.<key>] tables"),
+    (None, "cannot read the file"),
+])
+def test_a_bad_framework_registration_is_one_line(tmp_path: Path, toml: str | None,
+                                                  expected: str) -> None:
+    """THERMAL_BENCH_FRAMEWORKS names a TOML of extra framework rows (common_data.frameworks):
+    whatever is wrong with it stops every command with one line naming the file."""
+    registry = tmp_path / "frameworks.toml"
+    if toml is not None:
+        registry.write_text(toml, encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "THERMAL_BENCH_FRAMEWORKS": str(registry)}
+    run = subprocess.run([sys.executable, "-m", "benchmarks", "report", "--results",
+                          str(tmp_path / "results")], cwd=PROJECT_ROOT, env=env,
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    (line,) = _lines(run.stderr)
+    assert line.startswith(f"error: THERMAL_BENCH_FRAMEWORKS {registry}: ") or \
+        line.startswith("error: THERMAL_BENCH_FRAMEWORKS: "), line
+    assert expected in line

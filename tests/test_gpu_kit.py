@@ -45,7 +45,7 @@ def test_the_kit_packs_the_runners_pixels_with_the_paper_runs_config(
         "gpu", ".gpu/data", False)
     suite = json.loads((kit / "suite.json").read_text())
     assert suite == {"profile": "gpu", "threads": config["threads"], "data": ".gpu/data",
-                     "onednn": None}
+                     "process_mode": None}
     bf16 = json.loads((kit / "paper-run-bf16.json").read_text())
     assert bf16 == {**config, "mode": {**config["mode"], "mixed_precision": True}}
     study = workload.gpu_seed_study()

@@ -20,7 +20,7 @@ from benchmarks.performance.suite_runs import Suite
 from benchmarks.performance.suites import assemble
 from common_data.bench import workload
 from common_data.errors import ConfigError
-from common_data.wire import ONEDNN_ENV
+from tf_impl import ONEDNN_ENV
 
 pytestmark = pytest.mark.cross_env
 
@@ -240,11 +240,11 @@ def test_workload_profiles_parse_and_list_cases() -> None:
         torch_cases
     assert not any("xla" in c or "onednn" in c for c in torch_cases)
     single = [str(c) for c in workload.cases("tf", quick, workload.SuiteSelection(
-        "quick", 1, onednn=False))]  # no loader, no large batch, no oneDNN case
+        "quick", 1, process_mode=False))]  # no loader, no large batch, no oneDNN case
     assert single == ["matmul", "matmul-bf16", "train-default-b32-128px", "eval-default-b32-128px",
                       "train-xla-b32-128px", "eval-xla-b32-128px", "train-default-b32-64px"]
     onednn = [str(c) for c in workload.cases("tf", quick, workload.SuiteSelection(
-        "quick", 1, onednn=True))]
+        "quick", 1, process_mode=True))]
     assert onednn == ["matmul", "matmul-bf16", "train-onednn-b32-128px", "eval-onednn-b32-128px",
                       "train-bf16_onednn-b32-128px", "eval-bf16_onednn-b32-128px",
                       "train-onednn-b32-64px", "train-bf16_onednn-b32-64px"]
@@ -259,18 +259,18 @@ def test_tf_suite_processes_set_onednn_explicitly_and_torch_never() -> None:
     tf = workload.suite_selections("tf", quick, "synthetic")
     assert [s.name("tf") for s in tf] == ["tf-t2", "tf-t2-onednn", "tf-t1", "tf-t1-onednn"]
     for selection in tf:
-        env = selection.to_env()
-        assert env[ONEDNN_ENV] == ("1" if selection.onednn else "0")
+        env = selection.to_env("tf")
+        assert env[ONEDNN_ENV] == ("1" if selection.process_mode else "0")
         assert workload.SuiteSelection(**json.loads(env[workload.SELECTION_ENV])) == selection
     for selection in workload.suite_selections("torch", quick, "synthetic"):
-        assert selection.onednn is None and ONEDNN_ENV not in selection.to_env()
+        assert selection.process_mode is None and ONEDNN_ENV not in selection.to_env("torch")
     selection = tf[1]
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv(ONEDNN_ENV, raising=False)
         with pytest.raises(ConfigError, match=f"{ONEDNN_ENV}=None: expected '1'"):
-            selection.check_onednn_env()
+            selection.check_process_env("tf")
         patch.setenv(ONEDNN_ENV, "1")
-        selection.check_onednn_env()
+        selection.check_process_env("tf")
 
 
 def test_smoke_run_of_both_suites_writes_the_json_fields(tmp_path: Path) -> None:

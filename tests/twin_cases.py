@@ -31,7 +31,8 @@ from common_data.run.config import load_run_config
 from common_data.run.cpu import CPUINFO_ENV, cpu_bf16_features
 from common_data.run.schema import read_record
 from common_data.run.twin import Twin
-from common_data.wire import ONEDNN_ENV, PROGRESS_PREFIX
+from common_data.wire import PROGRESS_PREFIX
+from tf_impl import ONEDNN_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED_PARAMS = 3_305_285

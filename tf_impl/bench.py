@@ -21,7 +21,7 @@ from tf_impl.twin import configure_runtime
 
 FRAMEWORK = "tf"
 SELECTION = workload.SuiteSelection.from_env(FRAMEWORK)
-SELECTION.check_onednn_env()
+SELECTION.check_process_env(FRAMEWORK)
 PROFILE = workload.load_suite_profile(SELECTION.profile)
 VERSION = {"framework_version": tf.__version__}
 

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from common_data.wire import ONEDNN_ENV
+from tf_impl import ONEDNN_ENV
 
 
 def cpu_defaults() -> dict[str, bool]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from common_data.run.config import RunConfig
 from common_data.run.entry import run_main
 from common_data.run.twin import Twin
-from common_data.wire import ONEDNN_ENV
+from tf_impl import ONEDNN_ENV
 
 
 def make_twin(config: RunConfig | None = None) -> Twin:

@@ -24,7 +24,7 @@ from common_data.model.spec import Spec
 from common_data.run.config import RunConfig
 from common_data.run.cpu import bf16_cpu_problem
 from common_data.run.twin import Twin
-from common_data.wire import ONEDNN_ENV
+from tf_impl import ONEDNN_ENV
 from tf_impl.model import (
     build_model,
     canonical_shapes,

@@ -16,7 +16,7 @@ from common_data.data.card import load_card
 from common_data.data.datasets import EMBEDDED, card_digest
 from common_data.data.preprocess import MAX_SIZE, MIN_SIZE
 from common_data.errors import ConfigError
-from common_data.frameworks import FRAMEWORKS
+from common_data.frameworks import EXAMPLE_MODE, FRAMEWORKS
 from common_data.regimes import OVERLAYS, SPLITS, VARIANTS, choices
 
 
@@ -29,7 +29,7 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
     )
     parser.add_argument("--data", help="'synthetic' or a dataset folder (overrides the profile)")
     add_card_argument(parser)
-    parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
+    parser.add_argument("--frameworks", help=f"comma-separated subset of: {','.join(FRAMEWORKS)}")
     parser.add_argument("--variants", help=f"comma-separated subset of: {choices(VARIANTS)}")
     parser.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
     parser.add_argument("--splits", help="comma-separated subset of: " + "; ".join(
@@ -47,7 +47,7 @@ def add_matrix_arguments(parser: argparse.ArgumentParser, default_profile: str) 
         action="append",
         default=[],
         metavar="KEY=BOOL",
-        help="tuned mode flag recorded in each result, e.g. compile=true",
+        help=f"tuned mode flag recorded in each result, e.g. {EXAMPLE_MODE}=true",
     )
     parser.add_argument(
         "--results",

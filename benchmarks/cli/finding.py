@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
                         "the file's default_protocol, else its first)")
     parser.add_argument("--profile", dest="old_profile", help=argparse.SUPPRESS)
     parser.add_argument("--seeds", help="comma-separated seeds (default: the finding's)")
-    parser.add_argument("--frameworks", help="comma-separated subset of: torch,tf")
+    parser.add_argument("--frameworks", help=f"comma-separated subset of: {','.join(FRAMEWORKS)}")
     parser.add_argument("--regimes", help="comma-separated split.hud regimes of the finding, "
                         f"e.g. random.{full_frame()} (splits: {choices(SPLITS)}; hud: "
                         f"{choices(OVERLAYS)})")

@@ -21,7 +21,13 @@ from benchmarks.matrix.runner import run_matrix
 from benchmarks.parity.check import ProbeError, compare, render, run_probe
 from benchmarks.parity.trajectory import describe, twin_pairs
 from common_data.errors import ConfigError
-from common_data.frameworks import FRAMEWORKS
+from common_data.frameworks import (
+    ANCHOR,
+    EXAMPLE_MODE,
+    FRAMEWORK_NAMES,
+    FRAMEWORK_PAIRS,
+    FRAMEWORKS,
+)
 from common_data.model.dropout import SOURCES as DROPOUT_SOURCES
 from common_data.model.parity_probe import PARITY_LR
 from common_data.model.spec import load_spec
@@ -40,9 +46,9 @@ def run_trajectory(args: argparse.Namespace, argv: list[str] | None) -> int:
     for source in DROPOUT_SOURCES:
         profile["run"]["dropout"] = source
         cells += expand(profile)
-    # the floor: PyTorch with shared masks again at another thread count, i.e. the same model
-    # with its sums in another order (see benchmarks.parity.trajectory)
-    floor = dict(profile, frameworks=["torch"])
+    # the floor: the anchor framework with shared masks again at another thread count, i.e.
+    # the same model with its sums in another order (see benchmarks.parity.trajectory)
+    floor = dict(profile, frameworks=[ANCHOR])
     floor["run"] = dict(profile["run"], dropout="shared",
                         threads=profile["run"]["threads"] + 1)
     cells += expand(floor)
@@ -52,7 +58,8 @@ def run_trajectory(args: argparse.Namespace, argv: list[str] | None) -> int:
     ids = {cell.run_id for cell in cells}
     pairs = twin_pairs([r for r in load_records(args.results / "runs") if r["run_id"] in ids])
     print(describe(pairs))
-    return 0 if len(pairs) == len(DROPOUT_SOURCES) + 1 and not summary["failed"] else 1
+    expected = len(DROPOUT_SOURCES) * len(FRAMEWORK_PAIRS) + 1
+    return 0 if len(pairs) == expected and not summary["failed"] else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,14 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=("cpu", "auto", "gpu"), default="cpu",
                         help="where the probes run (cpu: float32 comparable to the reference)")
     parser.add_argument("--mode", action="append", default=[], metavar="KEY=BOOL",
-                        help="tuned mode to check parity under, e.g. onednn=true (repeatable; "
-                        "each goes to the twin it applies to)")
+                        help=f"tuned mode to check parity under, e.g. {EXAMPLE_MODE}=true "
+                        "(repeatable; each goes to the twin it applies to)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     trajectory = parser.add_argument_group(
-        "trajectory check", "--trajectory trains both twins for a whole run instead (the "
+        "trajectory check", "--trajectory trains the twins for a whole run instead (the "
         f"finding's `{TRAJECTORY_PROFILE}` baseline: 64x64, 20 epochs, lr 1e-3, dropout on), "
-        "once with shared dropout masks and once with each framework's own, plus PyTorch "
-        "again at one more thread (the float32 'floor'), and compares their per-epoch "
+        "once with shared dropout masks and once with each framework's own, plus "
+        f"{FRAMEWORK_NAMES[ANCHOR]} again at one more thread (the float32 'floor'), and "
+        "compares their per-epoch "
         "validation accuracy and loss")
     trajectory.add_argument("--trajectory", action="store_true")
     trajectory.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")

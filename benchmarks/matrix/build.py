@@ -15,7 +15,8 @@ from common_data.run.config import Mode, parse_mode_flags
 
 def apply_mode_flags(profile: dict[str, Any], items: list[str]) -> dict[str, Any]:
     """`--mode KEY=BOOL` flags into a matrix profile: a mode that exists in one framework only
-    goes to that framework's table, so `--mode onednn=true` leaves the torch cells valid."""
+    goes to that framework's table, so `--mode <its mode>=true` leaves the other frameworks'
+    cells valid."""
     modes = [f.name for f in dataclasses.fields(Mode)]
     for key, value in parse_mode_flags(items).items():
         if key not in modes:

@@ -204,7 +204,7 @@ def _cell(
     precision: str | None = None,
 ) -> Cell:
     # [variant.<name>] and [framework.<key>] refine [run]; per-framework tables carry the
-    # tuned modes that exist in one framework only (e.g. [framework.tf.mode] onednn = true).
+    # tuned modes that exist in one framework only (e.g. [framework.<key>.mode] <mode> = true).
     raw = _deep_merge(profile.get("run", {}), profile.get("variant", {}).get(variant, {}))
     raw = _deep_merge(raw, profile.get("framework", {}).get(framework, {}))
     raw.update(framework=framework, variant=variant, seed=seed, split=split, fold=fold, hud=hud)

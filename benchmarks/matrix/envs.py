@@ -31,14 +31,14 @@ def framework_python(framework: str) -> Path:
     if not python.exists():
         raise ConfigError(
             f"tox env {framework!r} not found ({python}): create it with "
-            f"`tox run -e {framework} --notest` from {PROJECT_ROOT}"
+            f"`tox run -e {FRAMEWORKS[framework].tox_env} --notest` from {PROJECT_ROOT}"
         )
     return python
 
 
 def framework_defaults(framework: str) -> dict[str, bool]:
-    """The tuned modes the framework turns on by itself on this machine (TensorFlow's oneDNN
-    depends on the CPU), asked of its own env: the harness imports neither framework."""
+    """The tuned modes the framework turns on by itself on this machine (a process mode's
+    default may depend on the CPU), asked of its own env: the harness imports no framework."""
     module = FRAMEWORKS[framework].module("defaults")
     done = subprocess.run([str(framework_python(framework)), "-m", module], cwd=PROJECT_ROOT,
                           capture_output=True, text=True, check=False)

@@ -1,4 +1,4 @@
-"""The parity checks (`python -m benchmarks parity`): the two twins are the same model.
+"""The parity checks (`python -m benchmarks parity`): the twins are the same model.
 
 Each twin's probe (`<twin>.parity`) runs in its own framework env and writes what it sees;
 this side never imports a framework. Three checks, each against a referee where one exists,
@@ -39,7 +39,7 @@ from benchmarks.matrix.envs import PROJECT_ROOT, framework_python
 from benchmarks.parity.diffs import max_rel_diff
 from benchmarks.parity.train_mode import batchnorm_limits, render_train_mode, train_mode_section
 from common_data.errors import ConfigError
-from common_data.frameworks import FRAMEWORKS, MODE_FRAMEWORK
+from common_data.frameworks import ANCHOR, FRAMEWORK_PAIRS, FRAMEWORKS, MODE_FRAMEWORK
 from common_data.model.dropout import draw_masks, dropout_layers
 from common_data.model.init_weights import init_weights, weights_digest
 from common_data.model.reference import forward, softmax_cross_entropy
@@ -50,7 +50,7 @@ THRESHOLDS = {"forward_max_abs_diff": 1e-5, "train_loss_max_rel_diff": 1e-4}
 # When either side runs in bf16 (mode.mixed_precision). bf16 keeps 8 bits of mantissa: every
 # conv and matmul input is rounded to a relative 2^-8 = 3.9e-3 (products summed in float32),
 # so the float32 limits above cannot hold. Measured on this CPU (AMD EPYC, avx512_bf16,
-# oneDNN; baseline CNN, seed 0, 2026-12-04), max |logit - float64 reference| (logits of
+# native bf16 kernels; baseline CNN, seed 0, 2026-12-04), max |logit - float64 reference| (logits of
 # magnitude 0.13-0.26): 32 px torch 2.0e-3, tf 2.5e-3, with the shared dropout masks 2.0e-3
 # and 3.7e-3; 64 px 1.9e-3 / 1.2e-3, masked 2.2e-3 / 1.8e-3. Loss over ten Adam steps, twin vs
 # twin: 3.0e-4 (32 px), 4.0e-4 (64 px). The limits allow about 2.7x and 5x of the worst (the
@@ -98,16 +98,18 @@ def run_probe(framework: str, out: Path, args: argparse.Namespace) -> dict[str, 
 def compare(
     spec: Spec, seed: int, lr: float, probes: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
-    """The three checks as one JSON-able report."""
+    """The three checks as one JSON-able report; twin-vs-twin figures are each framework
+    against the anchor (FRAMEWORK_PAIRS), and a check takes the worst of them."""
     weights = init_weights(spec, seed)
-    torch_side, tf_side = probes["torch"], probes["tf"]
-    same_batch = all(np.array_equal(torch_side[k], tf_side[k]) for k in ("x", "y"))
-    x, y = torch_side["x"], torch_side["y"]
+    anchor = probes[ANCHOR]
+    same_batch = all(np.array_equal(anchor[k], probes[fw][k])
+                     for fw in FRAMEWORKS for k in ("x", "y"))
+    x, y = anchor["x"], anchor["y"]
     reference = forward(spec, weights, x)
     expected = dict(spec.param_shapes())
 
     per_layer = []
-    for name in sorted(expected.keys() | torch_side["params"].keys() | tf_side["params"].keys()):
+    for name in sorted(set(expected).union(*(probes[fw]["params"] for fw in FRAMEWORKS))):
         shapes = {fw: probes[fw]["params"].get(name) for fw in FRAMEWORKS}
         per_layer.append({
             "param": name, "spec": list(expected[name]) if name in expected else None,
@@ -118,15 +120,16 @@ def compare(
     params = {fw: sum(math.prod(s) for s in probes[fw]["params"].values()) for fw in FRAMEWORKS}
 
     forward_diff = {fw: float(np.abs(probes[fw]["logits"] - reference).max()) for fw in FRAMEWORKS}
-    forward_diff["torch_vs_tf"] = float(np.abs(torch_side["logits"] - tf_side["logits"]).max())
-    forward_diff["max"] = max(forward_diff["torch"], forward_diff["tf"])
+    for a, b in FRAMEWORK_PAIRS:
+        forward_diff[f"{a}_vs_{b}"] = float(np.abs(probes[a]["logits"] - probes[b]["logits"]).max())
+    forward_diff["max"] = max(forward_diff[fw] for fw in FRAMEWORKS)
     masks = draw_masks(dropout_layers(spec), seed, 0, 0, len(y))
     masked_reference = forward(spec, weights, x, masks)
     masked_diff = {fw: float(np.abs(probes[fw]["masked_logits"] - masked_reference).max())
                    for fw in FRAMEWORKS}
-    masked_diff["max"] = max(masked_diff["torch"], masked_diff["tf"])
+    masked_diff["max"] = max(masked_diff[fw] for fw in FRAMEWORKS)
     losses = {fw: probes[fw]["losses"].tolist() for fw in FRAMEWORKS}
-    train_rel = max_rel_diff(losses["torch"], losses["tf"])
+    train_rel = max(max_rel_diff(losses[a], losses[b]) for a, b in FRAMEWORK_PAIRS)
     bf16 = runs_bf16(probes)
     limits = thresholds(spec, bf16)
 
@@ -142,7 +145,7 @@ def compare(
     checks.update(train_mode["checks"])
     return {
         "spec": spec.name, "input_shape": list(spec.input_shape), "seed": seed, "lr": lr,
-        "steps": len(losses["torch"]), "params": {**params, "spec": spec.total_params()},
+        "steps": len(losses[ANCHOR]), "params": {**params, "spec": spec.total_params()},
         "params_per_tensor": per_layer, "forward_max_abs_diff": forward_diff,
         "shared_dropout_max_abs_diff": masked_diff,
         "modes": {fw: probes[fw]["environment"].get("modes", {}) for fw in FRAMEWORKS},
@@ -171,7 +174,7 @@ def thresholds(spec: Spec, bf16: bool) -> dict[str, float]:
 
 
 def render(report: dict[str, Any]) -> str:
-    """The human-readable table."""
+    """The human-readable table: one column per framework."""
     size = "x".join(map(str, report["input_shape"]))
     limits = report["thresholds"]
     modes = "; ".join(
@@ -183,31 +186,46 @@ def render(report: dict[str, Any]) -> str:
              *(["bf16 on a side (mode mixed_precision): the forward and training limits are "
                 "bf16's (benchmarks/parity/check.py BF16_THRESHOLDS, measured and justified there)",
                 ""] if report.get("bf16") else []),
-             f"{'parameter':<{w}} {'spec':<20} {'torch':<20} {'tf':<20} {'count':>10}"]
+             f"{'parameter':<{w}} {'spec':<20} "
+             + "".join(f"{fw:<20} " for fw in FRAMEWORKS) + f"{'count':>10}"]
     for row in report["params_per_tensor"]:
         cells = [str(tuple(row[k])) if row[k] else "-" for k in ("spec", *FRAMEWORKS)]
         mark = "" if row["match"] else "  MISMATCH"
-        lines.append(f"{row['param']:<{w}} {cells[0]:<20} {cells[1]:<20} {cells[2]:<20} "
-                     f"{row['count']:>10,}{mark}")
+        lines.append(f"{row['param']:<{w}} " + "".join(f"{c:<20} " for c in cells)
+                     + f"{row['count']:>10,}{mark}")
     p, f = report["params"], report["forward_max_abs_diff"]
     m = report["shared_dropout_max_abs_diff"]
-    lines += [f"{'total':<{w}} {p['spec']:<20,} {p['torch']:<20,} {p['tf']:<20,}", "",
-              f"forward, max |logit - float64 reference|: torch {f['torch']:.2e}, tf {f['tf']:.2e} "
-              f"(torch vs tf {f['torch_vs_tf']:.2e}; "
-              f"threshold {limits['forward_max_abs_diff']:.0e})",
+    pairs = ", ".join(f"{a} vs {b} {f[f'{a}_vs_{b}']:.2e}" for a, b in FRAMEWORK_PAIRS)
+    lines += [f"{'total':<{w}} " + " ".join(f"{p[k]:<20,}" for k in ("spec", *FRAMEWORKS)), "",
+              f"forward, max |logit - float64 reference|: {_per_framework(f)} "
+              f"({pairs}; threshold {limits['forward_max_abs_diff']:.0e})",
               f"shared dropout masks, max |logit - float64 reference with the same masks|: "
-              f"torch {m['torch']:.2e}, tf {m['tf']:.2e}",
+              f"{_per_framework(m)}",
               "", f"training, {report['steps']} Adam steps (lr {report['lr']:g}) on one batch, "
               "dropout off; "
               f"loss before each step (float64 reference before step 1: "
               f"{report['reference_loss']:.8f}):",
-              f"{'step':>4} {'torch':>12} {'tf':>12} {'rel diff':>9}"]
+              f"{'step':>4} " + "".join(f"{fw:>12} " for fw in FRAMEWORKS)
+              + " ".join(f"{_rel_header(b):>9}" for _, b in FRAMEWORK_PAIRS)]
     runs = report["train_loss"]
-    for i, (a, b) in enumerate(zip(runs["torch"], runs["tf"], strict=True), 1):
-        lines.append(f"{i:>4} {a:>12.8f} {b:>12.8f} {max_rel_diff([a], [b]):>9.1e}")
+    for i, step in enumerate(zip(*(runs[fw] for fw in FRAMEWORKS), strict=True), 1):
+        loss = dict(zip(FRAMEWORKS, step, strict=True))
+        lines.append(f"{i:>4} " + "".join(f"{v:>12.8f} " for v in step)
+                     + " ".join(f"{max_rel_diff([loss[a]], [loss[b]]):>9.1e}"
+                                for a, b in FRAMEWORK_PAIRS))
     lines += [f"max relative difference {report['train_loss_max_rel_diff']:.2e} "
               f"(threshold {limits['train_loss_max_rel_diff']:.0e})"]
     lines += [*render_train_mode(report["train_mode"]), ""]
     lines += [f"{name:<24} {'pass' if ok else 'FAIL'}" for name, ok in report["checks"].items()]
     lines.append("PASSED" if report["passed"] else "FAILED")
     return "\n".join(lines)
+
+
+def _per_framework(values: dict[str, float]) -> str:
+    """'torch 1.2e-06, tf 3.4e-06': one figure per framework, by key."""
+    return ", ".join(f"{fw} {values[fw]:.2e}" for fw in FRAMEWORKS)
+
+
+def _rel_header(other: str) -> str:
+    """The relative-difference column of the pair (anchor, other); with one pair, as before."""
+    return "rel diff" if len(FRAMEWORK_PAIRS) == 1 else f"vs {other}"

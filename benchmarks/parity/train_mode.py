@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.parity.diffs import max_abs_diff, max_rel_diff, max_rel_scaled
-from common_data.frameworks import FRAMEWORKS
+from common_data.frameworks import ANCHOR, FRAMEWORK_PAIRS, FRAMEWORKS
 from common_data.model.dropout import draw_masks, dropout_layers
 from common_data.model.parity_probe import flat_state, running_names
 from common_data.model.reference import train_forward
@@ -76,7 +76,7 @@ def train_mode_section(
 ) -> dict[str, Any]:
     """The checks above as one JSON-able section of the parity report."""
 
-    x, y = probes["torch"]["x"], probes["torch"]["y"]
+    x, y = probes[ANCHOR]["x"], probes[ANCHOR]["y"]
     masks = draw_masks(dropout_layers(spec), seed, 0, 0, len(y))
     logits, running = train_forward(spec, weights, x, masks)
     reference_running = flat_state(running, running_names(spec))
@@ -84,9 +84,10 @@ def train_mode_section(
     forward = {fw: max_abs_diff(probes[fw]["train_mode_logits"], logits) for fw in FRAMEWORKS}
     step1 = {fw: max_rel_scaled(probes[fw]["running_step1"], reference_running)
              for fw in FRAMEWORKS}
-    final = max_rel_scaled(probes["torch"]["running_final"], probes["tf"]["running_final"])
+    final = max(max_rel_scaled(probes[a]["running_final"], probes[b]["running_final"])
+                for a, b in FRAMEWORK_PAIRS)
     losses = {fw: probes[fw]["train_mode_losses"].tolist() for fw in FRAMEWORKS}
-    loss_rel = max_rel_diff(losses["torch"], losses["tf"])
+    loss_rel = max(max_rel_diff(losses[a], losses[b]) for a, b in FRAMEWORK_PAIRS)
     values = {
         "train_forward_max_abs_diff": max(forward.values()),
         "running_step1_max_rel_diff": max(step1.values()),
@@ -99,7 +100,7 @@ def train_mode_section(
         for name, limit in THRESHOLDS.items()})
     return {
         "trainable_params": {**trainable, "spec": spec.trainable_params()},
-        "lr": float(probes["torch"]["train_mode_lr"]), "running_tensors": len(running),
+        "lr": float(probes[ANCHOR]["train_mode_lr"]), "running_tensors": len(running),
         "forward": forward, "running_step1": step1,
         "losses": losses, "values": values, "thresholds": THRESHOLDS, "checks": checks,
     }
@@ -109,24 +110,30 @@ def render_train_mode(section: dict[str, Any]) -> list[str]:
     """The section's lines of the human-readable report."""
     p, v, t = section["trainable_params"], section["values"], section["thresholds"]
     f, r = section["forward"], section["running_step1"]
+    steps = len(section["losses"][ANCHOR])
+    pairs = ", ".join(f"{a} vs {b}" for a, b in FRAMEWORK_PAIRS)
     lines = [
         "", "training mode (batch statistics, shared dropout masks), a fresh copy of each twin:",
-        f"trainable parameters: spec {p['spec']:,}, torch {p['torch']:,}, tf {p['tf']:,}",
-        f"forward of step 1, max |logit - float64 reference|: torch {f['torch']:.2e}, "
-        f"tf {f['tf']:.2e} (threshold {t['train_forward_max_abs_diff']:.0e})",
+        f"trainable parameters: spec {p['spec']:,}, "
+        + ", ".join(f"{fw} {p[fw]:,}" for fw in FRAMEWORKS),
+        "forward of step 1, max |logit - float64 reference|: "
+        + ", ".join(f"{fw} {f[fw]:.2e}" for fw in FRAMEWORKS)
+        + f" (threshold {t['train_forward_max_abs_diff']:.0e})",
     ]
     if section["running_tensors"]:
         lines += [
             f"running statistics ({section['running_tensors']} tensors) after step 1, max |twin "
-            f"- reference| / max(|reference|, 1): torch {r['torch']:.2e}, tf {r['tf']:.2e} "
-            f"(threshold {t['running_step1_max_rel_diff']:.0e})",
-            f"running statistics after step {len(section['losses']['torch'])}, max |torch - tf| "
-            f"/ max(|torch|, |tf|, 1): {v['running_final_max_rel_diff']:.2e} "
+            "- reference| / max(|reference|, 1): "
+            + ", ".join(f"{fw} {r[fw]:.2e}" for fw in FRAMEWORKS)
+            + f" (threshold {t['running_step1_max_rel_diff']:.0e})",
+            f"running statistics after step {steps}, max "
+            + ", ".join(f"|{a} - {b}| / max(|{a}|, |{b}|, 1)" for a, b in FRAMEWORK_PAIRS)
+            + f": {v['running_final_max_rel_diff']:.2e} "
             f"(threshold {t['running_final_max_rel_diff']:.0e})",
         ]
     lines.append(
-        f"loss before each of {len(section['losses']['torch'])} Adam steps (lr {section['lr']:g}), "
+        f"loss before each of {steps} Adam steps (lr {section['lr']:g}), "
         "max relative difference "
-        f"torch vs tf: {v['train_mode_loss_max_rel_diff']:.2e} "
+        f"{pairs}: {v['train_mode_loss_max_rel_diff']:.2e} "
         f"(threshold {t['train_mode_loss_max_rel_diff']:.0e})")
     return lines

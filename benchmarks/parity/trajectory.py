@@ -26,7 +26,7 @@ import numpy as np
 from benchmarks.markdown import md_text
 from benchmarks.matrix.records import Setting, setting_of
 from benchmarks.report import figures
-from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
+from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORK_PAIRS, pair_label
 
 _NOT_PAIRED = ("framework", "mode", "save_weights")
 _NOT_FLOOR = ("threads", "inter_op_threads", "save_weights")
@@ -35,8 +35,8 @@ PARTED_PP = 2.0  # validation accuracies this far apart (pp) count as parted
 
 @dataclass
 class Pair:
-    """Two runs of one config: the twins (`kind` 'twins': a is PyTorch, b TensorFlow) or one
-    framework at two thread counts (`kind` 'floor': a has fewer threads)."""
+    """Two runs of one config: the twins (`kind` 'twins': a is the anchor framework, b another)
+    or one framework at two thread counts (`kind` 'floor': a has fewer threads)."""
 
     kind: str
     setting: Setting
@@ -49,7 +49,7 @@ class Pair:
     @property
     def label(self) -> str:
         if self.kind == "twins":
-            return f"{FRAMEWORK_NAMES['torch']} vs {FRAMEWORK_NAMES['tf']}"
+            return pair_label(self.a["framework"], self.b["framework"], " vs ")
         threads = [r["config"]["threads"] for r in (self.a, self.b)]
         return (f"{FRAMEWORK_NAMES[self.a['framework']]} {threads[0]} vs {threads[1]} "
                 "threads (floor)")
@@ -98,14 +98,14 @@ def _pair(kind: str, a: dict[str, Any], b: dict[str, Any]) -> Pair:
 
 
 def twin_pairs(records: list[dict[str, Any]]) -> list[Pair]:
-    """Every same-seed torch/tf pair of 'ok' records whose configs differ only in the
-    framework and its modes (records made before dropout was shared count as 'framework'),
+    """Every same-seed (anchor, other framework) pair of 'ok' records whose configs differ only
+    in the framework and its modes (records made before dropout was shared count as 'framework'),
     and every floor pair: one framework at two thread counts, configs otherwise equal."""
     pairs = []
     for group in _groups(records, _NOT_PAIRED):
         by_framework = {r["framework"]: r for r in group}
-        if set(FRAMEWORKS) <= by_framework.keys():
-            pairs.append(_pair("twins", by_framework["torch"], by_framework["tf"]))
+        pairs += [_pair("twins", by_framework[a], by_framework[b])
+                  for a, b in FRAMEWORK_PAIRS if {a, b} <= by_framework.keys()]
     for group in _groups(records, _NOT_FLOOR):
         by_threads = {r["config"]["threads"]: r for r in group}
         if len(by_threads) >= 2:
@@ -120,13 +120,14 @@ def shrink_factors(pairs: list[Pair]) -> list[dict[str, Any]]:
     times smaller the largest validation-accuracy gap is with shared masks."""
     by_key: dict[tuple, dict[str, Pair]] = {}
     for pair in (p for p in pairs if p.kind == "twins"):
-        by_key.setdefault((pair.setting, pair.variant, pair.seed), {})[pair.dropout] = pair
+        key = (pair.label, pair.setting, pair.variant, pair.seed)
+        by_key.setdefault(key, {})[pair.dropout] = pair
     out = []
-    for (setting, variant, seed), sources in by_key.items():
+    for (label, setting, variant, seed), sources in by_key.items():
         if {"shared", "framework"} <= sources.keys():
             own = sources["framework"].figures()["max_abs_val_acc_pp"]
             shared = sources["shared"].figures()["max_abs_val_acc_pp"]
-            out.append({"setting": setting, "variant": variant, "seed": seed,
+            out.append({"label": label, "setting": setting, "variant": variant, "seed": seed,
                         "framework_pp": own, "shared_pp": shared,
                         "factor": own / shared if shared else float("inf")})
     return out
@@ -161,7 +162,8 @@ def section(records: list[dict[str, Any]], fig_dir: Path, out_dir: Path) -> list
         "",
         "Same-seed twin pairs: identical configs but the framework (same data, split, "
         "initial weights, batches and dropout source), compared epoch by epoch "
-        "(Δ = PyTorch − TensorFlow). *shared*: both apply the dropout masks drawn once in "
+        f"(Δ = {', '.join(pair_label(a, b) for a, b in FRAMEWORK_PAIRS)}). *shared*: both "
+        "apply the dropout masks drawn once in "
         "`common_data.model.dropout`; *framework*: each draws its own. *Floor* pairs are one "
         "framework at two thread counts (the same sums in another order): how fast they part "
         "measures how chaotic float32 training itself is, the yardstick for the twins. "
@@ -172,7 +174,8 @@ def section(records: list[dict[str, Any]], fig_dir: Path, out_dir: Path) -> list
     ]
     for item in shrink_factors(pairs):
         lines.append(
-            f"- {md_text(item['setting'].title)}, {item['variant']}, seed {item['seed']}: "
+            f"- {_pair_prefix(item)}{md_text(item['setting'].title)}, {item['variant']}, "
+            f"seed {item['seed']}: "
             f"the largest "
             f"validation-accuracy gap is {item['framework_pp']:.2f} pp with each framework's "
             f"own dropout and {item['shared_pp']:.2f} pp with shared masks "
@@ -184,6 +187,11 @@ def section(records: list[dict[str, Any]], fig_dir: Path, out_dir: Path) -> list
     chart = figures.trajectory_chart(both or pairs[:2], fig_dir / "trajectory-parity.png")
     lines += ["", f"![trajectory parity]({chart.relative_to(out_dir).as_posix()})", ""]
     return lines
+
+
+def _pair_prefix(item: dict[str, Any]) -> str:
+    """With more than one framework pair, which one a shrink factor is about."""
+    return f"{item['label']}, " if len(FRAMEWORK_PAIRS) > 1 else ""
 
 
 def describe(pairs: list[Pair]) -> str:
@@ -204,6 +212,6 @@ def describe(pairs: list[Pair]) -> str:
                    f"{f['parted_at_epoch'] or 'never'}")
         out.append("")
     return "\n".join(out) + "".join(
-        f"{FRAMEWORK_NAMES['torch']} vs {FRAMEWORK_NAMES['tf']}: own dropout "
+        f"{s['label']}: own dropout "
         f"{s['framework_pp']:.2f} pp, shared masks {s['shared_pp']:.2f} pp "
         f"({s['factor']:.1f}x smaller)\n" for s in shrink_factors(pairs))

@@ -28,7 +28,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common_data.bench.workload import MATMUL_PRECISIONS, mode_precision
+from common_data.bench.workload import (
+    MATMUL_PRECISIONS,
+    mode_precision,
+    process_fields,
+    process_setting,
+)
+from common_data.frameworks import FRAMEWORKS
 
 CLOCK_SLACK_S = 2.0  # records carry whole-second timestamps
 # benchmarks/performance/bench_data.py's one augmented epoch (extra_info "frames"): the loader
@@ -55,7 +61,9 @@ class Row:
     gflops: float | None
     info: dict[str, Any]
     image_size: int | None = None  # None: a matmul, or a suite from before input sizes
-    onednn: bool | None = None     # TF's oneDNN setting of the process; None: torch or unset
+    # the setting of the framework's process mode (common_data.frameworks); None: the
+    # framework has none, or a suite from before it was recorded
+    process_mode: bool | None = None
     precision: str = "sgemm"       # the matmul peak it is held to: "sgemm" (float32), "bf16"
 
 
@@ -73,12 +81,9 @@ TARGETS = (
     Target("loader_over_train", "loader >= 20x the fastest twin's training throughput",
            20.0, True),
     Target("data_wait_fraction", "data wait < 5 % of step time", 0.05, False),
-    Target("peak_fraction.torch",
-           "PyTorch twin's best mode >= 50 % of measured matmul peak (128x128, batch 32)",
-           0.50, True),
-    Target("peak_fraction.tf",
-           "TensorFlow twin's best mode >= 50 % of measured matmul peak (128x128, batch 32)",
-           0.50, True),
+    *(Target(f"peak_fraction.{key}",
+             f"{fw.name} twin's best mode >= 50 % of measured matmul peak (128x128, batch 32)",
+             0.50, True) for key, fw in FRAMEWORKS.items()),
     Target("speedup_vs_published_pipeline.overall",
            "end to end >= 5x faster than the published pipeline's approach", 5.0, True),
     Target("harness_overhead_fraction", "harness overhead < 5 % on the paper profile",
@@ -110,7 +115,8 @@ def rows_from_suite(suite: Mapping[str, Any]) -> list[Row]:
             median_s=median, min_s=best, rounds=int(stats["rounds"]),
             first_call_s=info.get("first_call_s"), device=str(info.get("device", "cpu")),
             images_per_s=images_per_s, gflops=gflops, info=info,
-            image_size=info.get("image_size"), onednn=info.get("onednn"),
+            image_size=info.get("image_size"),
+            process_mode=process_setting(info["framework"], info),
             precision=_precision(info),
         ))
     return rows
@@ -129,8 +135,8 @@ def achieved_gflops(images_per_s: float, flops_per_image: float) -> float:
 
 
 def matmul_peaks(rows: Iterable[Row], precision: str = "sgemm") -> dict[str, dict[int, float]]:
-    """framework -> threads -> best matmul GFLOP/s in `precision` (TF measures it in each
-    oneDNN process)."""
+    """framework -> threads -> best matmul GFLOP/s in `precision` (a framework with a process
+    mode measures it in each of its processes)."""
     peaks: dict[str, dict[int, float]] = {}
     for row in rows:
         if row.kind == "matmul" and row.mode == precision and row.gflops is not None:
@@ -183,7 +189,7 @@ def best_peak_fraction(rows: Iterable[Row], peaks: Peaks, batch_size: int,
             eval_row = _matching(rows, row, "eval")
             best[row.framework] = {
                 "fraction": fraction, "mode": row.mode, "threads": row.threads,
-                "image_size": image_size, "onednn": row.onednn,
+                "image_size": image_size, **process_fields(row.framework, row.info),
                 "gflops": row.gflops, "precision": row.precision,
                 "peak_gflops": peaks[row.precision][row.threads],
                 "images_per_s": row.images_per_s,

@@ -49,12 +49,14 @@ from common_data.atomic import write_bytes_atomic, write_json_atomic
 from common_data.bench.workload import SuiteSelection, gpu_seed_study, load_suite_profile
 from common_data.data.datasets import load_for_run
 from common_data.errors import DataError
+from common_data.frameworks import GPU_KIT
 
 # benchmarks/performance/gpu_check.sh reads it there, relative to the root
 KIT = PROJECT_ROOT / ".gpu"
 SUITE_PROFILE = "gpu"        # common_data/bench/workload.toml [suite.gpu]
 # what gpu_check.sh leaves in $OUT, and what the report reads from results/performance/gpu/
-RETURNED = ("device.txt", "torch-gpu.json", "seeds.tar.gz")
+SUITE_FILE = f"{GPU_KIT}-gpu.json"  # the suite's JSON, as gpu_check.sh names it
+RETURNED = ("device.txt", SUITE_FILE, "seeds.tar.gz")
 SEEDS_ARCHIVE = "seeds.tar.gz"
 SEEDS = "seeds"              # the study's records and predictions, in results/performance/gpu/
 # what the archive may hold: the runs' files in seeds/, and the sweep's account
@@ -64,11 +66,12 @@ MAX_MEMBER_BYTES = 16 * 2**20
 
 def paper_run_config(data: str, seed: int = 0, bf16: bool = False,
                      threads: int | None = None) -> dict[str, Any]:
-    """The paper protocol's PyTorch baseline, as the matrix would run it, moved to the GPU
+    """The paper protocol's baseline of the GPU kit's framework, as the matrix would run it,
+    moved to the GPU
     (float32, or bf16 autocast: mode `mixed_precision`) with the suite profile's host threads
     unless told, and no weights file (only its clock, accuracy and predictions return)."""
     profile = load_matrix_profile("paper")
-    profile.update(frameworks=["torch"], variants=["baseline"], seeds=[seed])
+    profile.update(frameworks=[GPU_KIT], variants=["baseline"], seeds=[seed])
     if threads is None:
         threads = load_suite_profile(SUITE_PROFILE).threads[0]
     profile["run"].update(data=data, device="gpu", threads=threads, save_weights=False)
@@ -155,7 +158,7 @@ def read_returned(folder: Path, cpu_runs: Path | None = None) -> dict[str, Any] 
 
 def _figures(folder: Path) -> dict[str, Any]:
     device = (folder / "device.txt").read_text(encoding="utf-8").strip().splitlines()
-    rows = rows_from_suite(json.loads((folder / "torch-gpu.json").read_text(encoding="utf-8")))
+    rows = rows_from_suite(json.loads((folder / SUITE_FILE).read_text(encoding="utf-8")))
     peaks = {row.mode: row.gflops for row in rows if row.kind == "matmul"}
     steps = [{"kind": row.kind, "mode": row.mode, "batch_size": row.batch_size,
               "image_size": row.image_size, "ms": row.median_s * 1e3,

@@ -1,8 +1,8 @@
 """The GPU figures in words and tables: PERFORMANCE.md's *GPU* section in full, and the
 shorter GPU rows of COMPARISON.md, from what `benchmarks/performance/gpu_kit.py` ingested.
 
-Every figure names the device it was measured on; the TensorFlow twin has no GPU figures
-(TensorFlow is not installed on the GPU machine), and both reports say so in one line.
+Every figure names the device it was measured on; only the GPU kit's framework has GPU
+figures (no other is installed on the GPU machine), and both reports say why in one line.
 """
 
 from __future__ import annotations
@@ -15,8 +15,16 @@ from benchmarks.formatting import num, pct, pp
 from benchmarks.matrix.envs import PROJECT_ROOT
 from benchmarks.performance.gpu_kit import read_returned
 from common_data.bench.workload import shared
+from common_data.frameworks import FRAMEWORK_NAMES, GPU_KIT
 
-NO_TF = shared()["gpu_status"]["tf"]
+KIT_NAME = FRAMEWORK_NAMES[GPU_KIT]
+
+
+def _not_measured() -> str:
+    """'<Name> twin: <why>' for every framework the GPU kit does not run."""
+    status = shared()["gpu_status"]
+    return "; ".join(f"{name} twin: {status.get(fw, 'not measured')}"
+                     for fw, name in FRAMEWORK_NAMES.items() if fw != GPU_KIT)
 
 
 def _ci(ci: list[float | None]) -> str:
@@ -89,8 +97,8 @@ def timing_lines(study: Mapping[str, Any] | None, g: Mapping[str, Any]) -> list[
 
 def study_lines(study: Mapping[str, Any]) -> list[str]:
     """The seed study: spread per precision, GPU against CPU, bf16 against float32."""
-    lines = ["The CPU rows are this project's PyTorch records of the same protocol (same split, "
-             "pixels, initial weights and dropout masks per seed).", "",
+    lines = [f"The CPU rows are this project's {KIT_NAME} records of the same protocol "
+             "(same split, pixels, initial weights and dropout masks per seed).", "",
              "| precision | seeds | mean | 95 % CI | median | min | max "
              "| seeds on the loss plateau |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     spreads = {name: study["spread"][name] for name in ("float32", "bf16")
@@ -131,7 +139,7 @@ def performance_lines(g: Mapping[str, Any]) -> list[str]:
     study = g.get("seed_study")
     folder = Path(g["folder"])
     shown = folder.relative_to(PROJECT_ROOT) if folder.is_relative_to(PROJECT_ROOT) else folder
-    lines = [f"PyTorch twin on {' / '.join(g['device'])} "
+    lines = [f"{KIT_NAME} twin on {' / '.join(g['device'])} "
              "(`benchmarks/performance/gpu_check.sh`, ingested "
              f"into `{shown.as_posix()}/`): synchronised steps, the first call apart, medians.",
              "",
@@ -148,9 +156,9 @@ def section(results_dir: Path) -> list[str]:
     if not g:
         return []
     study = g.get("seed_study")
-    lines = [f"### GPU: the PyTorch twin on {device_name(g)}", "",
+    lines = [f"### GPU: the {KIT_NAME} twin on {device_name(g)}", "",
              f"Measured with `benchmarks/performance/gpu_check.sh` ({' / '.join(g['device'])}); "
-             f"TensorFlow twin: {NO_TF}. PERFORMANCE.md has the per-step table.", "",
+             f"{_not_measured()}. PERFORMANCE.md has the per-step table.", "",
              *timing_lines(study, g), ""]
     if study:
         lines += study_lines(study)

@@ -24,6 +24,7 @@ from benchmarks.findings.convergence import plateau_epochs
 from benchmarks.matrix.records import is_bf16, load_predictions, load_records
 from benchmarks.stats import mean_ci, paired_t_test
 from common_data.bench.workload import gpu_seed_study
+from common_data.frameworks import GPU_KIT
 
 # Config keys in which runs of the study may differ and still be one protocol: the seed, where
 # it runs and with how many host threads, the repacked copy of the same pixels (the records'
@@ -121,7 +122,7 @@ def seed_study(gpu_folder: Path, cpu_runs: Path) -> dict[str, Any] | None:
         if _protocol(record) == protocol:
             by_precision.setdefault(_precision(record), []).append(record)
     cpu = sorted((r for r in load_records(cpu_runs)
-                  if r.get("status") == "ok" and r.get("framework") == "torch"
+                  if r.get("status") == "ok" and r.get("framework") == GPU_KIT
                   and _protocol(r) == protocol and _precision(r) == "float32"),
                  key=lambda r: r["config"]["seed"])
     float32, bf16 = by_precision.get("float32", []), by_precision.get("bf16", [])

@@ -12,7 +12,8 @@ from typing import Any
 from benchmarks.formatting import num, pct
 from benchmarks.performance import bf16_check
 from benchmarks.performance import sections as perf_sections
-from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
+from common_data.bench.workload import process_setting
+from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS, notes, notes_part
 
 _SPEEDUP_KEY = {"cached": "speedup", "cached_prefetch": "speedup_prefetch"}
 
@@ -144,8 +145,7 @@ def _bf16_text(e: Mapping[str, Any]) -> str:
 _EXPLAIN: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "loader_over_train": _loader,
     "data_wait_fraction": _data_wait,
-    "peak_fraction.torch": _peak("torch"),
-    "peak_fraction.tf": _peak("tf"),
+    **{f"peak_fraction.{key}": _peak(key) for key in FRAMEWORKS},
     "speedup_vs_published_pipeline.overall": _speedup,
     "harness_overhead_fraction": _overhead,
     "verdict_speedup.finding": _verdict,
@@ -228,26 +228,29 @@ def _machine_peaks(f: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _modes_table(f: Mapping[str, Any]) -> list[str]:
+    process = [fw for fw in FRAMEWORKS.values() if fw.process_mode]
+    column = " / ".join(fw.mode_label(fw.process_mode) for fw in process if fw.process_mode)
+    mode_notes = [note for fw in process if fw.process_mode
+                  and (note := notes(fw.key, "modes").get(fw.process_mode))]
     lines = ["## Per-mode table (one training step, one evaluation pass, the sgemm, the loader)",
-             "",
-             "oneDNN: TensorFlow's TF_ENABLE_ONEDNN_OPTS in the suite process, set explicitly "
-             "(`unset`: a suite from before it was; TF then chose by CPU).", "",
+             "", *(line for note in mode_notes for line in (note, "")),
              "% of peak: of the machine's matmul peak in the row's own precision (float32 "
              "rows of sgemm, bf16 rows of the bf16 matmul).", "",
-             "| framework | case | mode | precision | oneDNN | size | threads | batch | median ms "
-             "| images/s | GFLOP/s | % of peak | first call s |",
+             f"| framework | case | mode | precision | {column or 'process mode'} | size | "
+             "threads | batch | median ms | images/s | GFLOP/s | % of peak | first call s |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     order = {"matmul": 0, "loader": 1, "train": 2, "eval": 3}
     rows = [r for r in f["modes"] if r["kind"] in order]
     rows.sort(key=lambda r: (r["framework"], order[r["kind"]], -(r.get("image_size") or 0),
-                             r["batch_size"], r["mode"], bool(r.get("onednn")), -r["threads"]))
+                             r["batch_size"], r["mode"], bool(process_setting(r["framework"], r)),
+                             -r["threads"]))
     for r in rows:
         batch = f"{r['batch_size']}x{r['batch_size']}" if r["kind"] == "matmul" else r["batch_size"]
         size = r.get("image_size") or ""
         lines.append(
             f"| {r['framework']} | {r['kind']} | {r['mode']} "
             f"| {_precision(r)} "
-            f"| {_onednn(r)} | {size} "
+            f"| {_process_cell(r)} | {size} "
             f"| {r['threads']} | {batch} "
             f"| {num(r['median_ms'])} | {num(r['images_per_s'])} | {num(r['gflops'])} "
             f"| {pct(r['peak_fraction'])} | {num(r['first_call_s'], 2)} |")
@@ -261,13 +264,14 @@ def _precision(row: Mapping[str, Any]) -> str:
     return "bf16" if row.get("precision") == "bf16" else "float32"
 
 
-def _onednn(row: Mapping[str, Any]) -> str:
-    """on / off for a TF row, '' for a framework without the setting."""
-    if "onednn" not in FRAMEWORKS[row["framework"]].modes:
+def _process_cell(row: Mapping[str, Any]) -> str:
+    """on / off for a row of a framework with a process mode, '' for one without."""
+    if not FRAMEWORKS[row["framework"]].process_mode:
         return ""
-    if row.get("onednn") is None:
+    setting = process_setting(row["framework"], row)
+    if setting is None:
         return "unset"
-    return "on" if row["onednn"] else "off"
+    return "on" if setting else "off"
 
 
 def _e2e_table(f: Mapping[str, Any]) -> list[str]:
@@ -279,8 +283,8 @@ def _e2e_table(f: Mapping[str, Any]) -> list[str]:
              f"{w['image_size']}, batch {w['batch_size']}, the default mode, one warmed-up "
              "twin per pipeline. `published`: "
              "every sample read and decoded from disk on every step in the training process "
-             "(the PyTorch notebook's cv2.imread + resize per sample, the Keras "
-             "ImageDataGenerator's per-epoch decode; byte-identical batches to ours). `cached`: "
+             f"({', '.join(notes_part('performance', 'published_pipeline'))}; byte-identical "
+             "batches to ours). `cached`: "
              "the decode cache (loading it included) and the shared batch iterator, as runs use "
              "them. `cached_prefetch`: the same with common_data/data/prefetch.py. Both sides "
              "augment with our OpenCV warp, so the published Keras generator's slower SciPy "
@@ -319,10 +323,10 @@ def _not_run(f: Mapping[str, Any]) -> list[str]:
 def _method(f: Mapping[str, Any]) -> list[str]:
     return [
         "## How the figures are computed", "",
-        "* Suites: `pytorch_impl/bench.py` and `tf_impl/bench.py` (pytest-benchmark), one "
-        "process per thread count and, for TensorFlow, per oneDNN setting "
-        "(TF_ENABLE_ONEDNN_OPTS set to 0 or 1 before TF is imported, never left to TF's "
-        "CPU-dependent default), cases from `common_data/bench/workload.toml`; the first input "
+        f"* Suites: {' and '.join(f'`{fw.bench_suite}`' for fw in FRAMEWORKS.values())} "
+        "(pytest-benchmark), one process per thread count"
+        + "".join(f" and, {part}" for part in notes_part("performance", "suite_processes"))
+        + ", cases from `common_data/bench/workload.toml`; the first input "
         "size is the primary one (every case, the peak-fraction targets), the others time "
         "training steps of each twin's default and tuned modes; each twin is "
         "built by its own `make_twin` + `Twin.build`, and every timed call returns only after the "
@@ -334,9 +338,8 @@ def _method(f: Mapping[str, Any]) -> list[str]:
         "either framework at the same thread count, float32 (sgemm) for float32 modes, bf16 "
         "for bf16 modes (mixed_precision), so each mode is held to what its own arithmetic "
         "could reach.",
-        "* first call s: the untimed first call of a case, where tf.function traces, XLA "
-        "compiles and torch.compile compiles; torch.compile's depends on whether Inductor's "
-        "on-disk cache already holds the graph.",
+        "* first call s: the untimed first call of a case, where "
+        + "; ".join(notes_part("performance", "first_call")) + ".",
         "* loader_over_train: augmented-batch images/s of the shared loader (slowest env) over "
         "the fastest training case of either twin.",
         "* Harness overhead: (matrix wall time - sum of train_s + eval_s of the runs it ran) / "

@@ -12,7 +12,8 @@ from typing import Any
 
 from benchmarks.formatting import num, pct
 from benchmarks.performance import gpu_report
-from common_data.frameworks import FRAMEWORK_NAMES
+from common_data.bench.workload import process_setting
+from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS, GPU_KIT, notes_part
 
 
 def op_profiles(f: Mapping[str, Any]) -> list[str]:
@@ -23,14 +24,13 @@ def op_profiles(f: Mapping[str, Any]) -> list[str]:
         return [*lines, "Not profiled: no per-op profile JSON under the suites' folder "
                 "(`<package>.op_profile` runs after the suites; see its log).", ""]
     lines += ["A few training steps of each twin's best mode (the peak-fraction target's), one "
-              "thread, after warm-up steps, under the framework's own profiler: torch.profiler's "
-              "self CPU time per aten op; TensorFlow's profiler, each executor op's self time "
-              "per op type. Self time counts a nested op once, in the op that ran it; the last "
+              "thread, after warm-up steps, under the framework's own profiler: "
+              + "; ".join(notes_part("performance", "op_profiler"))
+              + ". Self time counts a nested op once, in the op that ran it; the last "
               "row is the step's wall time that no op accounts for. The profiler adds its own "
               "cost, so the step here is slower than in the per-mode table.", ""]
     for fw, p in profiles.items():
-        onednn = "" if p.get("onednn") is None else f", oneDNN {'on' if p['onednn'] else 'off'}"
-        lines += [f"### {FRAMEWORK_NAMES.get(fw, fw)}: mode {p['mode']}{onednn}, "
+        lines += [f"### {FRAMEWORK_NAMES.get(fw, fw)}: mode {p['mode']}{_process_text(fw, p)}, "
                   f"{p['image_size']}x{p['image_size']}, batch {p['batch_size']}, "
                   f"{p['threads']} thread(s), {p['steps']} steps, "
                   f"{num(p['step_ms'])} ms/step", "",
@@ -82,10 +82,12 @@ def _measured(m: Mapping[str, Any] | None) -> list[str]:
              f"finding's 64-px random/full baseline, the paper's 128-px baseline) trained for "
              f"{m['epochs']} epoch(s), not the protocols' 20, so these are per-epoch training "
              f"times (`{m['folder']}`). Out of the box: each framework's modes as it sets them "
-             "itself on this machine (asked of it: TensorFlow turns oneDNN on by itself on "
-             "CPUs with AVX-512 VNNI or AMX), every core given to one run (intra-op threads), "
-             "one run at a time. Modes off: the same with every tuned mode off, as out of the "
-             "box is on CPUs where TensorFlow leaves oneDNN off. Tuned is how the matrix runs: "
+             "itself on this machine (asked of it"
+             + _colon(notes_part("performance", "out_of_the_box"))
+             + "), every core given to one run (intra-op threads), "
+             "one run at a time. Modes off: the same with every tuned mode off"
+             + "".join(f", {part}" for part in notes_part("performance", "modes_off"))
+             + ". Tuned is how the matrix runs: "
              "the chosen modes and threads per run, as many runs at once as the cores allow; "
              "a run that shared the cores with k - 1 others counts 1/k of its seconds, since "
              "the matrix advances k runs meanwhile. Tuned in bf16 is tuned with bf16 on for "
@@ -120,9 +122,24 @@ def gpu(f: Mapping[str, Any]) -> list[str]:
     lines = ["## GPU", ""]
     status = dict(f.get("gpu_status") or {})
     if measured:
-        status.pop("torch", None)
+        status.pop(GPU_KIT, None)
         lines += gpu_report.performance_lines(measured)
     if status:
         lines += ["| framework | GPU figures |", "| --- | --- |"]
         lines += [f"| {FRAMEWORK_NAMES.get(fw, fw)} | {text} |" for fw, text in status.items()]
     return [*lines, ""]
+
+
+def _process_text(framework: str, profile: Mapping[str, Any]) -> str:
+    """', <label> on' (the framework's process mode, by its report label) where the
+    profile ran with one set; '' otherwise."""
+    setting = process_setting(framework, profile) if framework in FRAMEWORKS else None
+    if setting is None:
+        return ""
+    fw = FRAMEWORKS[framework]
+    return f", {fw.mode_label(fw.process_mode or '')} {'on' if setting else 'off'}"
+
+
+def _colon(parts: list[str]) -> str:
+    """': a; b' after a phrase the parts explain, '' without parts."""
+    return f": {'; '.join(parts)}" if parts else ""

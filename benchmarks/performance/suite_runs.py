@@ -1,5 +1,5 @@
 """Run the benchmark suites and read back what they wrote: one pytest process per framework,
-thread count and oneDNN setting, the per-op profiles, the data-layer suite and the overhead
+thread count and process-mode setting, the per-op profiles, the data-layer suite and the overhead
 matrix, each streamed to a log under `<results>/performance/`."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Suite:
 
 
 def run_suite(framework: str, selection: workload.SuiteSelection, out_dir: Path) -> Suite:
-    """One framework suite process (a thread count, and TF's oneDNN setting); progress lines
+    """One framework suite process (a thread count, and a process-mode setting); progress lines
     go to the console, the full output to <out>/logs/<suite>.log."""
     name = selection.name(framework)
     json_path, junit = out_dir / f"{name}.json", out_dir / f"{name}.junit.xml"
@@ -46,21 +46,21 @@ def run_suite(framework: str, selection: workload.SuiteSelection, out_dir: Path)
                "-v",
                "-p", "no:cacheprovider", "--benchmark-json", str(json_path),
                "--junitxml", str(junit)]
-    returncode = _stream(command, name, out_dir, selection.to_env())
+    returncode = _stream(command, name, out_dir, selection.to_env(framework))
     return stored_suite(name, out_dir, returncode)
 
 
 def run_op_profile(framework: str, mode: str, profile: workload.SuiteProfile, data: str,
                    out_dir: Path) -> None:
-    """The per-op profile of one twin's best mode, one thread, in a process of its own (TF's
-    oneDNN setting is the mode's); a failure leaves no JSON and the report says so."""
+    """The per-op profile of one twin's best mode, one thread, in a process of its own (its
+    process-mode setting is the mode's); a failure leaves no JSON and the report says so."""
     selection = workload.SuiteSelection(profile.name, 1, data,
-                                        workload.mode_onednn(framework, mode))
+                                        workload.mode_process_setting(framework, mode))
     out = out_dir / f"op-profile-{framework}.json"
     out.unlink(missing_ok=True)
     command = [str(framework_python(framework)), "-m", FRAMEWORKS[framework].module("op_profile"),
                "--mode", mode, "--out", str(out)]
-    _stream(command, f"op-profile-{framework}", out_dir, selection.to_env())
+    _stream(command, f"op-profile-{framework}", out_dir, selection.to_env(framework))
 
 
 def read_op_profiles(out_dir: Path) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """`python -m benchmarks performance`: run the benchmark suites, write the performance figures.
 
-Each framework suite (`pytorch_impl/bench.py`, `tf_impl/bench.py`) runs as `pytest
---benchmark-json` with its framework's interpreter, once per thread count of the profile
-(TF fixes its thread pools when its runtime starts, so a thread count is a process), and for
-TensorFlow once per oneDNN setting too (TF reads TF_ENABLE_ONEDNN_OPTS at import; each process
-gets it set explicitly, `0` or `1`, from its `SuiteSelection`). Then each twin's best mode is
+Each framework suite (`<package>/bench.py`) runs as `pytest --benchmark-json` with its
+framework's interpreter, once per thread count of the profile (a framework may fix its thread
+pools when its runtime starts, so a thread count is a process), and for a framework with a
+process mode (common_data.frameworks) once per setting of it too (the framework reads its
+variable at import; each process gets it set explicitly, `0` or `1`, from its
+`SuiteSelection`). Then each twin's best mode is
 profiled per op (`<package>.op_profile`, one thread, the primary input size). The
 data-layer suite `benchmarks/performance/bench_data.py` runs here, in the framework-free env,
 when present.
@@ -123,7 +124,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     choice.add_argument("--quick", dest="old_profile", action="store_const", const="quick",
                         help=argparse.SUPPRESS)
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS),
-                        help="comma-separated subset of: torch,tf")
+                        help=f"comma-separated subset of: {','.join(FRAMEWORKS)}")
     parser.add_argument("--data", default="synthetic", help="'synthetic' or a dataset folder")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help="results folder (matrix.json and runs/ are read from here)")
@@ -156,7 +157,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         args.suite = str(Path(args.suite).expanduser().resolve())
     for framework in args.frameworks.split(","):
         if framework.strip() not in FRAMEWORKS:
-            parser.error(f"--frameworks: unknown {framework!r} (expected: torch,tf)")
+            parser.error(f"--frameworks: unknown {framework!r} "
+                         f"(expected: {','.join(FRAMEWORKS)})")
     if args.verdict_cells < 0:
         parser.error(f"--verdict-cells {args.verdict_cells}: expected an integer >= 0")
     return args
@@ -299,8 +301,8 @@ def data_wait_figures(e2e: dict[str, Any], runs: dict[str, Any] | None,
 def mode_row(row: pf.Row, peaks: pf.Peaks) -> dict[str, Any]:
     fraction = pf.peak_fraction(row, peaks) if row.kind in ("train", "eval") else None
     return {"framework": row.framework, "kind": row.kind, "mode": row.mode,
-            "image_size": row.image_size, "onednn": row.onednn, "precision": row.precision,
-            "onednn_env": row.info.get("onednn_env"),
+            "image_size": row.image_size, **workload.process_fields(row.framework, row.info),
+            "precision": row.precision,
             "pipeline": row.info.get("pipeline"), "threads": row.threads,
             "batch_size": row.batch_size, "median_ms": row.median_s * 1e3,
             "min_ms": row.min_s * 1e3, "rounds": row.rounds, "images_per_s": row.images_per_s,

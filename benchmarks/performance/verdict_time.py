@@ -10,11 +10,11 @@ Two sources, both read by `python -m benchmarks performance`:
   split, full frame, baseline) and of the paper's 128-px baseline cell, each trained for the
   suite profile's `verdict_epochs` three ways, through `benchmarks.cli.compare.run_matrix` into a
   folder of their own, matrix by matrix, back to back:
-  - modes off: every tuned mode off (TensorFlow's oneDNN forced off), every core given to one
+  - modes off: every tuned mode off (process modes forced off), every core given to one
     run (intra-op threads), one run at a time;
   - out of the box: the same, but each framework's modes as it sets them itself on this
-    machine, asked of the framework (`envs.framework_defaults`: TensorFlow turns oneDNN on by
-    itself on CPUs with AVX-512 VNNI or AMX). On a CPU where the two coincide, their cells are
+    machine, asked of the framework (`envs.framework_defaults`: a framework may turn a mode on
+    by itself on some CPUs). On a CPU where the two coincide, their cells are
     the same runs;
   - tuned: as the matrix is run, in the chosen modes with the profile's threads per run and
     as many runs at once as the cores allow (`--jobs`, two on two cores, one thread each).

@@ -123,8 +123,9 @@ def finding_chart(result: dict, path: Path) -> Path:
     rows = result["verdicts"]
     regimes = sorted({(r["split"], r["hud"]) for r in rows}, key=lambda k: regime_order(*k))
     fig, ax = plt.subplots(figsize=(8, 3.8))
-    width = 0.38
-    for offset, framework in zip((-width / 2, width / 2), FRAMEWORKS, strict=True):
+    width = 0.76 / len(FRAMEWORKS)  # one bar per framework, side by side around the tick
+    for i, framework in enumerate(FRAMEWORKS):
+        offset = (i - (len(FRAMEWORKS) - 1) / 2) * width
         found = {(r["split"], r["hud"]): r for r in rows if r["framework"] == framework}
         xs = [i + offset for i, key in enumerate(regimes) if key in found]
         picked = [found[key] for key in regimes if key in found]

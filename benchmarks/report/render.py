@@ -37,6 +37,7 @@ from benchmarks.report.published import protocol_notes, published_table
 from benchmarks.report.tables import delta_table, ensemble_table, results_table
 from common_data.atomic import write_text_atomic
 from common_data.errors import ConfigError
+from common_data.frameworks import FRAMEWORK_PAIRS, pair_label
 
 
 def matrix_section(
@@ -118,9 +119,10 @@ def _setting_section(setting: Setting, rows: list[Row], fig_dir: Path, out_dir: 
     for note in (shared_machine_note(rows), machines_note(rows)):
         if note:
             lines += [*note, ""]
-    deltas = delta_table(rows)
-    if deltas:
-        lines += ["Framework delta (PyTorch − TensorFlow), paired by seed:", "", *deltas, ""]
+    for a, b in FRAMEWORK_PAIRS:
+        deltas = delta_table(rows, a, b)
+        if deltas:
+            lines += [f"Framework delta ({pair_label(a, b)}), paired by seed:", "", *deltas, ""]
     ensembles = ensemble_table(rows)
     if ensembles:
         lines += [

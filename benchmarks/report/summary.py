@@ -1,7 +1,7 @@
 """Three sentences that answer the product's three questions from stored records.
 
-1. Are the twins equal? The PyTorch − TensorFlow baseline accuracy, paired by seed, where the
-   most seeds are paired.
+1. Are the twins equal? The anchor framework's baseline accuracy minus each other one's
+   (common_data.frameworks.FRAMEWORK_PAIRS), paired by seed, where the most seeds are paired.
 2. Is the augmentation finding reproduced, and where? Augmented − baseline per split and HUD
    mode, paired by seed, called with the finding's own rule (`finding.verdict`).
 3. What do the shortcut controls say? The HUD-only probe beside the full frame, and the
@@ -22,7 +22,7 @@ import numpy as np
 from benchmarks.findings.verdicts import verdict
 from benchmarks.matrix.records import Row, is_baseline_cnn
 from benchmarks.stats import mean_ci
-from common_data.frameworks import FRAMEWORK_NAMES
+from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORK_PAIRS, pair_label
 from common_data.regimes import OVERLAYS, leakage_safe, regime_order
 
 # Above this share of random-split validation frames with a near-copy in training, the
@@ -88,11 +88,12 @@ def _studies(rows: list[Row]) -> dict[Study, dict[tuple, Row]]:
     return {study: _index(group) for study, group in grouped.items()}
 
 
-def twins_answer(studies: dict[Study, dict[tuple, Row]]) -> str | None:
+def _pair_answer(studies: dict[Study, dict[tuple, Row]], a: str, b: str) -> str | None:
+    """a − b baseline accuracy, from the study where the most seeds are paired."""
     best: tuple[tuple[int, int, bool], Study, list[float]] | None = None
     for study, index in studies.items():
-        deltas = _paired(index.get(("random", "full", "baseline", "torch")),
-                         index.get(("random", "full", "baseline", "tf")))
+        deltas = _paired(index.get(("random", "full", "baseline", a)),
+                         index.get(("random", "full", "baseline", b)))
         rank = (len(deltas), study.image_size, study.dropout == "shared")
         if deltas and (best is None or rank > best[0]):
             best = (rank, study, deltas)
@@ -104,9 +105,14 @@ def twins_answer(studies: dict[Study, dict[tuple, Row]]) -> str | None:
     call = ("no framework effect is detectable at this sample size"
             if len(deltas) > 1 and low <= 0 <= high else
             "the frameworks differ" if len(deltas) > 1 else "one seed cannot tell")
-    return (f"**Are the twins equal?** PyTorch − TensorFlow baseline accuracy (random split, "
-            f"full frame; {label}): {_delta_text(deltas)}, paired by seed: "
-            f"{call}.")
+    return (f"{pair_label(a, b)} baseline accuracy (random split, full frame; {label}): "
+            f"{_delta_text(deltas)}, paired by seed: {call}.")
+
+
+def twins_answer(studies: dict[Study, dict[tuple, Row]]) -> str | None:
+    """One sentence per framework pair (anchor − other) that the rows can answer."""
+    parts = [text for a, b in FRAMEWORK_PAIRS if (text := _pair_answer(studies, a, b))]
+    return "**Are the twins equal?** " + " ".join(parts) if parts else None
 
 
 def finding_answer(studies: dict[Study, dict[tuple, Row]], min_effect: float) -> str | None:

@@ -1,5 +1,5 @@
 """The results tables of COMPARISON.md: accuracy and the other metrics per framework,
-the 5-seed ensemble, and the PyTorch - TensorFlow differences, each over seeds."""
+the 5-seed ensemble, and each framework's difference from the anchor framework, each over seeds."""
 
 import json
 from typing import Any
@@ -13,7 +13,7 @@ from benchmarks.matrix.records import (
     load_predictions,
 )
 from benchmarks.stats import mcnemar, mean_ci, paired_t_test
-from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
+from common_data.frameworks import FRAMEWORK_NAMES
 from common_data.run.metrics import classification_metrics, ensemble_proba
 
 _METRICS = (
@@ -47,7 +47,7 @@ def _memory_text(records: list[dict[str, Any]]) -> str:
 
 
 def _modes_text(config: dict[str, Any]) -> str:
-    """The tuned modes a run used (threads included), e.g. 'onednn, 1 thread'."""
+    """The tuned modes a run used (threads included), e.g. 'compile, 1 thread'."""
     on = [key for key, value in config.get("mode", {}).items() if value]
     threads = config["threads"]
     return ", ".join([*on, f"{threads} thread{'s' if threads > 1 else ''}"])
@@ -145,8 +145,9 @@ def ensemble_table(rows: list[Row]) -> list[str]:
     return lines if len(lines) > 2 else []
 
 
-def delta_table(rows: list[Row]) -> list[str]:
-    """PyTorch − TensorFlow per variant: paired by seed (same data order and initial weights)."""
+def delta_table(rows: list[Row], a: str, b: str) -> list[str]:
+    """Framework a − framework b per variant: paired by seed (same data order and initial
+    weights)."""
     lines = [
         "| variant | seeds paired | Δ accuracy (pp) mean [95 % CI] | paired t p | "
         "McNemar on ensembles (b01/b10, p) |",
@@ -160,22 +161,22 @@ def delta_table(rows: list[Row]) -> list[str]:
         key = (row.label, json.dumps(protocol, sort_keys=True))
         by_variant.setdefault(key, {})[row.framework] = row
     for (variant, _), pair in by_variant.items():
-        if set(FRAMEWORKS) - set(pair):
+        if not {a, b} <= pair.keys():
             continue
-        torch_seeds, tf_seeds = pair["torch"].by_seed(), pair["tf"].by_seed()
-        seeds = sorted(set(torch_seeds) & set(tf_seeds))
+        a_seeds, b_seeds = pair[a].by_seed(), pair[b].by_seed()
+        seeds = sorted(set(a_seeds) & set(b_seeds))
         if not seeds:
             continue
-        a = [torch_seeds[s]["metrics"]["accuracy"] for s in seeds]
-        b = [tf_seeds[s]["metrics"]["accuracy"] for s in seeds]
-        diffs = [x - y for x, y in zip(a, b, strict=True)]
+        acc_a = [a_seeds[s]["metrics"]["accuracy"] for s in seeds]
+        acc_b = [b_seeds[s]["metrics"]["accuracy"] for s in seeds]
+        diffs = [x - y for x, y in zip(acc_a, acc_b, strict=True)]
         mean, _, low, high = mean_ci(diffs)
         ci = f"[{100 * low:+.2f}, {100 * high:+.2f}]" if len(diffs) > 1 else "(1 seed)"
-        p_seed = paired_t_test(a, b) if len(diffs) > 1 else float("nan")
+        p_seed = paired_t_test(acc_a, acc_b) if len(diffs) > 1 else float("nan")
         test = "n/a"
-        ens_torch, ens_tf = seed_ensemble(pair["torch"]), seed_ensemble(pair["tf"])
-        if ens_torch and ens_tf and np.array_equal(ens_torch[1], ens_tf[1]):
-            result = mcnemar(ens_torch[1], ens_torch[2], ens_tf[2])
+        ens_a, ens_b = seed_ensemble(pair[a]), seed_ensemble(pair[b])
+        if ens_a and ens_b and np.array_equal(ens_a[1], ens_b[1]):
+            result = mcnemar(ens_a[1], ens_a[2], ens_b[2])
             test = f"{result['b01']}/{result['b10']}, p = {result['p_value']:.3g}"
         p_text = "n/a" if np.isnan(p_seed) else f"{p_seed:.3g}"
         lines.append(f"| {variant} | {len(seeds)} | {100 * mean:+.2f} {ci} | {p_text} | {test} |")

@@ -86,8 +86,8 @@ def run_folder(record: dict[str, Any]) -> Path:
     """<setting>/<model>-<epochs>ep-<dropout>-<protocol>/<framework>-<variant>-s<seed>[-modes].
 
     The middle folder is what both twins share: the protocol without the tuned modes that
-    only one framework has (TensorFlow's oneDNN is on out of the box, PyTorch has no such
-    switch), so the twins of one setting sit side by side. Those modes name the leaf."""
+    only one framework has (the other frameworks have no such switch), so the twins of one
+    setting sit side by side. Those modes name the leaf."""
     config = record["config"]
     shared = json.loads(protocol_of(record))
     shared["mode"] = {k: v for k, v in shared.get("mode", {}).items()

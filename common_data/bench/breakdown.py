@@ -20,7 +20,7 @@ from common_data.bench import workload
 from common_data.run.twin import Twin
 
 TOP_OPS = 12  # rows kept per twin; the rest is summed into one row
-WARMUP_STEPS = 2  # tracing, first-touch allocations and oneDNN primitive creation stay out
+WARMUP_STEPS = 2  # tracing, first-touch allocations and kernel primitive creation stay out
 # op type -> self seconds over all profiled steps, and the wall seconds of those steps
 OpTimes = tuple[dict[str, float], float]
 Profiler = Callable[[Callable[[], object], int], OpTimes]
@@ -34,7 +34,7 @@ def profile_main(framework: str, make_twin: Callable[[], Twin], profiler: Profil
     parser.add_argument("--out", required=True, help="JSON file to write")
     args = parser.parse_args(argv)
     selection = workload.SuiteSelection.from_env(framework)
-    selection.check_onednn_env()
+    selection.check_process_env(framework)
     profile = workload.load_suite_profile(selection.profile)
     bench = workload.load_bench_data(profile, selection.data, profile.image_size)
     twin = workload.build_twin(make_twin, framework, args.mode, selection, profile.batch_size,
@@ -46,7 +46,7 @@ def profile_main(framework: str, make_twin: Callable[[], Twin], profiler: Profil
     ops, wall_s = profiler(lambda: twin.train_step(x, y), profile.profile_steps)
     result = breakdown(ops, wall_s, profile.profile_steps)
     result.update(framework=framework, mode=args.mode, threads=selection.threads,
-                  onednn=selection.onednn, image_size=profile.image_size,
+                  **workload.process_info(framework, selection), image_size=profile.image_size,
                   batch_size=profile.batch_size, profiled_s=perf_counter() - started,
                   environment=twin.environment())
     write_json_atomic(args.out, result)

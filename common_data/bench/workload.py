@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from functools import cache
 from pathlib import Path
@@ -43,7 +43,6 @@ from common_data.run.inputs import load_run_data, run_dataset, run_images
 from common_data.run.timing import timed_steps
 from common_data.run.twin import Twin
 from common_data.toml_file import read_toml
-from common_data.wire import ONEDNN_ENV
 
 WORKLOAD_PATH = Path(__file__).resolve().with_name("workload.toml")
 SELECTION_ENV = "THERMAL_BENCH_PERF"
@@ -99,60 +98,65 @@ class SuiteProfile:
 @dataclass(frozen=True)
 class SuiteSelection:
     """What one suite process runs. The harness passes it in one environment variable because
-    pytest owns the command line of the suites. `onednn` is TensorFlow's oneDNN setting (None
-    for a framework without one): TF reads it once, at import, so it is a process, like a
-    thread count, and `to_env` sets TF's variable explicitly either way."""
+    pytest owns the command line of the suites. `process_mode` is the setting of the
+    framework's process mode (its row's `process_mode`; None for a framework without one):
+    the framework reads it once, at import, so it is a process, like a thread count, and
+    `to_env` sets the framework's variable explicitly either way."""
 
     profile: str
     threads: int
     data: str = "synthetic"
-    onednn: bool | None = None
+    process_mode: bool | None = None
 
-    def to_env(self) -> dict[str, str]:
+    def to_env(self, framework: str) -> dict[str, str]:
         env = {SELECTION_ENV: json.dumps(asdict(self))}
-        if self.onednn is not None:
-            env[ONEDNN_ENV] = "1" if self.onednn else "0"
+        variable = FRAMEWORKS[framework].process_env
+        if self.process_mode is not None and variable:
+            env[variable] = "1" if self.process_mode else "0"
         return env
 
     def name(self, framework: str) -> str:
-        """The suite's file stem under results/performance: `tf-t2`, `tf-t2-onednn`."""
-        return f"{framework}-t{self.threads}" + ("-onednn" if self.onednn else "")
+        """The suite's file stem under results/performance: `<key>-t2`, and with the process
+        mode on, `<key>-t2-<process mode>`."""
+        mode = FRAMEWORKS[framework].process_mode
+        return f"{framework}-t{self.threads}" + (f"-{mode}" if self.process_mode else "")
 
-    def check_onednn_env(self) -> None:
-        """Refuse to time a TF suite whose oneDNN setting was left to TF's CPU-dependent
-        default: its figures would describe the machine, not the recorded mode."""
-        if self.onednn is None:
+    def check_process_env(self, framework: str) -> None:
+        """Refuse to time a suite whose process mode was left to the framework's own,
+        CPU-dependent default: its figures would describe the machine, not the recorded mode."""
+        fw = FRAMEWORKS[framework]
+        if self.process_mode is None or not fw.process_env:
             return
-        expected = "1" if self.onednn else "0"
-        actual = os.environ.get(ONEDNN_ENV)
+        expected = "1" if self.process_mode else "0"
+        actual = os.environ.get(fw.process_env)
         if actual != expected:
             raise ConfigError(
-                f"{ONEDNN_ENV}={actual!r}: expected {expected!r} for a suite process with "
-                f"onednn={str(self.onednn).lower()} (set it explicitly; TF's default depends "
-                "on the CPU)"
+                f"{fw.process_env}={actual!r}: expected {expected!r} for a suite process with "
+                f"{fw.process_mode}={str(self.process_mode).lower()} (set it explicitly; "
+                f"{fw.name}'s default depends on the CPU)"
             )
 
     @classmethod
     def from_env(cls, framework: str) -> SuiteSelection:
         """The harness's selection, or the quick profile's primary process when a suite is run
-        by hand (oneDNN off where the framework has the setting)."""
+        by hand (the process mode off where the framework has one)."""
         raw = os.environ.get(SELECTION_ENV)
         if not raw:
-            onednn = False if "onednn" in FRAMEWORKS[framework].modes else None
+            setting = False if FRAMEWORKS[framework].process_mode else None
             return cls(profile="quick", threads=load_suite_profile("quick").threads[0],
-                       onednn=onednn)
+                       process_mode=setting)
         try:
             return cls(**json.loads(raw))
         except (ValueError, TypeError) as exc:
             raise ConfigError(
                 f"{SELECTION_ENV}={raw!r}: expected JSON like "
-                '{"profile": "quick", "threads": 2, "data": "synthetic", "onednn": false}'
+                '{"profile": "quick", "threads": 2, "data": "synthetic", "process_mode": false}'
             ) from exc
 
     def primary(self, profile: SuiteProfile) -> bool:
         """The process that also runs the loader, the large batch and end to end: the first
-        thread count, with oneDNN at its off (out-of-the-box) setting."""
-        return self.threads == profile.threads[0] and not self.onednn
+        thread count, with the process mode at its off (out-of-the-box) setting."""
+        return self.threads == profile.threads[0] and not self.process_mode
 
 
 @dataclass(frozen=True)
@@ -260,22 +264,41 @@ def unavailable_reason(precision: str, gpu: bool) -> str | None:
     return bf16_cpu_problem("no GPU")
 
 
-def mode_onednn(framework: str, mode: str) -> bool | None:
-    """The oneDNN setting a mode needs (None: the framework has no such setting)."""
-    if "onednn" not in FRAMEWORKS[framework].modes:
+def mode_process_setting(framework: str, mode: str) -> bool | None:
+    """The process-mode setting a benchmarked mode needs (None: the framework has no
+    process mode)."""
+    process_mode = FRAMEWORKS[framework].process_mode
+    if process_mode is None:
         return None
-    return bool(framework_modes(framework)[mode].get("onednn", False))
+    return bool(framework_modes(framework)[mode].get(process_mode, False))
+
+
+def process_fields(framework: str, info: Mapping[str, Any]) -> dict[str, Any]:
+    """A suite row's process-mode fields as `process_info` wrote them (the setting under the
+    mode's key, the variable seen under `<mode>_env`), for the figures that carry them on."""
+    process_mode = FRAMEWORKS[framework].process_mode
+    if process_mode is None:
+        return {}
+    return {process_mode: info.get(process_mode), f"{process_mode}_env":
+            info.get(f"{process_mode}_env")}
+
+
+def process_setting(framework: str, row: Mapping[str, Any]) -> bool | None:
+    """A stored row's process-mode setting (stored under the mode's own key); None for a
+    framework without a process mode, or a row from before the setting was recorded."""
+    process_mode = FRAMEWORKS[framework].process_mode
+    return None if process_mode is None else row.get(process_mode)
 
 
 def cases(framework: str, profile: SuiteProfile, selection: SuiteSelection) -> list[Case]:
     """Every case of one suite process, in run order. Cases this machine cannot run (GPU-only
     modes, bf16 without a GPU or a bf16 CPU) are listed and skipped, so the report can say
     they were not run and why. A process runs only
-    the modes of its oneDNN setting; the extra input sizes time training steps only."""
+    the modes of its process-mode setting; the extra input sizes time training steps only."""
     primary = selection.primary(profile)
     known = framework_modes(framework)
     modes = [m for m in profile.modes if m in known
-             and mode_onednn(framework, m) == selection.onednn]
+             and mode_process_setting(framework, m) == selection.process_mode]
     if selection.threads != profile.threads[0]:
         modes = [m for m in modes if m in profile.other_threads_modes]
     size = profile.image_size
@@ -297,14 +320,15 @@ def cases(framework: str, profile: SuiteProfile, selection: SuiteSelection) -> l
 
 
 def suite_selections(framework: str, profile: SuiteProfile, data: str) -> list[SuiteSelection]:
-    """The suite processes of one framework: one per thread count and, for TensorFlow, per
-    oneDNN setting that some mode of the profile needs at that thread count."""
+    """The suite processes of one framework: one per thread count and, for a framework with a
+    process mode, per setting of it that some mode of the profile needs at that thread
+    count."""
     out = []
     for threads in profile.threads:
-        settings = sorted({mode_onednn(framework, m) for m in profile.modes
+        settings = sorted({mode_process_setting(framework, m) for m in profile.modes
                            if m in framework_modes(framework)}, key=bool)
-        for onednn in settings or [None]:
-            selection = SuiteSelection(profile.name, threads, data, onednn)
+        for setting in settings or [None]:
+            selection = SuiteSelection(profile.name, threads, data, setting)
             if selection.primary(profile) or any(
                     c.kind == "train" for c in cases(framework, profile, selection)):
                 out.append(selection)
@@ -397,15 +421,19 @@ def matmul_info(framework: str, selection: SuiteSelection, n: int, device: str,
     `bf16` the bfloat16 one (the peak of modes that compute in bf16)."""
     return {"framework": framework, "kind": "matmul", "mode": precision,
             "threads": selection.threads,
-            "size": n, "flops": 2 * n**3, "device": device, **process_info(selection)}
+            "size": n, "flops": 2 * n**3, "device": device,
+            **process_info(framework, selection)}
 
 
-def process_info(selection: SuiteSelection) -> dict[str, Any]:
-    """What every row of a suite process records about the process: its oneDNN setting and
-    the variable TF actually saw, so a row can be checked against what was asked."""
-    if selection.onednn is None:
+def process_info(framework: str, selection: SuiteSelection) -> dict[str, Any]:
+    """What every row of a suite process records about the process: its process-mode setting
+    (under the mode's key) and the variable the framework actually saw (`<mode>_env`), so a
+    row can be checked against what was asked."""
+    fw = FRAMEWORKS[framework]
+    if selection.process_mode is None or not fw.process_mode or not fw.process_env:
         return {}
-    return {"onednn": selection.onednn, "onednn_env": os.environ.get(ONEDNN_ENV)}
+    return {fw.process_mode: selection.process_mode,
+            f"{fw.process_mode}_env": os.environ.get(fw.process_env)}
 
 
 def run_case(
@@ -420,8 +448,9 @@ def run_case(
     if reason:
         raise Unavailable(reason)
     bench = load_bench_data(profile, selection.data, case.image_size)
-    info = {**info, **process_info(selection), "framework": framework, "kind": case.kind,
-            "mode": case.mode, "threads": selection.threads, "batch_size": case.batch_size,
+    info = {**info, **process_info(framework, selection), "framework": framework,
+            "kind": case.kind, "mode": case.mode, "threads": selection.threads,
+            "batch_size": case.batch_size,
             "image_size": case.image_size, "precision": mode_precision(framework, case.mode),
             "n_train": len(bench.train),
             "n_val": len(bench.val)}

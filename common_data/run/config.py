@@ -14,13 +14,13 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
 
 from common_data.data.faults import FAULTS
 from common_data.errors import ConfigError
-from common_data.frameworks import FRAMEWORKS, MODE_FRAMEWORK
+from common_data.frameworks import EXAMPLE_MODE, FRAMEWORKS, MODE_FRAMEWORK
 from common_data.model.dropout import SOURCES as DROPOUT_SOURCES
 from common_data.model.pretrained import TRANSFERS
 from common_data.regimes import OVERLAYS, SPLITS, VARIANTS, has_folds
@@ -33,7 +33,7 @@ LEGACY_VALUES: dict[tuple[str, ...], Any] = {
     ("card",): "",
     ("card_sha256",): "",
     ("dropout",): "framework",
-    ("mode", "onednn"): False,
+    **{("mode", mode): False for fw in FRAMEWORKS.values() for mode in fw.late_modes},
     ("pretrained",): "",
     ("transfer",): "scratch",
 }
@@ -161,13 +161,14 @@ class ReduceOnPlateau:
     min_lr: float = _key(_Float(0.0))
 
 
-@dataclass(frozen=True)
-class Mode:
-    channels_last: bool = _key(_Bool())
-    compile: bool = _key(_Bool())
-    jit_compile: bool = _key(_Bool())
-    mixed_precision: bool = _key(_Bool())
-    onednn: bool = _key(_Bool())
+# Tuned modes every framework has; each framework's own are its row's `modes`
+# (common_data.frameworks), so the [mode] table's keys are these and theirs, in name order.
+SHARED_MODES = ("mixed_precision",)  # bf16: autocast in each twin's own way
+
+Mode = make_dataclass(
+    "Mode", [(name, bool, _key(_Bool())) for name in sorted({*SHARED_MODES, *MODE_FRAMEWORK})],
+    frozen=True)
+Mode.__doc__ = "The run's tuned modes (the [mode] table), each on or off."
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,7 @@ def parse_mode_flags(items: list[str]) -> dict[str, bool]:
         key, sep, value = item.partition("=")
         flag = value.strip().lower()
         if not sep or not key.strip():
-            raise ConfigError(f"--mode {item!r}: expected KEY=true|false, e.g. onednn=true")
+            raise ConfigError(f"--mode {item!r}: expected KEY=true|false, e.g. {EXAMPLE_MODE}=true")
         if flag not in _TRUE + _FALSE:
             raise ConfigError(f"--mode {key.strip()} {value!r}: expected true or false")
         modes[key.strip()] = flag in _TRUE

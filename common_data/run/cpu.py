@@ -11,7 +11,7 @@ import platform
 from pathlib import Path
 
 CPUINFO_ENV = "THERMAL_BENCH_CPUINFO"
-# x86 flags with which oneDNN (both frameworks' CPU kernels) computes bf16 convolutions and
+# x86 flags with which the frameworks' CPU kernel library computes bf16 convolutions and
 # matmuls natively; without them bf16 is emulated and slower than float32
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from common_data.atomic import save_npz_atomic
 from common_data.errors import ConfigError
-from common_data.frameworks import FRAMEWORKS
+from common_data.frameworks import EXAMPLE_MODE, FRAMEWORKS
 from common_data.model.dropout import draw_masks, dropout_layers
 from common_data.model.init_weights import init_weights, weights_digest
 from common_data.model.parity_probe import PARITY_LR, parity_batch, train_mode_probe
@@ -88,7 +88,7 @@ def parity_main(
     parser.add_argument("--device", choices=("cpu", "auto", "gpu"), default="cpu",
                         help="cpu by default: GPU kernels are not bitwise float32-faithful")
     parser.add_argument("--mode", action="append", default=[], metavar="KEY=BOOL",
-                        help="tuned mode to probe under, e.g. onednn=true (repeatable)")
+                        help=f"tuned mode to probe under, e.g. {EXAMPLE_MODE}=true (repeatable)")
     args = parser.parse_args(argv)
     try:
         config = load_run_config({

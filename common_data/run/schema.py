@@ -9,7 +9,7 @@ Record, version 1 (every key is required; "|None" marks where null is allowed):
     schema_version       1
     run_id               str
     status               'ok' | 'diverged' | 'failed'
-    framework            'torch' | 'tf'
+    framework            a key of common_data.frameworks.FRAMEWORKS
     config               dict (RunConfig.to_dict()); its framework, if set, equals framework
     config_hash          sha256 hex of config's canonical JSON (RunConfig.hash())
     environment          {framework, framework_version, python, os, cpu: str,

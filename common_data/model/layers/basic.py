@@ -73,7 +73,7 @@ def _conv_check(layer: Layer, shape: Shape) -> str | None:
         return f"padding 'same' needs an odd kernel, got {layer.kernel}"
     if layer.padding == "same" and layer.stride != 1:
         return (f"padding 'same' with stride {layer.stride} pads asymmetrically in Keras and "
-                f"symmetrically in torch (expected padding in pixels, e.g. "
+                f"symmetrically elsewhere (expected padding in pixels, e.g. "
                 f"padding = {(layer.kernel - 1) // 2})")
     return None
 
