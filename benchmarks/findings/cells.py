@@ -12,7 +12,10 @@ from benchmarks.findings.spec import FINDINGS_DIR, Arm, load_finding_file
 from benchmarks.matrix import mode_guard
 from benchmarks.matrix.build import dataset_facts
 from benchmarks.matrix.cells import Cell, expand
+from common_data.data.cache import Images
 from common_data.errors import ConfigError
+from common_data.run.config import load_run_config
+from common_data.run.inputs import load_run_data, run_images
 
 FINDING_PATH = FINDINGS_DIR / "augmentation.toml"
 VARIANTS = ("baseline", "augmented")
@@ -107,8 +110,8 @@ def adapt_to_data(selection: FindingSelection) -> FindingSelection:
 
 
 def matrix_profile(finding: dict[str, Any], selection: FindingSelection) -> dict[str, Any]:
-    """The harness profile (benchmarks.matrix.cells) of the finding's runs under `selection`, before
-    each arm's own overrides."""
+    """The harness profile (benchmarks.matrix.cells) of the finding's runs under `selection`, with
+    the protocol's own run overrides, before each arm's."""
     protocol = finding["protocol"][selection.profile]
     augmented: dict[str, Any] = {"epochs": protocol["augmented_epochs"]}
     if protocol["early_stopping"]:
@@ -126,6 +129,7 @@ def matrix_profile(finding: dict[str, Any], selection: FindingSelection) -> dict
             "threads": protocol.get("threads", 2),
             "dropout": protocol.get("dropout", "shared"),
             **selection.card,
+            **protocol.get("run", {}),
         },
         "variant": {"augmented": augmented},
         "framework": protocol.get("framework", {}),
@@ -147,6 +151,29 @@ def arm_cells(finding: dict[str, Any], selection: FindingSelection,
         split, hud = regime.split(".")
         cells += expand(dict(base, splits=[split], hud=[hud]))
     return cells
+
+
+def check_training_sets(finding: dict[str, Any], selection: FindingSelection) -> None:
+    """Each arm's training set chosen as its runs will choose it, once per split and HUD mode
+    the selection runs: an arm asking for palettes the dataset lacks, or for more training
+    frames than a split holds, is refused in one line before any run starts."""
+    decoded: dict[tuple[int, str], Images] = {}
+    for arm in arms_in(finding, selection):
+        checked = set()
+        for cell in arm_cells(finding, selection, arm):
+            config = load_run_config(cell.config)
+            key = (cell.split, cell.fold, cell.hud)
+            if not (config.train_palettes or config.train_frames) or key in checked:
+                continue
+            checked.add(key)
+            size = (config.image_size, config.hud)
+            if size not in decoded:
+                decoded[size] = run_images(config)
+            try:
+                load_run_data(config, decoded[size])
+            except ConfigError as exc:
+                raise ConfigError(f"finding {finding['id']} arm {arm.name!r} on {cell.split}."
+                                  f"{cell.hud}: {exc}") from None
 
 
 def finding_cells(

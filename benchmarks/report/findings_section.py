@@ -58,8 +58,12 @@ def _improving_note(row: dict[str, Any]) -> str:
     return f" (still improving at the last epoch: {parts})"
 
 
-def _fmt_ci(values: list[float]) -> str:
-    return f"[{100 * values[0]:+.1f}, {100 * values[1]:+.1f}]" if values[0] == values[0] else "n/a"
+def _fmt_ci(values: list[float | None]) -> str:
+    """A CI in pp; one seed has none (null, or NaN in findings written before)."""
+    low, high = values
+    if low is None or high is None or low != low:
+        return "n/a"
+    return f"[{100 * low:+.1f}, {100 * high:+.1f}]"
 
 
 def _recorded_text(row: dict[str, Any]) -> str:
