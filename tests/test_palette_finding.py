@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.__main__ import main as bench_main
 from benchmarks.findings.cells import (
     check_training_sets,
     finding_cells,
@@ -98,9 +99,12 @@ def test_more_frames_than_a_split_holds_is_refused_naming_the_arm(tmp_path: Path
 def test_the_report_says_how_to_run_the_finding_when_it_has_no_records(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "runs").mkdir()
-    assert refresh_palette_finding(tmp_path) == []
-    assert RUN_COMMAND in capsys.readouterr().err
+    assert refresh_palette_finding(tmp_path) is None
+    assert bench_main(["report", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert RUN_COMMAND in out and "palette finding has not been run" in out
     assert not (tmp_path / "findings").exists()
+    assert "palette" not in (tmp_path / "COMPARISON.md").read_text()
 
 
 @pytest.mark.cross_env

@@ -14,12 +14,12 @@ from benchmarks.findings.cells import (
 )
 from benchmarks.findings.verdicts import evaluate_finding
 from benchmarks.formatting import percent
-from benchmarks.matrix.records import load_records
 from benchmarks.report import figures
 from common_data.atomic import write_json_atomic
-from common_data.errors import BenchError
+from common_data.errors import BenchError, DataError
 from common_data.frameworks import FRAMEWORK_NAMES
 from common_data.run.config import LEGACY_VALUES
+from common_data.run.schema import read_record
 
 FINDING = "palette"
 # The keys only a palette run sets: a record holding any of them at a non-legacy value is one.
@@ -56,20 +56,35 @@ def transfer_lines(result: dict[str, Any], fig_dir: Path, out_dir: Path) -> list
     return [*lines, "", f"![palette transfer]({chart.relative_to(out_dir).as_posix()})"]
 
 
-def _palette_record(record: dict[str, Any]) -> bool:
-    config = record.get("config") or {}
-    return any(key in config and config[key] != LEGACY_VALUES[(key,)] for key in _KEYS)
+def _palette_records(runs_dir: Path) -> list[dict[str, Any]]:
+    """The stored palette runs; an unreadable record is left to the report, which names it
+    once."""
+    found = []
+    for path in sorted(runs_dir.glob("*.json")):
+        try:
+            record = read_record(path)
+        except DataError:
+            continue
+        config = record["config"]
+        if any(key in config and config[key] != LEGACY_VALUES[(key,)] for key in _KEYS):
+            found.append(record)
+    return found
 
 
-def refresh_palette_finding(results_dir: Path) -> list[Path]:
+def not_run_note(results_dir: Path) -> str:
+    """What `report` says when the palette finding has no records (on stdout, beside the
+    report's path: COMPARISON.md stays as its records render it)."""
+    return (f"note: the palette finding has not been run (no palette records in "
+            f"{results_dir / 'runs'}): {RUN_COMMAND}")
+
+
+def refresh_palette_finding(results_dir: Path) -> list[Path] | None:
     """Re-evaluate the palette finding, under each of its protocols and on each dataset its
     stored records name, into results/findings/palette*.json (as `finding --no-train` would);
-    with no palette record, say on stderr that it has not been run and how to run it."""
-    records = [r for r in load_records(results_dir / "runs") if _palette_record(r)]
+    None when no stored record is a palette run."""
+    records = _palette_records(results_dir / "runs")
     if not records:
-        print(f"note: the palette finding has not been run (no palette records in "
-              f"{results_dir / 'runs'}): {RUN_COMMAND}", file=sys.stderr)
-        return []
+        return None
     finding = load_finding(finding_path(FINDING))
     ids = {r["run_id"] for r in records}
     written = []
