@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.matrix.records import protocol_of
 from common_data.data.training_set import (
     frame_palettes,
     luminance,
@@ -134,3 +135,15 @@ def test_the_new_keys_change_a_run_s_identity_and_palette_order_does_not() -> No
         load_run_config({"colour": "grey"})
     with pytest.raises(ConfigError, match="'train_palettes' must be a list of distinct"):
         load_run_config({"train_palettes": ["RAINBOW", "RAINBOW"]})
+
+
+def test_runs_made_after_the_new_keys_share_the_rows_of_earlier_runs() -> None:
+    """A new run of a committed setting reports in the same row as the committed seeds; a
+    palette run does not."""
+    record = json.loads(next(RUNS.glob("*-baseline-random-full-64px-*.json")).read_text())
+    assert "train_frames" not in record["config"]
+    fresh = {**record, "config": {**record["config"], "train_palettes": [], "train_frames": 0,
+                                  "colour": "rgb"}}
+    palette = {**record, "config": {**record["config"], "train_frames": 420}}
+    assert protocol_of(fresh) == protocol_of(record)
+    assert protocol_of(palette) != protocol_of(record)

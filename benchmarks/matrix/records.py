@@ -18,6 +18,7 @@ import numpy as np
 
 from benchmarks.markdown import visible_controls
 from common_data.errors import DataError, one_line
+from common_data.run.config import LEGACY_VALUES, TRAINING_SET_KEYS
 from common_data.run.schema import predictions_problem, read_predictions, read_record
 
 _NOT_PROTOCOL = ("seed", "framework", "variant", "save_weights")
@@ -137,8 +138,11 @@ def setting_of(record: dict[str, Any]) -> Setting:
 
 
 def protocol_of(record: dict[str, Any]) -> str:
-    """The run config minus seed/framework/variant: equal strings mean one protocol."""
-    config = {k: v for k, v in record["config"].items() if k not in _NOT_PROTOCOL}
+    """The run config minus seed/framework/variant: equal strings mean one protocol. The
+    training-set keys at their legacy values are left out too, so runs made before those keys
+    existed and after, on the same setting, stay one row."""
+    config = {k: v for k, v in record["config"].items() if k not in _NOT_PROTOCOL
+              and not (k in TRAINING_SET_KEYS and v == LEGACY_VALUES[(k,)])}
     return json.dumps(config, sort_keys=True)
 
 

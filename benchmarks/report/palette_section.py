@@ -18,12 +18,10 @@ from benchmarks.report import figures
 from common_data.atomic import write_json_atomic
 from common_data.errors import BenchError, DataError
 from common_data.frameworks import FRAMEWORK_NAMES
-from common_data.run.config import LEGACY_VALUES
+from common_data.run.config import LEGACY_VALUES, TRAINING_SET_KEYS
 from common_data.run.schema import read_record
 
 FINDING = "palette"
-# The keys only a palette run sets: a record holding any of them at a non-legacy value is one.
-_KEYS = ("train_palettes", "train_frames", "colour")
 RUN_COMMAND = ("python -m benchmarks finding --finding palette "
                "--data ../shared/datasets/facial-emotion --jobs 2")
 
@@ -66,7 +64,7 @@ def _palette_records(runs_dir: Path) -> list[dict[str, Any]]:
         except DataError:
             continue
         config = record["config"]
-        if any(key in config and config[key] != LEGACY_VALUES[(key,)] for key in _KEYS):
+        if any(key in config and config[key] != LEGACY_VALUES[(key,)] for key in TRAINING_SET_KEYS):
             found.append(record)
     return found
 

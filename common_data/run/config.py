@@ -39,6 +39,10 @@ LEGACY_VALUES: dict[tuple[str, ...], Any] = {
     ("transfer",): "scratch",
 }
 
+# The keys that choose a run's training set (common_data/data/training_set.py): only the
+# palette finding's runs set them, so a record holding one at another value than its legacy
+# one is a palette run, and at its legacy value it reads as the runs made before the keys.
+TRAINING_SET_KEYS = ("train_palettes", "train_frames", "colour")
 
 DEFAULTS_PATH = Path(__file__).resolve().parent / "defaults" / "run.toml"
 
