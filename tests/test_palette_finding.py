@@ -13,18 +13,24 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.__main__ import main as bench_main
-from benchmarks.findings.cells import (
+# The report's palette section draws a chart, and matplotlib lives in the harness env only.
+pytestmark = pytest.mark.cross_env
+pytest.importorskip("matplotlib", reason="the report's palette section needs matplotlib")
+
+from benchmarks.__main__ import main as bench_main  # noqa: E402
+from benchmarks.findings.cells import (  # noqa: E402
     check_training_sets,
     finding_cells,
     finding_path,
     load_finding,
     selection_from,
 )
-from benchmarks.findings.spec import load_finding_file
-from benchmarks.matrix.envs import framework_python
-from benchmarks.report.palette_section import RUN_COMMAND, refresh_palette_finding
-from common_data.errors import ConfigError
+from benchmarks.findings.spec import load_finding_file  # noqa: E402
+from benchmarks.matrix.envs import framework_python  # noqa: E402
+from benchmarks.matrix.records import group_rows, is_bf16, load_records  # noqa: E402
+from benchmarks.report.palette_section import RUN_COMMAND, refresh_palette_finding  # noqa: E402
+from benchmarks.report.resolution import study_tables  # noqa: E402
+from common_data.errors import ConfigError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "datasets" / "facial-emotion"
@@ -107,7 +113,6 @@ def test_the_report_says_how_to_run_the_finding_when_it_has_no_records(
     assert "palette" not in (tmp_path / "COMPARISON.md").read_text()
 
 
-@pytest.mark.cross_env
 def test_the_tiny_protocol_runs_end_to_end_on_synthetic_palettes(tmp_path: Path) -> None:
     try:
         framework_python("torch")
@@ -141,3 +146,19 @@ def test_the_tiny_protocol_runs_end_to_end_on_synthetic_palettes(tmp_path: Path)
     report = (results / "COMPARISON.md").read_text()
     assert "| PyTorch | random | full | without ICEBLUE | ICEBLUE | 1 |" in report
     assert (results / "figures" / "palette-transfer-palette-tiny.png").is_file()
+
+
+def test_palette_runs_stay_out_of_the_whole_set_studies_and_say_what_they_trained_on() -> None:
+    """The resolution study and the product's questions are about the baseline trained on the
+    whole training side; a palette arm at the same size and seed is named, not mixed in."""
+    runs = ROOT / "results" / "runs"
+    study = study_tables(load_records(runs))
+    record = next(r for r in load_records(runs)
+                  if r["run_id"].startswith("torch-baseline-random-full-64px-s0-")
+                  and r["config"].get("dropout") == "shared" and not is_bf16(r["config"]))
+    arm = {**record, "run_id": "palette-arm",
+           "config": {**record["config"], "train_palettes": ["RAINBOW"], "train_frames": 420},
+           "metrics": {**record["metrics"], "accuracy": 0.01}}
+    assert study_tables([*load_records(runs), arm]) == study
+    row = next(r for r in group_rows([arm]))
+    assert row.label == "baseline (palettes RAINBOW; 420 training frames)"

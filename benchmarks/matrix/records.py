@@ -101,6 +101,8 @@ class Row:
             f"{config['spec']}, {'from scratch' if transfer == 'scratch' else transfer}"]
         if is_bf16(config):
             notes.append("bf16")
+        if training_set_note(config):
+            notes.append(training_set_note(config))
         return f"{self.variant} ({', '.join(notes)})" if notes else self.variant
 
 
@@ -108,6 +110,19 @@ def is_baseline_cnn(config: Mapping[str, Any]) -> bool:
     """Whether a run trained the study's baseline CNN, the model the product's questions, the
     resolution study and the paper protocol's timings are about (older configs name no spec)."""
     return config.get("spec", "baseline_cnn") == "baseline_cnn"
+
+
+def training_set_note(config: Mapping[str, Any]) -> str:
+    """How a run's training set departs from the whole training side in colour, in words ("" for
+    none): a palette-finding arm, which the studies of the whole-set baseline leave out."""
+    parts = []
+    if config.get("train_palettes"):
+        parts.append("palettes " + " + ".join(config["train_palettes"]))
+    if config.get("train_frames"):
+        parts.append(f"{config['train_frames']} training frames")
+    if config.get("colour", "rgb") != "rgb":
+        parts.append(config["colour"])
+    return "; ".join(parts)
 
 
 def is_bf16(config: Mapping[str, Any]) -> bool:
