@@ -299,6 +299,9 @@ CASES: dict[str, Case] = {
                                      "--protocol 'huge'"),
     "finding unknown finding": Case(lambda t, r: ["finding", "--finding", "nope"],
                                     "--finding 'nope': no such finding file"),
+    "finding palette on data without palettes": Case(
+        lambda t, r: ["finding", "--finding", "palette", "--protocol", "tiny", "--data",
+                      "synthetic-flat", "--results", str(r)], "has no palette folders"),
     # --- report: damaged files are skipped with one warning each
     "report missing folder": Case(lambda t, r: ["report", "--results", str(t / "nope")],
                                   "no runs/ folder"),

@@ -69,6 +69,8 @@ def selection_from(
         f"finding {finding['id']} [protocol.{profile}]")
     regimes = finding["protocol"][profile].get("regimes", matrix["regimes"])
     chosen = {k: v for k, v in overrides.items() if v is not None}
+    if not matrix.get("probe"):   # nothing to probe: no HUD-only regime to fit to the data
+        chosen["probe"] = False
     for regime in chosen.get("regimes", []):
         if regime not in matrix["regimes"]:
             raise ConfigError(
