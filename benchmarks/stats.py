@@ -49,6 +49,15 @@ def mean_ci(
     return mean, std, mean - half, mean + half
 
 
+def seed_summary(values: list[float]) -> dict[str, object]:
+    """Mean, spread and t interval over seeds as a finding's JSON holds them; one seed has no
+    spread (null)."""
+    mean, std, low, high = mean_ci(values)
+    if len(values) < 2:
+        return {"mean": mean, "std": None, "ci95": [None, None], "per_seed": values}
+    return {"mean": mean, "std": std, "ci95": [low, high], "per_seed": values}
+
+
 def paired_t_test(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
     """Two-sided p-value of the paired t test on a - b (e.g. the same seeds per framework)."""
     x, y = _finite_1d(a, "a"), _finite_1d(b, "b")

@@ -317,6 +317,9 @@ CASES: dict[str, Case] = {
     "performance suite missing key": Case(
         lambda t, r: ["performance", "--suite", _suite(t, drop="rounds"), "--results", str(r)],
         "suite.toml: missing key 'rounds'"),
+    "finding palette on data without palettes": Case(
+        lambda t, r: ["finding", "--finding", "palette", "--protocol", "tiny", "--data",
+                      "synthetic-flat", "--results", str(r)], "has no palette folders"),
     # --- report: damaged files are skipped with one warning each
     "report missing folder": Case(lambda t, r: ["report", "--results", str(t / "nope")],
                                   "no runs/ folder"),

@@ -24,6 +24,7 @@ from benchmarks.cli.args import (
 from benchmarks.findings.cells import (
     FindingSelection,
     adapt_to_data,
+    check_training_sets,
     finding_cells,
     finding_path,
     load_finding,
@@ -122,6 +123,7 @@ def _run_finding(
     jobs: int,
 ) -> int:
     grid, probe = finding_cells(finding, selection)
+    check_training_sets(finding, selection)
     preflight(grid + probe, args.results, args.force)
     command = " ".join(["python -m benchmarks finding", *argv])
     if not args.no_train:

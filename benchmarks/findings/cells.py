@@ -12,8 +12,11 @@ from benchmarks.findings.spec import FINDINGS_DIR, Arm, load_finding_file
 from benchmarks.matrix import mode_guard
 from benchmarks.matrix.build import dataset_facts
 from benchmarks.matrix.cells import Cell, expand
+from common_data.data.cache import Images
 from common_data.errors import ConfigError
 from common_data.regimes import OVERLAYS, SPLITS, VARIANTS
+from common_data.run.config import load_run_config
+from common_data.run.inputs import load_run_data, run_images
 
 FINDING_PATH = FINDINGS_DIR / "augmentation.toml"
 
@@ -68,6 +71,8 @@ def selection_from(
         f"finding {finding['id']} [protocol.{protocol}]")
     regimes = finding["protocol"][protocol].get("regimes", matrix["regimes"])
     chosen = {k: v for k, v in overrides.items() if v is not None}
+    if not matrix.get("probe"):   # nothing to probe: no HUD-only regime to fit to the data
+        chosen["probe"] = False
     for regime in chosen.get("regimes", []):
         if regime not in matrix["regimes"]:
             raise ConfigError(
@@ -112,8 +117,8 @@ def adapt_to_data(selection: FindingSelection) -> FindingSelection:
 
 
 def matrix_profile(finding: dict[str, Any], selection: FindingSelection) -> dict[str, Any]:
-    """The harness profile (benchmarks.matrix.cells) of the finding's runs under `selection`, before
-    each arm's own overrides."""
+    """The harness profile (benchmarks.matrix.cells) of the finding's runs under `selection`, with
+    the protocol's own run overrides, before each arm's."""
     protocol = finding["protocol"][selection.protocol]
     augmented: dict[str, Any] = {"epochs": protocol["augmented_epochs"]}
     if protocol["early_stopping"]:
@@ -131,6 +136,7 @@ def matrix_profile(finding: dict[str, Any], selection: FindingSelection) -> dict
             "threads": protocol.get("threads", 2),
             "dropout": protocol.get("dropout", "shared"),
             **selection.card,
+            **protocol.get("run", {}),
         },
         "variant": {"augmented": augmented},
         "framework": protocol.get("framework", {}),
@@ -152,6 +158,29 @@ def arm_cells(finding: dict[str, Any], selection: FindingSelection,
         split, hud = regime.split(".")
         cells += expand(dict(base, splits=[split], hud=[hud]))
     return cells
+
+
+def check_training_sets(finding: dict[str, Any], selection: FindingSelection) -> None:
+    """Each arm's training set chosen as its runs will choose it, once per split and HUD mode
+    the selection runs: an arm asking for palettes the dataset lacks, or for more training
+    frames than a split holds, is refused in one line before any run starts."""
+    decoded: dict[tuple[int, str], Images] = {}
+    for arm in arms_in(finding, selection):
+        checked = set()
+        for cell in arm_cells(finding, selection, arm):
+            config = load_run_config(cell.config)
+            key = (cell.split, cell.fold, cell.hud)
+            if not (config.train_palettes or config.train_frames) or key in checked:
+                continue
+            checked.add(key)
+            size = (config.image_size, config.hud)
+            if size not in decoded:
+                decoded[size] = run_images(config)
+            try:
+                load_run_data(config, decoded[size])
+            except ConfigError as exc:
+                raise ConfigError(f"finding {finding['id']} arm {arm.name!r} on {cell.split}."
+                                  f"{cell.hud}: {exc}") from None
 
 
 def finding_cells(

@@ -4,7 +4,9 @@ A finding declares its claim and source, two or more **arms** (each a named set 
 overrides: the variant, and any key of the run config), the **comparisons** between arms (which
 arm against which, the direction the claim predicts and the smallest change that counts), the
 matrix (frameworks, seeds, split.hud regimes, an optional probe), its **protocols** (input
-size and schedules the matrix can run under) and the published numbers. A user writes a new
+size and schedules the matrix can run under, and any run-config overrides every arm takes
+under that protocol, such as the palette finding's common training-set size) and the
+published numbers. A user writes a new
 finding without touching code; anything the file gets wrong is one line naming the file, the
 key and what was expected, before a run starts.
 """
@@ -20,7 +22,7 @@ from benchmarks.findings.protocol import published_protocol
 from common_data.errors import ConfigError
 from common_data.frameworks import FRAMEWORKS
 from common_data.regimes import OVERLAYS, SPLITS, VARIANTS, choices, reference_variant
-from common_data.run.config import RunConfig
+from common_data.run.config import RunConfig, load_run_config
 from common_data.toml_file import read_toml
 
 FINDINGS_DIR = Path(__file__).resolve().parent
@@ -37,7 +39,7 @@ _COMPARISON = {"arm": str, "against": str, "direction": str, "min_effect": float
 _MATRIX = {"frameworks": list, "seeds": list, "regimes": list, "probe": dict}
 _PROTOCOL_KEYS = {"published": bool, "image_size": int, "epochs": int, "augmented_epochs": int,
                   "early_stopping": bool, "threads": int, "dropout": str, "framework": dict,
-                  "regimes": list}
+                  "regimes": list, "run": dict}
 _PROBE = {"split": str, "hud": str, "variant": str}
 _PROTOCOL_REQUIRED = ("image_size", "epochs", "augmented_epochs", "early_stopping")
 
@@ -88,8 +90,25 @@ def _check_table(table: Any, schema: dict[str, type], where: str,
             raise ConfigError(f"{where}: key {key!r} is {value!r}, expected {_type_name(kind)}")
 
 
+def _arm_keys() -> set[str]:
+    return {f.name for f in fields(RunConfig)} - MATRIX_OWNED - {"variant"}
+
+
+def check_run_overrides(run: dict[str, Any], at: str, what: str = "run") -> None:
+    """Run-config overrides of an arm (or of a protocol, for every arm): only keys an arm may
+    set, each with a value the run config accepts, so a typo fails before a run starts."""
+    config_keys = _arm_keys()
+    unknown = sorted(set(run) - config_keys)
+    if unknown:
+        raise ConfigError(f"{at}: {what} key {unknown[0]!r} is not a run-config key an arm "
+                          f"may set (expected one of {', '.join(sorted(config_keys))})")
+    try:  # modes are per framework; the cells check them with the framework they run in
+        load_run_config({key: value for key, value in run.items() if key != "mode"})
+    except ConfigError as exc:
+        raise ConfigError(f"{at}: {what}: {exc}") from None
+
+
 def _arms(raw: list[Any], where: str) -> list[Arm]:
-    config_keys = {f.name for f in fields(RunConfig)} - MATRIX_OWNED - {"variant"}
     arms = []
     for i, item in enumerate(raw):
         at = f"{where} [[arm]] #{i + 1}"
@@ -98,10 +117,7 @@ def _arms(raw: list[Any], where: str) -> list[Arm]:
         variant = item.get("variant", reference_variant())
         if variant not in VARIANTS:
             raise ConfigError(f"{at}: variant {variant!r}, expected one of {choices(VARIANTS)}")
-        unknown = sorted(set(item.get("run", {})) - config_keys)
-        if unknown:
-            raise ConfigError(f"{at}: run key {unknown[0]!r} is not a run-config key an arm "
-                              f"may set (expected one of {', '.join(sorted(config_keys))})")
+        check_run_overrides(item.get("run", {}), at)
         arms.append(Arm(item["name"], variant, dict(item.get("run", {}))))
     names = [a.name for a in arms]
     if len(arms) < 2 or len(set(names)) != len(names):
@@ -143,6 +159,7 @@ def resolve_protocol(protocol: dict[str, Any], where: str) -> dict[str, Any]:
     are written once and the finding's 128-px cells are the paper matrix's very runs."""
     _check_table(protocol, _PROTOCOL_KEYS, where, required=())
     check_regimes(protocol.get("regimes", []), where)
+    check_run_overrides(protocol.get("run", {}), where)
     own = {key: value for key, value in protocol.items() if key != "published"}
     if not protocol.get("published"):
         missing = [key for key in _PROTOCOL_REQUIRED if key not in own]

@@ -18,11 +18,14 @@ from benchmarks.findings.sentences import (
     sentences,
 )
 from benchmarks.findings.spec import Comparison
+from benchmarks.findings.transfer import transfer_rows
 from benchmarks.matrix.cells import Cell
 from benchmarks.matrix.records import load_predictions, load_records
-from benchmarks.stats import mcnemar, mean_ci, paired_t_test
+from benchmarks.stats import mcnemar, mean_ci, paired_t_test, seed_summary
+from common_data.data.cache import Images
+from common_data.data.training_set import frame_palettes
 from common_data.regimes import full_frame, regime_order
-from common_data.run.config import load_run_config
+from common_data.run.config import RunConfig, load_run_config
 from common_data.run.inputs import load_run_data, run_images, validation_digest
 from common_data.run.metrics import ensemble_proba
 
@@ -52,14 +55,6 @@ def _ensemble_predictions(records: list[dict[str, Any]]) -> tuple[np.ndarray, np
         return None
     proba = ensemble_proba([p["proba"] for p in stored])
     return stored[0]["y_true"], proba.argmax(axis=1)
-
-
-def _summary(values: list[float]) -> dict[str, Any]:
-    """Mean, spread and t interval over seeds; one seed has no spread (null in the JSON)."""
-    mean, std, low, high = mean_ci(values)
-    if len(values) < 2:
-        std, low, high = None, None, None
-    return {"mean": mean, "std": std, "ci95": [low, high], "per_seed": values}
 
 
 def _by_seed(cells: list[Cell], records: dict[str, dict[str, Any]],
@@ -112,10 +107,10 @@ def _verdict_row(comparison: Comparison, key: tuple[str, str, str],
         "split": split,
         "hud": hud,
         "n_seeds": len(seeds),
-        "reference_accuracy": _summary(ref),
-        "arm_accuracy": _summary(alt),
+        "reference_accuracy": seed_summary(ref),
+        "arm_accuracy": seed_summary(alt),
         "delta_accuracy": delta,
-        "delta_ci95": [low, high],
+        "delta_ci95": [low, high] if len(seeds) > 1 else [None, None],  # no spread: null
         "p_value_seeds": paired_t_test(alt, ref) if len(seeds) > 1 else None,
         "mcnemar_ensembles": test,
         "verdict": verdict(delta, low, high, comparison.min_effect, comparison.direction),
@@ -147,7 +142,7 @@ def probe_rows(
         first = next(iter(done.values()))
         support = [row["support"] for row in first["metrics"]["per_class"].values()]
         row: dict[str, Any] = {
-            "accuracy": _summary([r["metrics"]["accuracy"] for r in done.values()]),
+            "accuracy": seed_summary([r["metrics"]["accuracy"] for r in done.values()]),
             "n_seeds": len(done),
             "majority_class_rate": float(max(support) / sum(support)),
         }
@@ -159,7 +154,7 @@ def probe_rows(
                     for s in seeds]
             gap = float(np.mean(gaps))
             row.update(
-                full_frame=_summary([full[s]["metrics"]["accuracy"] for s in seeds]),
+                full_frame=seed_summary([full[s]["metrics"]["accuracy"] for s in seeds]),
                 probe_minus_full_pp=gap,
                 relation="at_or_above" if gap >= -WITHIN_PP else "below",
             )
@@ -177,15 +172,24 @@ class CleanPipeline:
 
     def __init__(self, data: str) -> None:
         self.data = data
-        self._images: dict[tuple[int, str, bool], Any] = {}
+        self._images: dict[tuple[int, str, bool], Images] = {}
 
-    def check(self, record: dict[str, Any]) -> tuple[bool, bool | None]:
-        """(split intact, validation inputs intact — None where the record has no digest)."""
+    def _decoded(self, record: dict[str, Any]) -> tuple[RunConfig, Images]:
         config = load_run_config({**record["config"], "data": self.data, "fault": "none"})
         key = (config.image_size, config.hud, config.skip_bad)
         if key not in self._images:  # one decode serves every record at these settings
             self._images[key] = run_images(config)
-        images, split = load_run_data(config, self._images[key])
+        return config, self._images[key]
+
+    def palettes(self, record: dict[str, Any]) -> np.ndarray:
+        """The palette folder of every frame the record's indices point into."""
+        images = self._decoded(record)[1]
+        return frame_palettes(images, np.arange(len(images)))
+
+    def check(self, record: dict[str, Any]) -> tuple[bool, bool | None]:
+        """(split intact, validation inputs intact — None where the record has no digest)."""
+        config, images = self._decoded(record)
+        images, split = load_run_data(config, images)
         split_ok = record["data"]["split_hash"] == split.hash
         digest = record["data"].get("val_digest")
         if digest is None:
@@ -258,6 +262,9 @@ def evaluate_finding(
         "expected_probe": (finding.get("expected_probe", {}).get(selection.protocol, {})
                            .get(label, {})),
     }
+    transfer = transfer_rows(finding, selection, records, clean.palettes)
+    if transfer:  # findings whose arms all train on every palette have no such table
+        result["palette_transfer"] = transfer
     result["regression_failures"] = regression_failures(result, finding["baseline_tolerance"])
     return result
 

@@ -19,6 +19,7 @@ import numpy as np
 from benchmarks.markdown import visible_controls
 from common_data.errors import DataError, one_line
 from common_data.regimes import VARIANTS, has_folds
+from common_data.run.config import LEGACY_VALUES, TRAINING_SET_KEYS
 from common_data.run.schema import predictions_problem, read_predictions, read_record
 
 _NOT_PROTOCOL = ("seed", "framework", "variant", "save_weights")
@@ -101,6 +102,8 @@ class Row:
             f"{config['spec']}, {'from scratch' if transfer == 'scratch' else transfer}"]
         if is_bf16(config):
             notes.append("bf16")
+        if training_set_note(config):
+            notes.append(training_set_note(config))
         return f"{self.variant} ({', '.join(notes)})" if notes else self.variant
 
 
@@ -108,6 +111,19 @@ def is_baseline_cnn(config: Mapping[str, Any]) -> bool:
     """Whether a run trained the study's baseline CNN, the model the product's questions, the
     resolution study and the paper protocol's timings are about (older configs name no spec)."""
     return config.get("spec", "baseline_cnn") == "baseline_cnn"
+
+
+def training_set_note(config: Mapping[str, Any]) -> str:
+    """How a run's training set departs from the whole training side in colour, in words ("" for
+    none): a palette-finding arm, which the studies of the whole-set baseline leave out."""
+    parts = []
+    if config.get("train_palettes"):
+        parts.append("palettes " + " + ".join(config["train_palettes"]))
+    if config.get("train_frames"):
+        parts.append(f"{config['train_frames']} training frames")
+    if config.get("colour", "rgb") != "rgb":
+        parts.append(config["colour"])
+    return "; ".join(parts)
 
 
 def is_bf16(config: Mapping[str, Any]) -> bool:
@@ -138,8 +154,11 @@ def setting_of(record: dict[str, Any]) -> Setting:
 
 
 def protocol_of(record: dict[str, Any]) -> str:
-    """The run config minus seed/framework/variant: equal strings mean one protocol."""
-    config = {k: v for k, v in record["config"].items() if k not in _NOT_PROTOCOL}
+    """The run config minus seed/framework/variant: equal strings mean one protocol. The
+    training-set keys at their legacy values are left out too, so runs made before those keys
+    existed and after, on the same setting, stay one row."""
+    config = {k: v for k, v in record["config"].items() if k not in _NOT_PROTOCOL
+              and not (k in TRAINING_SET_KEYS and v == LEGACY_VALUES[(k,)])}
     return json.dumps(config, sort_keys=True)
 
 

@@ -118,22 +118,32 @@ def speed_chart(rows: list[Row], path: Path) -> Path:
 
 
 def finding_chart(result: dict, path: Path) -> Path:
-    """A finding's arm − reference accuracy per regime with its 95 % CI, one bar per
-    framework."""
+    """A finding's arm − reference accuracy per regime (per comparison and regime where it
+    has several comparisons) with its 95 % CI, one bar per framework."""
     rows = result["verdicts"]
-    regimes = sorted({(r["split"], r["hud"]) for r in rows}, key=lambda k: regime_order(*k))
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    names = rows[0].get("comparison") or {"arm": "augmented", "reference": "baseline"}
+
+    def group(row: dict) -> tuple[str, str, str, str]:
+        compared = row.get("comparison") or names
+        return (compared["arm"], compared["reference"], row["split"], row["hud"])
+
+    pairs = list(dict.fromkeys(group(r)[:2] for r in rows))
+    groups = sorted({group(r) for r in rows},
+                    key=lambda k: (pairs.index(k[:2]), regime_order(k[2], k[3])))
+    fig, ax = plt.subplots(figsize=(8 if len(pairs) == 1 else 4 * len(pairs) + 2, 3.8))
     width = 0.76 / len(FRAMEWORKS)  # one bar per framework, side by side around the tick
     for i, framework in enumerate(FRAMEWORKS):
         offset = (i - (len(FRAMEWORKS) - 1) / 2) * width
-        found = {(r["split"], r["hud"]): r for r in rows if r["framework"] == framework}
-        xs = [i + offset for i, key in enumerate(regimes) if key in found]
-        picked = [found[key] for key in regimes if key in found]
+        found = {group(r): r for r in rows if r["framework"] == framework}
+        xs = [i + offset for i, key in enumerate(groups) if key in found]
+        picked = [found[key] for key in groups if key in found]
         if not picked:
             continue
         deltas = np.array([100 * r["delta_accuracy"] for r in picked])
-        low = np.array([100 * r["delta_ci95"][0] for r in picked])
-        high = np.array([100 * r["delta_ci95"][1] for r in picked])
+        bounds = [[r["delta_accuracy"] if b is None else b for b in r["delta_ci95"]]
+                  for r in picked]   # one seed: no interval
+        low = np.array([100 * b[0] for b in bounds])
+        high = np.array([100 * b[1] for b in bounds])
         err = np.nan_to_num(np.vstack([deltas - low, high - deltas]))
         ax.bar(
             xs,
@@ -145,12 +155,43 @@ def finding_chart(result: dict, path: Path) -> Path:
             label=FRAMEWORK_NAMES[framework],
         )
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(range(len(regimes)), [f"{split} split\nHUD {hud}" for split, hud in regimes])
-    names = rows[0].get("comparison") or {"arm": "augmented", "reference": "baseline"}
-    ax.set_ylabel(f"{names['arm']} − {names['reference']} accuracy (pp)")
-    ax.set_title(f"{result['finding']}: {names['arm']} against {names['reference']} "
-                 "(mean over seeds, 95 % CI)", fontsize=10)
+    ax.set_xticks(range(len(groups)), [
+        ("" if len(pairs) == 1 else f"{arm}\nvs {reference}\n") + f"{split} split\nHUD {hud}"
+        for arm, reference, split, hud in groups], fontsize=10 if len(pairs) == 1 else 7)
+    if len(pairs) == 1:
+        ax.set_ylabel(f"{names['arm']} − {names['reference']} accuracy (pp)")
+        ax.set_title(f"{result['finding']}: {names['arm']} against {names['reference']} "
+                     "(mean over seeds, 95 % CI)", fontsize=10)
+    else:
+        ax.set_ylabel("arm − reference accuracy (pp)")
+        ax.set_title(f"{result['finding']}: each comparison's arm against its reference "
+                     "(mean over seeds, 95 % CI)", fontsize=10)
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def palette_transfer_chart(rows: list[dict], path: Path) -> Path:
+    """Accuracy on the palettes an arm trained on beside the palettes it never saw (and the
+    all-palettes arm on those same frames), one panel per framework and regime."""
+    panels = sorted({(r["framework"], r["split"], r["hud"]) for r in rows},
+                    key=lambda k: (k[1] != "random", k[0]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False,
+                             sharey=True)
+    series = (("in_palette_accuracy", "palettes it trained on"),
+              ("held_out_accuracy", "palettes it never saw"),
+              ("reference_on_held_out", "the same frames, all-palettes arm"))
+    for ax, (framework, split, hud) in zip(axes[0], panels, strict=True):
+        picked = [r for r in rows if (r["framework"], r["split"], r["hud"])
+                  == (framework, split, hud)]
+        positions = np.arange(len(picked))
+        for i, (key, label) in enumerate(series):
+            values = [100 * r[key]["mean"] if r.get(key) else np.nan for r in picked]
+            ax.bar(positions + (i - 1) * 0.27, values, 0.27, label=label)
+        ax.set_xticks(positions, [r["arm"] for r in picked], rotation=30, ha="right",
+                      fontsize=7)
+        ax.set_title(f"{FRAMEWORK_NAMES[framework]}, {split} split, HUD {hud}", fontsize=9)
+    axes[0][0].set_ylabel("validation accuracy (%), mean over seeds")
+    axes[0][0].legend(fontsize=7)
     return _save(fig, path)
 
 

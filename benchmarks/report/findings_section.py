@@ -11,6 +11,7 @@ from benchmarks.matrix.records import (
     warn,
 )
 from benchmarks.report import figures
+from benchmarks.report.palette_section import transfer_lines
 from common_data.frameworks import FRAMEWORK_NAMES
 from common_data.safe_files import read_json_text
 
@@ -46,6 +47,14 @@ def _arm_names(result: dict[str, Any]) -> str:
     return f"{reference} acc | {arm} acc"
 
 
+def _lead(result: dict[str, Any], row: dict[str, Any]) -> str:
+    """What leads a verdict's framework cell: its comparison, where the rows compare more
+    than one pair of arms (the accuracy columns then say reference and arm)."""
+    if _arm_names(result) != "reference acc | arm acc":
+        return ""
+    return f"{row['comparison']['arm']} vs {row['comparison']['reference']}: "
+
+
 def _improving_note(row: dict[str, Any]) -> str:
     """Beside a verdict: how many of the runs it rests on were still improving at their last
     epoch (findings evaluated before this was recorded say nothing)."""
@@ -58,8 +67,12 @@ def _improving_note(row: dict[str, Any]) -> str:
     return f" (still improving at the last epoch: {parts})"
 
 
-def _fmt_ci(values: list[float]) -> str:
-    return f"[{100 * values[0]:+.1f}, {100 * values[1]:+.1f}]" if values[0] == values[0] else "n/a"
+def _fmt_ci(values: list[float | None]) -> str:
+    """A CI in pp; one seed has none (null, or NaN in findings written before)."""
+    low, high = values
+    if low is None or high is None or low != low:
+        return "n/a"
+    return f"[{100 * low:+.1f}, {100 * high:+.1f}]"
 
 
 def _recorded_text(row: dict[str, Any]) -> str:
@@ -129,7 +142,8 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
             p_seed = row.get("p_value_seeds")
             reference, arm = _arm_accuracies(row)
             lines.append(
-                f"| {FRAMEWORK_NAMES[row['framework']]} | {row['split']} | {row['hud']} | "
+                f"| {_lead(result, row)}{FRAMEWORK_NAMES[row['framework']]} | {row['split']} | "
+                f"{row['hud']} | "
                 f"{short} | {row['n_seeds']} | {percent(reference['mean'])} | "
                 f"{percent(arm['mean'])} | "
                 f"{100 * row['delta_accuracy']:+.1f} {_fmt_ci(row['delta_ci95'])} | "
@@ -154,6 +168,7 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
                 )
                 + f"; majority class {majority} %.",
             ]
+        lines += transfer_lines(result, fig_dir, out_dir)
         cells = result.get("cells")
         if cells:
             lines += [

@@ -10,6 +10,7 @@ from benchmarks.formatting import percent
 from benchmarks.markdown import md_text
 from benchmarks.matrix.records import (
     Row,
+    training_set_note,
 )
 from benchmarks.report.tables import seed_ensemble
 from common_data.data.card import shipped_cards
@@ -25,7 +26,7 @@ def _best_rows(rows: list[Row], item: dict[str, Any], transfer: str) -> dict[str
         config = row.records[0]["config"]
         if (row.setting.split, row.setting.hud, row.variant) != ("random", "full", variant) \
                 or not row.ok or config["spec"] != item["spec"] \
-                or config.get("transfer", "scratch") != transfer:
+                or config.get("transfer", "scratch") != transfer or training_set_note(config):
             continue
         current = best.get(row.framework)
         rank = (row.setting.image_size, len(row.ok))

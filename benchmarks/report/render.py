@@ -33,6 +33,7 @@ from benchmarks.report.environment import (
     shared_machine_note,
 )
 from benchmarks.report.findings_section import finding_protocol, findings_section, read_json
+from benchmarks.report.palette_section import not_run_note, refresh_palette_finding
 from benchmarks.report.published import protocol_notes, published_table
 from benchmarks.report.tables import delta_table, ensemble_table, results_table
 from common_data.atomic import write_text_atomic
@@ -250,6 +251,7 @@ def main(argv: list[str]) -> int:
             f"--results {args.results}: no runs/ folder with records inside "
             "(run `python -m benchmarks compare` first)"
         )
+    palette = refresh_palette_finding(args.results)
     out = render(args.results, args.out or args.results)
     if args.json:  # every stored run, by dataset, as the report's summary has them
 
@@ -257,6 +259,8 @@ def main(argv: list[str]) -> int:
                       as_json=True)
     else:
         print(out)
+        if palette is None:
+            print(not_run_note(args.results))
     if args.tensorboard:
         export_tensorboard_to(args.results, quiet_stdout=args.json)
     return 0

@@ -19,7 +19,7 @@ from typing import Any
 from benchmarks.findings.protocol import published_protocol
 from benchmarks.findings.verdicts import WITHIN_PP
 from benchmarks.markdown import md_text
-from benchmarks.matrix.records import is_baseline_cnn, is_bf16, setting_of
+from benchmarks.matrix.records import is_baseline_cnn, is_bf16, setting_of, training_set_note
 from benchmarks.report import figures
 from common_data.frameworks import FRAMEWORK_NAMES
 from common_data.regimes import OVERLAYS, face_blanked, full_frame
@@ -40,7 +40,7 @@ def study_tables(records: list[dict[str, Any]]) -> dict[str, Table]:
         if (record.get("status") != "ok" or config["variant"] != "baseline"
                 or config["split"] != "random" or config["hud"] not in HUDS
                 or config["seed"] != 0 or config["epochs"] != epochs
-                or not is_baseline_cnn(config) or is_bf16(config)
+                or not is_baseline_cnn(config) or is_bf16(config) or training_set_note(config)
                 or config.get("dropout", "framework") != "shared"):
             continue
         table = tables.setdefault(setting_of(record).data_label, {})

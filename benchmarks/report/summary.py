@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.findings.verdicts import verdict
-from benchmarks.matrix.records import Row, is_baseline_cnn
+from benchmarks.matrix.records import Row, is_baseline_cnn, training_set_note
 from benchmarks.stats import mean_ci
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORK_PAIRS, pair_label
 from common_data.regimes import OVERLAYS, leakage_safe, regime_order
@@ -83,7 +83,8 @@ def _index(rows: list[Row]) -> dict[tuple, Row]:
 def _studies(rows: list[Row]) -> dict[Study, dict[tuple, Row]]:
     grouped: dict[Study, list[Row]] = {}
     for row in rows:  # the three questions are asked of the baseline CNN
-        if row.ok and is_baseline_cnn(row.records[0]["config"]):
+        config = row.records[0]["config"]
+        if row.ok and is_baseline_cnn(config) and not training_set_note(config):
             grouped.setdefault(_study(row), []).append(row)
     return {study: _index(group) for study, group in grouped.items()}
 

@@ -32,16 +32,24 @@ from common_data.run.cpu import bf16_cpu_problem
 LEGACY_VALUES: dict[tuple[str, ...], Any] = {
     ("card",): "",
     ("card_sha256",): "",
+    ("colour",): "rgb",
     ("dropout",): "framework",
     **{("mode", mode): False for fw in FRAMEWORKS.values() for mode in fw.late_modes},
     ("pretrained",): "",
+    ("train_frames",): 0,
+    ("train_palettes",): [],
     ("transfer",): "scratch",
 }
 
+# The keys that choose a run's training set (common_data/data/training_set.py): only the
+# palette finding's runs set them, so a record holding one at another value than its legacy
+# one is a palette run, and at its legacy value it reads as the runs made before the keys.
+TRAINING_SET_KEYS = ("train_palettes", "train_frames", "colour")
 
 DEFAULTS_PATH = Path(__file__).resolve().parent / "defaults" / "run.toml"
 
 MONITORS = ("val_loss", "val_accuracy")
+COLOURS = ("rgb", "luminance")
 
 
 class _Check:
@@ -107,6 +115,17 @@ class _Digest(_Check):
     def convert(self, value: Any) -> Any:
         ok = isinstance(value, str) and (not value or re.fullmatch(r"[0-9a-f]{64}", value))
         return value if ok else None
+
+
+class _Names(_Check):
+    expected = "a list of distinct non-empty strings ([] for all)"
+
+    def convert(self, value: Any) -> Any:
+        """Sorted, so the same set of names is the same config whatever order it was given in."""
+        if not isinstance(value, list | tuple) or not all(
+                isinstance(v, str) and v.strip() for v in value) or len(set(value)) != len(value):
+            return None
+        return tuple(sorted(value))
 
 
 class _Enum(_Check):
@@ -187,6 +206,9 @@ class RunConfig:
     dropout: str = _key(_Enum(*DROPOUT_SOURCES))
     image_size: int = _key(_Int(1))
     hud: str = _key(_Enum(table=OVERLAYS))
+    train_palettes: tuple[str, ...] = _key(_Names())
+    train_frames: int = _key(_Int(0))
+    colour: str = _key(_Enum(*COLOURS))
     spec: str = _key(_Str())
     epochs: int = _key(_Int(1))
     batch_size: int = _key(_Int(1))
@@ -204,8 +226,9 @@ class RunConfig:
     mode: Mode = field(metadata={"section": Mode})
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict; ``load_run_config(cfg.to_dict()) == cfg``."""
-        return asdict(self)
+        """Plain nested dict, as JSON holds it (lists, not tuples);
+        ``load_run_config(cfg.to_dict()) == cfg``."""
+        return json.loads(json.dumps(asdict(self)))
 
     def hash(self) -> str:
         """The config's identity: see `config_digest`."""

@@ -20,6 +20,7 @@ from common_data.data.cache import Images, load
 from common_data.data.datasets import open_dataset, preprocess_for
 from common_data.data.discovery import Dataset
 from common_data.data.splits import Split, make_split
+from common_data.data.training_set import training_view
 from common_data.regimes import has_folds
 from common_data.run.config import RunConfig
 
@@ -41,13 +42,17 @@ def run_images(config: RunConfig, dataset: Dataset | None = None) -> Images:
 def load_run_data(config: RunConfig, images: Images | None = None) -> tuple[Images, Split]:
     """The same bytes, preprocessing and split for both twins: the config's split of its
     images, with its `fault` (if any) injected. `images`: this config's `run_images`, when
-    the caller already holds them (the finding checks many records against one decode)."""
+    the caller already holds them (the finding checks many records against one decode). The
+    training side is then the config's training set (palettes, frame count, colour mode:
+    common_data.data.training_set), chosen before any fault so a fault alters what a run
+    would otherwise have seen."""
     if images is None:
         images = run_images(config)
     elif (images.preprocess.size, images.preprocess.hud) != (config.image_size, config.hud):
         raise ValueError(f"images preprocessed as {images.preprocess}, but the config asks for "
                          f"{config.image_size} px with hud {config.hud!r}")
     split = make_split(images, config.split, fold=split_fold(config), seed=config.split_seed)
+    images, split = training_view(config, images, split)
     return faults.inject(config.fault, images, split, config.seed)
 
 
