@@ -82,6 +82,7 @@ def test_a_bad_finding_file_is_refused_in_one_line(tmp_path: Path, edit, message
     assert message in text and "\n" not in text and str(path) in text
 
 
+@pytest.mark.cross_env  # the `finding` command is the harness's: it runs in the harness env
 def test_the_cli_names_a_bad_finding_file_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(GOOD.replace("run = { epochs = 3 }", "run = { palette = 1 }"))

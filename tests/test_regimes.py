@@ -63,6 +63,7 @@ def test_the_tables_are_the_files_rows_in_its_order() -> None:
         assert listed == list(rows), table
 
 
+@pytest.mark.cross_env  # the harness's CLI draws figures: matplotlib, the harness env's
 def test_a_split_kind_left_out_of_the_table_is_gone_from_every_list(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -80,6 +81,7 @@ def test_a_split_kind_left_out_of_the_table_is_gone_from_every_list(
         check_matrix(dict(PROFILE, splits=["loso"]))
 
 
+@pytest.mark.cross_env  # the harness's CLI draws figures: matplotlib, the harness env's
 def test_a_variant_left_out_of_the_table_is_refused_by_flag_config_and_profile(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -144,6 +146,7 @@ def test_a_split_with_folds_expands_and_is_titled_by_its_row(
         expand(dict(PROFILE, splits=["weekly"]), n_sessions=None)
 
 
+@pytest.mark.cross_env  # the harness's CLI draws figures: matplotlib, the harness env's
 def test_the_splits_flag_explains_each_split_from_its_row(
     capsys: pytest.CaptureFixture[str]
 ) -> None:
