@@ -6,11 +6,13 @@ dropout RNG does to a same-seed pair. Two records form a *twin pair* when their 
 equal but for the framework and its tuned modes: same data, split, seed, initial weights,
 batches and dropout source. Comparing a pair epoch by epoch, with shared masks and with each
 framework's own, says how much of the gap between the twins is dropout luck and how much is
-the frameworks' numerics. A *floor pair* is one framework twice, differing only in its thread
-count: the same model summed in another order. How fast a floor pair parts is how chaotic
-training itself is at float32 precision, the yardstick for the twins: twins that part no
-faster than one framework does with itself differ by rounding, not by algorithm. Everything
-here is computed from stored records, so the report regenerates it;
+the frameworks' numerics. A *precision pair* is one framework in float32 and in bf16, configs
+otherwise equal: how far bf16 takes a run from its float32 self, shown beside the floor so a
+reduced-precision mode's faithfulness is seen, not assumed. A *floor pair* is one framework
+twice, differing only in its thread count: the same model summed in another order. How fast
+a floor pair parts is how chaotic training itself is at float32 precision, the yardstick for
+the twins: twins that part no faster than one framework does with itself differ by rounding,
+not by algorithm. Everything here is computed from stored records, so the report regenerates it;
 `python -m benchmarks parity --trajectory` runs the pairs it needs.
 """
 
@@ -24,19 +26,23 @@ from typing import Any
 import numpy as np
 
 from benchmarks.markdown import md_text
-from benchmarks.matrix.records import Setting, setting_of
+from benchmarks.matrix.records import Setting, is_bf16, setting_of
 from benchmarks.report import figures
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORK_PAIRS, pair_label
+from common_data.run.config import LEGACY_VALUES
 
 _NOT_PAIRED = ("framework", "mode", "save_weights")
 _NOT_FLOOR = ("threads", "inter_op_threads", "save_weights")
+_NOT_PRECISION = ("mode", "save_weights")
+KINDS = ("twins", "precision", "floor")  # the table's order
 PARTED_PP = 2.0  # validation accuracies this far apart (pp) count as parted
 
 
 @dataclass
 class Pair:
-    """Two runs of one config: the twins (`kind` 'twins': a is the anchor framework, b another)
-    or one framework at two thread counts (`kind` 'floor': a has fewer threads)."""
+    """Two runs of one config: the twins (`kind` 'twins': a is the anchor framework, b another),
+    one framework in two precisions (`kind` 'precision': a float32, b bf16) or one framework at
+    two thread counts (`kind` 'floor': a has fewer threads)."""
 
     kind: str
     setting: Setting
@@ -49,7 +55,10 @@ class Pair:
     @property
     def label(self) -> str:
         if self.kind == "twins":
-            return pair_label(self.a["framework"], self.b["framework"], " vs ")
+            bf16 = " (bf16)" if is_bf16(self.a["config"]) else ""
+            return pair_label(self.a["framework"], self.b["framework"], " vs ") + bf16
+        if self.kind == "precision":
+            return f"{FRAMEWORK_NAMES[self.a['framework']]} float32 vs bf16"
         threads = [r["config"]["threads"] for r in (self.a, self.b)]
         return (f"{FRAMEWORK_NAMES[self.a['framework']]} {threads[0]} vs {threads[1]} "
                 "threads (floor)")
@@ -82,11 +91,18 @@ def _ok(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r.get("status") == "ok" and r.get("history")]
 
 
-def _groups(records: list[dict[str, Any]], ignored: tuple[str, ...]) -> list[list[dict]]:
+def _groups(records: list[dict[str, Any]], ignored: tuple[str, ...],
+            by_precision: bool = True) -> list[list[dict]]:
+    """Records whose configs agree but in `ignored`; with the modes ignored, a group still holds
+    one precision unless `by_precision` is off (a bf16 run is never another run's twin)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for record in _ok(records):
-        config = {k: v for k, v in record["config"].items() if k not in ignored}
+        # a key at its legacy value reads as the runs made before the key existed
+        config = {k: v for k, v in record["config"].items() if k not in ignored
+                  and not ((k,) in LEGACY_VALUES and v == LEGACY_VALUES[(k,)])}
         config.setdefault("dropout", "framework")
+        if by_precision:
+            config["bf16"] = is_bf16(record["config"])
         groups.setdefault(json.dumps(config, sort_keys=True), []).append(record)
     return list(groups.values())
 
@@ -100,7 +116,8 @@ def _pair(kind: str, a: dict[str, Any], b: dict[str, Any]) -> Pair:
 def twin_pairs(records: list[dict[str, Any]]) -> list[Pair]:
     """Every same-seed (anchor, other framework) pair of 'ok' records whose configs differ only
     in the framework and its modes (records made before dropout was shared count as 'framework'),
-    and every floor pair: one framework at two thread counts, configs otherwise equal."""
+    every floor pair: one framework at two thread counts, configs otherwise equal, and every
+    precision pair: one framework in float32 and in bf16, configs otherwise equal."""
     pairs = []
     for group in _groups(records, _NOT_PAIRED):
         by_framework = {r["framework"]: r for r in group}
@@ -111,8 +128,15 @@ def twin_pairs(records: list[dict[str, Any]]) -> list[Pair]:
         if len(by_threads) >= 2:
             low, high = sorted(by_threads)[:2]
             pairs.append(_pair("floor", by_threads[low], by_threads[high]))
+    for group in _groups(records, _NOT_PRECISION, by_precision=False):
+        # a float32 run with several tuned modes on record: the first by its modes, every time
+        ordered = sorted(group, key=lambda r: json.dumps(r["config"]["mode"], sort_keys=True))
+        floats = [r for r in ordered if not is_bf16(r["config"])]
+        halves = [r for r in ordered if is_bf16(r["config"])]
+        if floats and halves:
+            pairs.append(_pair("precision", floats[0], halves[0]))
     return sorted(pairs, key=lambda p: (p.setting.title, p.variant, p.seed, p.dropout,
-                                        p.kind != "twins"))
+                                        KINDS.index(p.kind)))
 
 
 def shrink_factors(pairs: list[Pair]) -> list[dict[str, Any]]:
@@ -167,6 +191,9 @@ def section(records: list[dict[str, Any]], fig_dir: Path, out_dir: Path) -> list
         "`common_data.model.dropout`; *framework*: each draws its own. *Floor* pairs are one "
         "framework at two thread counts (the same sums in another order): how fast they part "
         "measures how chaotic float32 training itself is, the yardstick for the twins. "
+        "*Precision* pairs are one framework in float32 and in bf16 (`mode.mixed_precision`), "
+        "all else equal: how far bf16 takes a run from its float32 self, to be read against "
+        "the floor. "
         "Regenerate the pairs with `python -m benchmarks parity --trajectory --data PATH`.",
         "",
         *table(pairs),
@@ -181,11 +208,17 @@ def section(records: list[dict[str, Any]], fig_dir: Path, out_dir: Path) -> list
             f"own dropout and {item['shared_pp']:.2f} pp with shared masks "
             f"({item['factor']:.1f}x smaller)."
         )
+    precision = [p for p in pairs if p.kind == "precision"]
+    pairs = [p for p in pairs if p.kind != "precision"]
     both = [p for p in pairs if any((q.dropout, q.kind) != (p.dropout, p.kind)
                                     and q.setting == p.setting and q.seed == p.seed
                                     and q.variant == p.variant for q in pairs)]
-    chart = figures.trajectory_chart(both or pairs[:2], fig_dir / "trajectory-parity.png")
-    lines += ["", f"![trajectory parity]({chart.relative_to(out_dir).as_posix()})", ""]
+    if pairs:
+        chart = figures.trajectory_chart(both or pairs[:2], fig_dir / "trajectory-parity.png")
+        lines += ["", f"![trajectory parity]({chart.relative_to(out_dir).as_posix()})", ""]
+    if precision:
+        chart = figures.trajectory_chart(precision, fig_dir / "trajectory-bf16.png")
+        lines += [f"![bf16 against float32]({chart.relative_to(out_dir).as_posix()})", ""]
     return lines
 
 

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from benchmarks.matrix.records import Row
+from benchmarks.matrix.records import Row, is_bf16
 from benchmarks.stats import mean_ci
 from common_data.atomic import atomic_file
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
@@ -207,7 +207,8 @@ def trajectory_chart(pairs: list, path: Path) -> Path:
             ax.plot(np.arange(1, len(values) + 1), values,
                     color=FRAMEWORKS[record["framework"]].colour,
                     linestyle="-" if side == "a" else "--",
-                    label=f"{FRAMEWORK_NAMES[record['framework']]}, {threads} thread(s)")
+                    label=f"{FRAMEWORK_NAMES[record['framework']]}, {threads} thread(s)"
+                    + (", bf16" if is_bf16(record["config"]) else ""))
             ax.legend(fontsize=7)
         ax.set(xlabel="epoch", title=f"{pair.label}, {pair.dropout} dropout masks, "
                f"seed {pair.seed}\n{pair.setting.title}")
