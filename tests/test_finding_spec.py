@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.findings.cells import adapt_to_data, finding_cells, load_finding, selection_from
-from benchmarks.findings.spec import FINDINGS_DIR, load_finding_file
-from benchmarks.findings.verdicts import verdict
+from benchmarks.findings.spec import FINDINGS_DIR, Comparison, load_finding_file
+from benchmarks.findings.verdicts import verdict, verdict_row
 from common_data.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,3 +129,26 @@ def test_the_finding_follows_a_dataset_without_sessions_or_overlay() -> None:
     assert flat.regimes == ["random.full", "grouped.full"] and not flat.probe
     seed_like = adapt_to_data(selection_from(finding, "schedule64", "synthetic"))
     assert seed_like.regimes == finding["matrix"]["regimes"] and seed_like.probe
+
+
+def _record(accuracy: float, support: dict[str, int]) -> dict:
+    """A finished run as a verdict reads it: its accuracy, per-class counts and a history that
+    levelled off (no predictions file, so no McNemar test)."""
+    history = [{"val_accuracy": accuracy, "val_loss": 1.0, "loss": 1.0}] * 8
+    return {"status": "ok", "history": history,
+            "metrics": {"accuracy": accuracy, "n": sum(support.values()),
+                        "per_class": {name: {"support": n} for name, n in support.items()}}}
+
+
+@pytest.mark.parametrize(("reference", "flagged"), [(0.24, True), (0.60, False)])
+def test_a_verdict_whose_reference_is_near_chance_is_flagged(reference: float,
+                                                            flagged: bool) -> None:
+    """Models within the minimum effect of the majority-class rate cannot show a decrease of
+    that size: the verdict says so beside it (the palette finding at 420 frames is such a case)."""
+    support = {"angry": 22, "happy": 20, "sad": 20, "natural": 19, "surprise": 19}  # 22 % top
+    comparison = Comparison("one palette", "all palettes", "decrease", 0.05)
+    ref = {s: _record(reference + 0.01 * s, support) for s in range(3)}
+    arm = {s: _record(reference - 0.01, support) for s in range(3)}
+    row = verdict_row(comparison, ("tf", "random", "full"), ref, arm)
+    assert row is not None and row["majority_rate"] == pytest.approx(0.22)
+    assert row["near_majority"] is flagged

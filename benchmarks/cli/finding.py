@@ -145,6 +145,7 @@ def _run_finding(
             f"{row['comparison']['reference']} "
             f"{100 * row['reference_accuracy']['mean']:5.1f} % "
             f"delta {100 * row['delta_accuracy']:+6.1f} pp -> {row['verdict']}"
+            + (" (reference near the majority-class rate)" if row["near_majority"] else "")
         )
     print("\n".join(result["summary"]))
     if args.print_expected:

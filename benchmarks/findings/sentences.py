@@ -50,7 +50,9 @@ def _effect_sentences(rows: list[dict[str, Any]], protocol: dict[str, Any],
         found = [r for r in rows if r["split"] == split and r["hud"] == hud]
         return ", ".join(
             f"{FRAMEWORK_NAMES[r['framework']]} {100 * r['delta_accuracy']:+.1f} pp "
-            f"({r['verdict']})"
+            f"({r['verdict']}"
+            + ("; its reference near the majority-class rate, too near chance to tell"
+               if r.get("near_majority") else "") + ")"
             for r in found
         )
 

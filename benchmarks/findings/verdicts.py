@@ -20,7 +20,7 @@ from benchmarks.findings.sentences import (
 from benchmarks.findings.spec import Comparison
 from benchmarks.findings.transfer import transfer_rows
 from benchmarks.matrix.cells import Cell
-from benchmarks.matrix.records import load_predictions, load_records
+from benchmarks.matrix.records import load_predictions, load_records, majority_rate
 from benchmarks.stats import mcnemar, mean_ci, paired_t_test, seed_summary
 from common_data.data.cache import Images
 from common_data.data.training_set import frame_palettes
@@ -78,14 +78,14 @@ def verdict_rows(
         keys = sorted({(c.framework, c.split, c.hud) for c in cells[comparison.arm]},
                       key=lambda k: (*regime_order(k[1], k[2]), k[0]))
         for key in keys:
-            row = _verdict_row(comparison, key, _by_seed(cells[comparison.against], records, key),
+            row = verdict_row(comparison, key, _by_seed(cells[comparison.against], records, key),
                                _by_seed(cells[comparison.arm], records, key))
             if row:
                 rows.append(row)
     return rows
 
 
-def _verdict_row(comparison: Comparison, key: tuple[str, str, str],
+def verdict_row(comparison: Comparison, key: tuple[str, str, str],
                  reference: dict[int, dict[str, Any]],
                  arm: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
     seeds = sorted(set(reference) & set(arm))
@@ -100,6 +100,7 @@ def _verdict_row(comparison: Comparison, key: tuple[str, str, str],
     if all(ensembles) and np.array_equal(ensembles[0][0], ensembles[1][0]):
         test = mcnemar(ensembles[0][0], ensembles[0][1], ensembles[1][1])
     framework, split, hud = key
+    majority = majority_rate(reference[seeds[0]])  # every arm is scored on one validation set
     return {
         "comparison": {"arm": comparison.arm, "reference": comparison.against,
                        "direction": comparison.direction, "min_effect": comparison.min_effect},
@@ -114,6 +115,11 @@ def _verdict_row(comparison: Comparison, key: tuple[str, str, str],
         "p_value_seeds": paired_t_test(alt, ref) if len(seeds) > 1 else None,
         "mcnemar_ensembles": test,
         "verdict": verdict(delta, low, high, comparison.min_effect, comparison.direction),
+        "majority_rate": majority,
+        # models that learned less than the minimum effect above chance cannot show the change
+        # the claim is about: the verdict stands, but beside this flag it says little
+        "near_majority": majority is not None
+        and float(np.mean(ref)) - majority < comparison.min_effect,
         "still_improving": {
             "reference": sum(still_improving(reference[s]["history"]) for s in seeds),
             "arm": sum(still_improving(arm[s]["history"]) for s in seeds)},

@@ -126,6 +126,15 @@ def training_set_note(config: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def majority_rate(record: Mapping[str, Any]) -> float | None:
+    """The share of the largest class among a run's validation frames: what a model that always
+    predicts one class scores (None for a record without per-class counts)."""
+    metrics = record["metrics"]
+    if not metrics.get("per_class"):
+        return None
+    return max(row["support"] for row in metrics["per_class"].values()) / max(metrics["n"], 1)
+
+
 def is_bf16(config: Mapping[str, Any]) -> bool:
     """Whether a run trained in bf16 (mode.mixed_precision). Studies that read single float32
     runs (the resolution study) leave these out: a bf16 seed is a second measurement of the same

@@ -67,6 +67,17 @@ def _improving_note(row: dict[str, Any]) -> str:
     return f" (still improving at the last epoch: {parts})"
 
 
+def near_majority_note(row: dict[str, Any]) -> str:
+    """Beside a verdict whose reference arm stayed within the minimum effect of the
+    majority-class rate: its models learned too little for the claimed change to show."""
+    if not row.get("near_majority"):
+        return ""
+    reference = (row.get("comparison") or {}).get("reference", "reference")
+    return (f" (the {reference} models stay within {100 * row['comparison']['min_effect']:g} pp "
+            f"of the majority-class rate, {percent(row['majority_rate'])} %: too near chance "
+            f"for the change to show)")
+
+
 def _fmt_ci(values: list[float | None]) -> str:
     """A CI in pp; one seed has none (null, or NaN in findings written before)."""
     low, high = values
@@ -149,7 +160,7 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
                 f"{100 * row['delta_accuracy']:+.1f} {_fmt_ci(row['delta_ci95'])} | "
                 f"{'n/a' if p_seed is None else f'{p_seed:.3g}'} | "
                 f"{test.get('p_value', float('nan')):.3g} | **{row['verdict']}**"
-                f"{_improving_note(row)} | "
+                f"{_improving_note(row)}{near_majority_note(row)} | "
                 f"{_recorded_text(row)} |"
             )
         probe = result.get("hud_only_probe") or {}
