@@ -72,6 +72,10 @@ def test_the_augmentation_finding_as_arms_keeps_its_committed_runs(protocol: str
     (lambda t: t.replace('claim = "a claim"\n', ""), "missing key 'claim'"),
     (lambda t: t.replace("min_effect = 0.05", 'min_effect = "big"'),
      "key 'min_effect' is 'big', expected a number"),
+    (lambda t: t + '[expected.tiny."synthetic"]\n"torch.random.full" = { verdict = "x" }\n',
+     "[expected.tiny.\"synthetic\"] torch.random.full: missing key 'reference_accuracy'"),
+    (lambda t: t + '[expected_probe.tiny."synthetic"]\ntorch = { seeds = [0], acc = [0.7] }\n',
+     "[expected_probe.tiny.\"synthetic\"] torch: unknown key 'acc'"),
 ])
 def test_a_bad_finding_file_is_refused_in_one_line(tmp_path: Path, edit, message: str) -> None:
     path = tmp_path / "bad.toml"

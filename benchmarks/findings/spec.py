@@ -32,8 +32,10 @@ DIRECTIONS = ("decrease", "increase")
 MATRIX_OWNED = frozenset({"framework", "seed", "split", "hud", "data", "fold"})
 _TOP = {"id": str, "claim": str, "source": str, "arm": list, "comparison": list,
         "matrix": dict, "protocol": dict}
-_OPTIONAL = {"published": dict, "baseline_tolerance": float, "expected": dict,
-             "expected_probe": dict, "default_protocol": str}
+_OPTIONAL = {"published": dict, "baseline_tolerance": float, "effect_tolerance": float,
+             "expected": dict, "expected_probe": dict, "default_protocol": str}
+_EXPECTED = {"verdict": str, "reference_accuracy": float, "delta": float}
+_EXPECTED_PROBE = {"seeds": list, "accuracy": list}
 _ARM = {"name": str, "variant": str, "run": dict}
 _COMPARISON = {"arm": str, "against": str, "direction": str, "min_effect": float, "effect": str}
 _MATRIX = {"frameworks": list, "seeds": list, "regimes": list, "probe": dict}
@@ -223,6 +225,22 @@ def load_finding_file(path: Path) -> dict[str, Any]:
     if finding["default_protocol"] not in finding["protocol"]:
         raise ConfigError(f"{where}: default_protocol {finding['default_protocol']!r} names no "
                           f"[protocol.*] table (expected one of {', '.join(finding['protocol'])})")
+    _recorded(raw, where)
     finding.setdefault("published", {})
     finding.setdefault("baseline_tolerance", 0.08)
+    finding.setdefault("effect_tolerance", 0.0)
     return finding
+
+
+def _recorded(raw: dict[str, Any], where: str) -> None:
+    """[expected.PROTOCOL."DATASET"] verdicts and [expected_probe.PROTOCOL."DATASET"] probe
+    accuracies: each entry a table of known keys, so a stale or mistyped record is one line."""
+    for table, schema, required in (("expected", _EXPECTED, ("verdict", "reference_accuracy")),
+                                    ("expected_probe", _EXPECTED_PROBE, ("seeds", "accuracy"))):
+        for protocol, datasets in raw.get(table, {}).items():
+            at = f"{where} [{table}.{protocol}]"
+            _check_table(datasets, {name: dict for name in datasets}, at)
+            for dataset, entries in datasets.items():
+                _check_table(entries, {name: dict for name in entries}, f'{at[:-1]}."{dataset}"]')
+                for key, entry in entries.items():
+                    _check_table(entry, schema, f'{at[:-1]}."{dataset}"] {key}', required)

@@ -149,6 +149,7 @@ def probe_rows(
         support = [row["support"] for row in first["metrics"]["per_class"].values()]
         row: dict[str, Any] = {
             "accuracy": seed_summary([r["metrics"]["accuracy"] for r in done.values()]),
+            "seeds": list(done),
             "n_seeds": len(done),
             "majority_class_rate": float(max(support) / sum(support)),
         }
@@ -271,22 +272,29 @@ def evaluate_finding(
     transfer = transfer_rows(finding, selection, records, clean.palettes)
     if transfer:  # findings whose arms all train on every palette have no such table
         result["palette_transfer"] = transfer
-    result["regression_failures"] = regression_failures(result, finding["baseline_tolerance"])
+    result["regression_failures"] = regression_failures(
+        result, finding["baseline_tolerance"], finding["effect_tolerance"])
+    result["threshold_flips"] = threshold_flips(result, finding["effect_tolerance"])
     return result
 
 
-def regression_failures(result: dict[str, Any], tolerance: float) -> list[str]:
-    """What the regression suite fails on: an altered split or validation input, a flipped
-    verdict, a baseline accuracy that moved more than `tolerance` from the recorded one, or a
-    HUD-only probe whose recorded relation to the full frame changed."""
+def regression_failures(result: dict[str, Any], tolerance: float,
+                        effect_tolerance: float = 0.0) -> list[str]:
+    """What the regression suite fails on: an altered split or validation input, a baseline
+    or HUD-only probe accuracy that moved more than `tolerance` from the recorded one, or a
+    flipped verdict whose effect moved more than `effect_tolerance` from the recorded effect.
+
+    A verdict that flips while its effect stays within `effect_tolerance` sat at the
+    threshold: CPU kernel families round differently (AVX2 and AVX-512 moved these effects by
+    up to 0.5 pp), which is not a code change; `threshold_flips` names those instead.
+    """
     failures = []
     for framework, recorded in result["expected_probe"].items():
-        probe = result["hud_only_probe"].get(framework, {})
-        if "relation" in probe and probe["relation"] != recorded:
+        moved = _probe_moved(result["hud_only_probe"].get(framework), recorded)
+        if moved is not None and abs(moved[0]) > tolerance:
             failures.append(
-                f"{framework} HUD-only probe: recorded {recorded!r} the full frame, got "
-                f"{probe['relation']!r} (probe - full {probe['probe_minus_full_pp']:+.1f} pp over "
-                f"{probe['n_seeds']} seed{'s' if probe['n_seeds'] != 1 else ''})"
+                f"{framework} HUD-only probe: accuracy moved {100 * moved[0]:+.1f} pp from the "
+                f"recorded {100 * moved[1]:.1f} % (tolerance {100 * tolerance:.0f} pp)"
             )
     for row in result["verdicts"]:
         where = f"{row['framework']} {row['split']} split, HUD {row['hud']}"
@@ -299,10 +307,12 @@ def regression_failures(result: dict[str, Any], tolerance: float) -> list[str]:
         recorded = row["expected"]
         if not recorded:
             continue
-        if recorded["verdict"] != row["verdict"]:
+        if recorded["verdict"] != row["verdict"] and not _at_threshold(row, effect_tolerance):
             failures.append(
                 f"{where}: verdict flipped: recorded {recorded['verdict']!r}, got "
-                f"{row['verdict']!r} (delta {100 * row['delta_accuracy']:+.1f} pp)"
+                f"{row['verdict']!r} (delta {100 * row['delta_accuracy']:+.1f} pp"
+                + (f", recorded {100 * recorded['delta']:+.1f} pp)" if "delta" in recorded
+                   else ")")
             )
         moved = row["reference_accuracy"]["mean"] - recorded["reference_accuracy"]
         if abs(moved) > tolerance:
@@ -314,14 +324,57 @@ def regression_failures(result: dict[str, Any], tolerance: float) -> list[str]:
     return failures
 
 
+def _probe_moved(probe: dict[str, Any] | None,
+                 recorded: dict[str, Any]) -> tuple[float, float] | None:
+    """(observed minus recorded mean accuracy, recorded mean) over the seeds both have; a
+    probe run on other seeds than those recorded is not compared."""
+    by_seed = dict(zip(recorded["seeds"], recorded["accuracy"], strict=True))
+    if probe is None:
+        return None
+    pairs = [(acc, by_seed[seed]) for seed, acc in zip(probe["seeds"],
+                                                       probe["accuracy"]["per_seed"], strict=True)
+             if seed in by_seed]
+    if not pairs:
+        return None
+    observed, reference = (float(np.mean(values)) for values in zip(*pairs, strict=True))
+    return observed - reference, reference
+
+
+def _at_threshold(row: dict[str, Any], effect_tolerance: float) -> bool:
+    """A flipped verdict whose effect is within `effect_tolerance` of the recorded effect."""
+    recorded = row["expected"].get("delta")
+    return recorded is not None and abs(row["delta_accuracy"] - recorded) <= effect_tolerance
+
+
+def threshold_flips(result: dict[str, Any], effect_tolerance: float) -> list[str]:
+    """Verdicts that flipped at the threshold (effect within tolerance of the recorded one):
+    told, not failed on."""
+    return [
+        f"{row['framework']} {row['split']} split, HUD {row['hud']}: recorded "
+        f"{row['expected']['verdict']!r}, got {row['verdict']!r}; delta "
+        f"{100 * row['delta_accuracy']:+.1f} pp against the recorded "
+        f"{100 * row['expected']['delta']:+.1f} pp, within the {100 * effect_tolerance:.0f} pp "
+        "effect tolerance: the verdict sits at the threshold"
+        for row in result["verdicts"]
+        if row["expected"] and row["expected"]["verdict"] != row["verdict"]
+        and _at_threshold(row, effect_tolerance)
+    ]
+
+
 def expected_toml(result: dict[str, Any]) -> str:
     """The observed verdicts as the TOML table to paste into the finding file."""
     lines = [f'[expected.{result["profile"]}."{result["data"]["label"]}"]']
     for row in result["verdicts"]:
         lines.append(
             f'"{row["expected_key"]}" = {{ verdict = "{row["verdict"]}", '
-            f"reference_accuracy = {row['reference_accuracy']['mean']:.4f} }}"
+            f"reference_accuracy = {row['reference_accuracy']['mean']:.4f}, "
+            f"delta = {row['delta_accuracy']:.4f} }}"
         )
+    if result["hud_only_probe"]:
+        lines.append(f'[expected_probe.{result["profile"]}."{result["data"]["label"]}"]')
+        lines += [f"{framework} = {{ seeds = {probe['seeds']}, accuracy = ["
+                  + ", ".join(f"{a:.4f}" for a in probe["accuracy"]["per_seed"]) + "] }"
+                  for framework, probe in result["hud_only_probe"].items()]
     return "\n".join(lines)
 
 
