@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks.findings.cells import adapt_to_data, finding_cells, load_finding, selection_from
 from benchmarks.findings.spec import FINDINGS_DIR, Comparison, load_finding_file
-from benchmarks.findings.verdicts import verdict, verdict_row
+from benchmarks.findings.verdicts import expected_toml, verdict, verdict_row
 from common_data.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +76,14 @@ def test_the_augmentation_finding_as_arms_keeps_its_committed_runs(protocol: str
      "[expected.tiny.\"synthetic\"] torch.random.full: missing key 'reference_accuracy'"),
     (lambda t: t + '[expected_probe.tiny."synthetic"]\ntorch = { seeds = [0], acc = [0.7] }\n',
      "[expected_probe.tiny.\"synthetic\"] torch: unknown key 'acc'"),
+    (lambda t: t + '[expected_probe.tiny."synthetic"]\ntorch = { seeds = [0, 1], accuracy = [0.7] }'
+     '\n', "torch: seeds [0, 1], expected distinct integer seeds, one per accuracy (1)"),
+    (lambda t: t + '[expected.tiny."synthetic"]\n"torch.random.full" = { verdict = "yes", '
+     'reference_accuracy = 0.5 }\n', "verdict 'yes', expected one of reproduced, not reproduced"),
+    (lambda t: t + '[expected.tiny."synthetic"]\n"torch.random.full" = { verdict = "reversed", '
+     'reference_accuracy = 50 }\n', "accuracy 50, expected accuracies between 0 and 1"),
+    (lambda t: t + '[expected.big."synthetic"]\n', "[expected.big]: names no [protocol.*] table"),
+    (lambda t: 'effect_tolerance = -0.5\n' + t, "effect_tolerance -0.5, expected a number >= 0"),
 ])
 def test_a_bad_finding_file_is_refused_in_one_line(tmp_path: Path, edit, message: str) -> None:
     path = tmp_path / "bad.toml"
@@ -156,3 +164,21 @@ def test_a_verdict_whose_reference_is_near_chance_is_flagged(reference: float,
     row = verdict_row(comparison, ("tf", "random", "full"), ref, arm)
     assert row is not None and row["majority_rate"] == pytest.approx(0.22)
     assert row["near_majority"] is flagged
+
+
+def test_printed_expectations_load_back_as_recorded(tmp_path: Path) -> None:
+    """What `finding --print-expected` prints pastes into the finding file and loads as the
+    same record: verdicts with their effects, the probe's accuracy per seed."""
+    result = {
+        "profile": "tiny", "data": {"label": "synthetic"},
+        "verdicts": [{"expected_key": "torch.random.full", "verdict": "not reproduced",
+                      "reference_accuracy": {"mean": 0.4228}, "delta_accuracy": -0.0563}],
+        "hud_only_probe": {"torch": {"seeds": [0, 2], "accuracy": {"per_seed": [0.7, 0.75]}}},
+    }
+    path = tmp_path / "tiny.toml"
+    path.write_text(GOOD + expected_toml(result) + "\n")
+    finding = load_finding_file(path)
+    assert finding["expected"]["tiny"]["synthetic"]["torch.random.full"] == {
+        "verdict": "not reproduced", "reference_accuracy": 0.4228, "delta": -0.0563}
+    assert finding["expected_probe"]["tiny"]["synthetic"]["torch"] == {
+        "seeds": [0, 2], "accuracy": [0.7, 0.75]}

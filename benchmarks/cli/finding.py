@@ -155,8 +155,8 @@ def _run_finding(
             f"note: no verdicts recorded for protocol {args.protocol!r} on "
             f"{result['data']['label']!r}; only split integrity was checked"
         )
-    for flip in result["threshold_flips"]:
-        print(f"note: {flip}")
+    for note in result["threshold_flips"] + result["probe_notes"]:
+        print(f"note: {note}")
     for failure in result["regression_failures"]:
         print(f"REGRESSION: {failure}")
     print(f"finding: {out}")

@@ -35,6 +35,7 @@ _TOP = {"id": str, "claim": str, "source": str, "arm": list, "comparison": list,
 _OPTIONAL = {"published": dict, "baseline_tolerance": float, "effect_tolerance": float,
              "expected": dict, "expected_probe": dict, "default_protocol": str}
 _EXPECTED = {"verdict": str, "reference_accuracy": float, "delta": float}
+VERDICTS = ("reproduced", "not reproduced", "reversed")   # what benchmarks.findings.verdicts says
 _EXPECTED_PROBE = {"seeds": list, "accuracy": list}
 _ARM = {"name": str, "variant": str, "run": dict}
 _COMPARISON = {"arm": str, "against": str, "direction": str, "min_effect": float, "effect": str}
@@ -234,13 +235,38 @@ def load_finding_file(path: Path) -> dict[str, Any]:
 
 def _recorded(raw: dict[str, Any], where: str) -> None:
     """[expected.PROTOCOL."DATASET"] verdicts and [expected_probe.PROTOCOL."DATASET"] probe
-    accuracies: each entry a table of known keys, so a stale or mistyped record is one line."""
+    accuracies: each entry a table of known keys and sound values, so a stale or mistyped
+    record is one line before a run starts, not an error or a silent skip after it."""
+    for key in ("baseline_tolerance", "effect_tolerance"):
+        if raw.get(key, 0) < 0:
+            raise ConfigError(f"{where}: {key} {raw[key]!r}, expected a number >= 0")
     for table, schema, required in (("expected", _EXPECTED, ("verdict", "reference_accuracy")),
                                     ("expected_probe", _EXPECTED_PROBE, ("seeds", "accuracy"))):
         for protocol, datasets in raw.get(table, {}).items():
             at = f"{where} [{table}.{protocol}]"
+            if protocol not in raw["protocol"]:
+                raise ConfigError(f"{at}: names no [protocol.*] table (expected one of "
+                                  f"{', '.join(raw['protocol'])})")
             _check_table(datasets, {name: dict for name in datasets}, at)
             for dataset, entries in datasets.items():
                 _check_table(entries, {name: dict for name in entries}, f'{at[:-1]}."{dataset}"]')
                 for key, entry in entries.items():
-                    _check_table(entry, schema, f'{at[:-1]}."{dataset}"] {key}', required)
+                    entry_at = f'{at[:-1]}."{dataset}"] {key}'
+                    _check_table(entry, schema, entry_at, required)
+                    _check_entry(entry, entry_at)
+
+
+def _check_entry(entry: dict[str, Any], at: str) -> None:
+    if "verdict" in entry and entry["verdict"] not in VERDICTS:
+        raise ConfigError(f"{at}: verdict {entry['verdict']!r}, expected one of "
+                          f"{', '.join(VERDICTS)}")
+    seeds, accuracy = entry.get("seeds"), entry.get("accuracy", entry.get("reference_accuracy"))
+    accuracies = accuracy if isinstance(accuracy, list) else [accuracy]
+    if not all(isinstance(a, (int, float)) and not isinstance(a, bool) and 0 <= a <= 1
+               for a in accuracies):
+        raise ConfigError(f"{at}: accuracy {accuracy!r}, expected accuracies between 0 and 1")
+    if seeds is not None and (
+            len(seeds) != len(accuracies) or len(set(seeds)) != len(seeds)
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+        raise ConfigError(f"{at}: seeds {seeds!r}, expected distinct integer seeds, one per "
+                          f"accuracy ({len(accuracies)})")

@@ -17,7 +17,7 @@ from benchmarks.findings.sentences import (
     protocol_label,
     sentences,
 )
-from benchmarks.findings.spec import Comparison
+from benchmarks.findings.spec import VERDICTS, Comparison
 from benchmarks.findings.transfer import transfer_rows
 from benchmarks.matrix.cells import Cell
 from benchmarks.matrix.records import load_predictions, load_records, majority_rate
@@ -42,11 +42,12 @@ def verdict(delta: float, low: float, high: float, min_effect: float,
     its CI excludes zero, 'reversed' when it goes the other way so, else 'not reproduced'."""
     if direction == "increase":
         delta, low, high = -delta, -high, -low
+    reproduced, not_reproduced, reversed_ = VERDICTS
     if delta <= -min_effect and high < 0:
-        return "reproduced"
+        return reproduced
     if delta >= min_effect and low > 0:
-        return "reversed"
-    return "not reproduced"
+        return reversed_
+    return not_reproduced
 
 
 def _ensemble_predictions(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -275,6 +276,7 @@ def evaluate_finding(
     result["regression_failures"] = regression_failures(
         result, finding["baseline_tolerance"], finding["effect_tolerance"])
     result["threshold_flips"] = threshold_flips(result, finding["effect_tolerance"])
+    result["probe_notes"] = probe_notes(result)
     return result
 
 
@@ -294,7 +296,7 @@ def regression_failures(result: dict[str, Any], tolerance: float,
         if moved is not None and abs(moved[0]) > tolerance:
             failures.append(
                 f"{framework} HUD-only probe: accuracy moved {100 * moved[0]:+.1f} pp from the "
-                f"recorded {100 * moved[1]:.1f} % (tolerance {100 * tolerance:.0f} pp)"
+                f"recorded {100 * moved[1]:.1f} % (tolerance {100 * tolerance:g} pp)"
             )
     for row in result["verdicts"]:
         where = f"{row['framework']} {row['split']} split, HUD {row['hud']}"
@@ -311,7 +313,8 @@ def regression_failures(result: dict[str, Any], tolerance: float,
             failures.append(
                 f"{where}: verdict flipped: recorded {recorded['verdict']!r}, got "
                 f"{row['verdict']!r} (delta {100 * row['delta_accuracy']:+.1f} pp"
-                + (f", recorded {100 * recorded['delta']:+.1f} pp)" if "delta" in recorded
+                + (f", recorded {100 * recorded['delta']:+.1f} pp; not at the threshold within "
+                   f"the {100 * effect_tolerance:g} pp effect tolerance)" if "delta" in recorded
                    else ")")
             )
         moved = row["reference_accuracy"]["mean"] - recorded["reference_accuracy"]
@@ -319,18 +322,18 @@ def regression_failures(result: dict[str, Any], tolerance: float,
             failures.append(
                 f"{where}: baseline accuracy moved {100 * moved:+.1f} pp from the recorded "
                 f"{100 * recorded['reference_accuracy']:.1f} % (tolerance "
-                f"{100 * tolerance:.0f} pp)"
+                f"{100 * tolerance:g} pp)"
             )
     return failures
 
 
 def _probe_moved(probe: dict[str, Any] | None,
                  recorded: dict[str, Any]) -> tuple[float, float] | None:
-    """(observed minus recorded mean accuracy, recorded mean) over the seeds both have; a
-    probe run on other seeds than those recorded is not compared."""
-    by_seed = dict(zip(recorded["seeds"], recorded["accuracy"], strict=True))
+    """(observed minus recorded mean accuracy, recorded mean) over the seeds both have; None
+    where the probe did not run or ran on none of the recorded seeds."""
     if probe is None:
         return None
+    by_seed = dict(zip(recorded["seeds"], recorded["accuracy"], strict=True))
     pairs = [(acc, by_seed[seed]) for seed, acc in zip(probe["seeds"],
                                                        probe["accuracy"]["per_seed"], strict=True)
              if seed in by_seed]
@@ -341,9 +344,27 @@ def _probe_moved(probe: dict[str, Any] | None,
 
 
 def _at_threshold(row: dict[str, Any], effect_tolerance: float) -> bool:
-    """A flipped verdict whose effect is within `effect_tolerance` of the recorded effect."""
+    """A flipped verdict whose effect is within `effect_tolerance` of the recorded effect and
+    which sits at its threshold: the effect within the tolerance of the minimum effect, or the
+    CI bound nearest zero within the tolerance of zero. Only there can rounding flip it."""
     recorded = row["expected"].get("delta")
-    return recorded is not None and abs(row["delta_accuracy"] - recorded) <= effect_tolerance
+    if recorded is None or abs(row["delta_accuracy"] - recorded) > effect_tolerance:
+        return False
+    near_effect = abs(abs(row["delta_accuracy"]) - row["comparison"]["min_effect"])
+    bounds = [abs(b) for b in row["delta_ci95"] if b is not None]
+    return near_effect <= effect_tolerance or (bool(bounds) and min(bounds) <= effect_tolerance)
+
+
+def probe_notes(result: dict[str, Any]) -> list[str]:
+    """Recorded probes the run could not compare (not run, or on none of the recorded seeds)."""
+    notes = []
+    for framework, recorded in result["expected_probe"].items():
+        probe = result["hud_only_probe"].get(framework)
+        if _probe_moved(probe, recorded) is None:
+            ran = ", ".join(map(str, probe["seeds"])) if probe else "none"
+            notes.append(f"{framework} HUD-only probe not compared: recorded for seeds "
+                         f"{', '.join(map(str, recorded['seeds']))}, run on {ran}")
+    return notes
 
 
 def threshold_flips(result: dict[str, Any], effect_tolerance: float) -> list[str]:
@@ -353,7 +374,7 @@ def threshold_flips(result: dict[str, Any], effect_tolerance: float) -> list[str
         f"{row['framework']} {row['split']} split, HUD {row['hud']}: recorded "
         f"{row['expected']['verdict']!r}, got {row['verdict']!r}; delta "
         f"{100 * row['delta_accuracy']:+.1f} pp against the recorded "
-        f"{100 * row['expected']['delta']:+.1f} pp, within the {100 * effect_tolerance:.0f} pp "
+        f"{100 * row['expected']['delta']:+.1f} pp, within the {100 * effect_tolerance:g} pp "
         "effect tolerance: the verdict sits at the threshold"
         for row in result["verdicts"]
         if row["expected"] and row["expected"]["verdict"] != row["verdict"]
