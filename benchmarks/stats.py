@@ -4,7 +4,11 @@ Conventions:
 
 * ``mean_ci`` uses the sample standard deviation (ddof=1) and Student's t quantile
   (``scipy.stats.t``); with one value the spread is unknown, so std and both bounds are NaN
-  rather than a misleading zero-width interval.
+  rather than a misleading zero-width interval. The t interval is symmetric and knows nothing
+  of a quantity's range: three seeds of 81, 87 and 96 % give [67.9, 108.0]. An accuracy or any
+  other proportion is therefore passed ``within=PROPORTION`` and its bounds are clipped to
+  [0, 1], which is the part of the interval a reader can act on; a difference of two
+  accuracies is not clipped.
 * ``paired_t_test`` is ``scipy.stats.ttest_rel`` except at its two degenerate points, where
   SciPy says NaN: identical pairs give p = 1.0 (no evidence of a difference) and a constant
   non-zero difference gives p = 0.0, the limit of an infinite t.
@@ -23,6 +27,7 @@ import numpy as np
 from scipy import stats
 
 EXACT_MCNEMAR_BELOW = 25
+PROPORTION = (0.0, 1.0)  # the range of an accuracy, an F1 or a ROC AUC
 
 
 def _finite_1d(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
@@ -35,9 +40,11 @@ def _finite_1d(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
 
 
 def mean_ci(
-    values: Sequence[float] | np.ndarray, confidence: float = 0.95
+    values: Sequence[float] | np.ndarray, confidence: float = 0.95,
+    within: tuple[float, float] | None = None,
 ) -> tuple[float, float, float, float]:
-    """(mean, std, low, high): a two-sided t interval for the mean over seeds."""
+    """(mean, std, low, high): a two-sided t interval for the mean over seeds, its bounds
+    clipped to `within` (the quantity's possible range) where one is given."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     x = _finite_1d(values, "values")
@@ -46,13 +53,16 @@ def mean_ci(
         return mean, math.nan, math.nan, math.nan
     std = float(x.std(ddof=1))
     half = float(stats.t.ppf(0.5 + confidence / 2.0, x.size - 1)) * std / math.sqrt(x.size)
-    return mean, std, mean - half, mean + half
+    low, high = mean - half, mean + half
+    if within is not None:
+        low, high = max(low, within[0]), min(high, within[1])
+    return mean, std, low, high
 
 
 def seed_summary(values: list[float]) -> dict[str, object]:
-    """Mean, spread and t interval over seeds as a finding's JSON holds them; one seed has no
-    spread (null)."""
-    mean, std, low, high = mean_ci(values)
+    """Mean, spread and t interval over seeds of an accuracy, as a finding's JSON holds them;
+    one seed has no spread (null)."""
+    mean, std, low, high = mean_ci(values, within=PROPORTION)
     if len(values) < 2:
         return {"mean": mean, "std": None, "ci95": [None, None], "per_seed": values}
     return {"mean": mean, "std": std, "ci95": [low, high], "per_seed": values}

@@ -28,7 +28,7 @@ from benchmarks.matrix.cells import Cell, expand, load_matrix_profile
 from benchmarks.matrix.mode_guard import CHECKED_MODES
 from benchmarks.matrix.records import load_records
 from benchmarks.matrix.runner import DEFAULT_RESULTS
-from benchmarks.stats import mean_ci
+from benchmarks.stats import PROPORTION, mean_ci
 from common_data.atomic import write_json_atomic
 from common_data.run.cpu import cpu_name
 
@@ -71,7 +71,7 @@ def judge(float32: Mapping[int, float], bf16: Mapping[int, float],
                 "reason": (f"{len(missing)} run(s) missing or not ok: {', '.join(missing)}"
                            if missing else f"needs >= {MIN_FLOAT32_SEEDS} float32 seeds and a "
                            "bf16 one")}
-    mean, std, low, high = mean_ci(list(float32.values()), CONFIDENCE)
+    mean, std, low, high = mean_ci(list(float32.values()), CONFIDENCE, within=PROPORTION)
     inside = {seed: low <= accuracy <= high for seed, accuracy in sorted(bf16.items())}
     bf16_mean = sum(bf16.values()) / len(bf16)
     entry["float32"].update(mean=mean, std=std, ci95=[low, high])

@@ -22,7 +22,7 @@ from scipy import stats as scipy_stats
 
 from benchmarks.findings.convergence import plateau_epochs
 from benchmarks.matrix.records import is_bf16, load_predictions, load_records
-from benchmarks.stats import mean_ci, paired_t_test
+from benchmarks.stats import PROPORTION, mean_ci, paired_t_test
 from common_data.bench.workload import gpu_seed_study
 from common_data.frameworks import GPU_KIT
 
@@ -59,7 +59,7 @@ def _majority_rate(record: Mapping[str, Any]) -> float:
 
 def _spread(records: list[dict[str, Any]]) -> dict[str, Any]:
     accuracies = [r["metrics"]["accuracy"] for r in records]
-    mean, std, low, high = mean_ci(accuracies)
+    mean, std, low, high = mean_ci(accuracies, within=PROPORTION)
     plateaus = [plateau_epochs(r["history"]) for r in records]
     return {"n": len(records), "seeds": [r["config"]["seed"] for r in records],
             "accuracy": accuracies, "mean": mean, "std": std, "ci95": [low, high],

@@ -26,7 +26,7 @@ from rich.text import Text
 from benchmarks.matrix.data_quality import load_reports
 from benchmarks.matrix.records import Row, group_rows, is_bf16, load_records
 from benchmarks.report.summary import keyed_answers
-from benchmarks.stats import mean_ci
+from benchmarks.stats import PROPORTION, mean_ci
 from common_data.frameworks import FRAMEWORK_NAMES
 from common_data.regimes import SPLITS, VARIANTS, regime_label
 
@@ -64,7 +64,7 @@ def table_entries(rows: list[Row]) -> list[dict[str, Any]]:
                                            r.setting.hud, not VARIANTS[r.variant].reference,
                                            r.framework)):
         values = row.values("accuracy")
-        mean, _, low, high = mean_ci(values)
+        mean, _, low, high = mean_ci(values, within=PROPORTION)
         bounded = len(values) > 1 and not np.isnan(low)
         entries.append({
             "image_size": row.setting.image_size,

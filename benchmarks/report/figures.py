@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from benchmarks.matrix.records import Row, is_bf16
-from benchmarks.stats import mean_ci
+from benchmarks.stats import PROPORTION, mean_ci
 from common_data.atomic import atomic_file
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 from common_data.regimes import OVERLAYS, VARIANTS, regime_label, regime_order
@@ -259,11 +259,12 @@ def regime_chart(rows: list[Row], path: Path) -> Path:
                      and (r.framework, r.variant) == (framework, variant) and r.ok]
             if not found:
                 continue
-            mean, _, low, high = mean_ci(found[0].values("accuracy"))
+            mean, _, low, high = mean_ci(found[0].values("accuracy"), within=PROPORTION)
             xs.append(j - 0.4 + width * (i + 0.5))
             means.append(100 * mean)
-            errs.append(0.0 if low != low else 100 * (high - mean))
-        ax.bar(xs, means, width, yerr=errs, capsize=3, color=FRAMEWORKS[framework].colour,
+            errs.append((0.0, 0.0) if low != low else (100 * (mean - low), 100 * (high - mean)))
+        ax.bar(xs, means, width, yerr=np.array(errs).T if errs else None, capsize=3,
+               color=FRAMEWORKS[framework].colour,
                alpha=1.0 if VARIANTS[variant].reference else 0.45,
                label=f"{FRAMEWORK_NAMES[framework]} {variant}")
     rates = majority_rates(rows, regimes)

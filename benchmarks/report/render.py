@@ -180,8 +180,9 @@ def render(results_dir: Path, out_dir: Path) -> Path:
         "",
         "Accuracy and F1 are percentages on the validation frames, computed in "
         "`common_data.run.metrics` from each run's stored predictions; cells read "
-        "`mean ± std [95 % t-interval over seeds]`. Times exclude the first (warm-up/compile) "
-        "step, which is reported apart. Convergence: " + CONVERGENCE_RULE + ".",
+        "`mean ± std [95 % t-interval over seeds, clipped to 0-100 %]`. Times exclude the "
+        "first (warm-up/compile) step, which is reported apart. Convergence: "
+        + CONVERGENCE_RULE + ".",
         "",
     ]
     if not records:

@@ -12,7 +12,7 @@ from benchmarks.matrix.records import (
     Row,
     load_predictions,
 )
-from benchmarks.stats import mcnemar, mean_ci, paired_t_test
+from benchmarks.stats import PROPORTION, mcnemar, mean_ci, paired_t_test
 from common_data.frameworks import FRAMEWORK_NAMES
 from common_data.run.metrics import classification_metrics, ensemble_proba
 
@@ -28,7 +28,7 @@ def _mean_ci_text(values: list[float]) -> str:
     """`mean ± std [low, high]` in percent; one seed has no spread, and says so."""
     if not values:
         return "n/a"
-    mean, std, low, high = mean_ci(values)
+    mean, std, low, high = mean_ci(values, within=PROPORTION)
     if len(values) == 1:
         return f"{percent(mean)} (1 seed)"
     return f"{percent(mean)} ± {percent(std)} [{percent(low)}, {percent(high)}]"
