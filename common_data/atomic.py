@@ -73,8 +73,13 @@ def write_json_atomic(path: PathLike, obj: Any) -> None:
     leaves the old file and no temporary. NaN and infinity are refused (``allow_nan=False``):
     they are not JSON and other tools reject them; write None instead. NumPy scalars and
     arrays and paths are converted, since twins hand back NumPy values."""
-    text = json.dumps(obj, indent=2, allow_nan=False, default=_to_json) + "\n"
-    write_text_atomic(path, text)
+    write_text_atomic(path, json_text(obj))
+
+
+def json_text(obj: Any) -> str:
+    """The text `write_json_atomic` writes for `obj` (a caller may compare it with a stored
+    file before writing)."""
+    return json.dumps(obj, indent=2, allow_nan=False, default=_to_json) + "\n"
 
 
 def save_npz_atomic(path: PathLike, **arrays: np.ndarray) -> None:

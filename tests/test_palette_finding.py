@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -146,6 +147,13 @@ def test_the_tiny_protocol_runs_end_to_end_on_synthetic_palettes(tmp_path: Path)
     report = (results / "COMPARISON.md").read_text()
     assert "| PyTorch | random | full | without ICEBLUE | ICEBLUE | 1 |" in report
     assert (results / "figures" / "palette-transfer-palette-tiny.png").is_file()
+
+    # A later report re-evaluates the same records: the file is left as it was, time stamp
+    # included, so that reports do not each leave a change to commit.
+    written = out.read_bytes()
+    time.sleep(1.1)   # the time stamp has whole seconds
+    assert refresh_palette_finding(results) == [out]
+    assert out.read_bytes() == written
 
 
 def test_palette_runs_stay_out_of_the_whole_set_studies_and_say_what_they_trained_on() -> None:

@@ -1,6 +1,7 @@
 """The palette finding in the report: its leave-one-palette-out table and chart, and the
 regeneration of its result file from the stored records by `python -m benchmarks report`."""
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,12 @@ from benchmarks.findings.cells import (
 from benchmarks.findings.verdicts import evaluate_finding
 from benchmarks.formatting import percent
 from benchmarks.report import figures
-from common_data.atomic import write_json_atomic
+from common_data.atomic import json_text, write_json_atomic
 from common_data.errors import BenchError, DataError
 from common_data.frameworks import FRAMEWORK_NAMES
 from common_data.run.config import LEGACY_VALUES, TRAINING_SET_KEYS
 from common_data.run.schema import read_record
+from common_data.safe_files import read_json_text
 
 FINDING = "palette"
 RUN_COMMAND = ("python -m benchmarks finding --finding palette "
@@ -102,6 +104,22 @@ def refresh_palette_finding(results_dir: Path) -> list[Path] | None:
                 continue
             name = FINDING if protocol == finding["default_protocol"] else f"{FINDING}-{protocol}"
             out = results_dir / "findings" / f"{name}.json"
-            write_json_atomic(out, result)
+            if not _same_verdicts(out, result):
+                write_json_atomic(out, result)
             written.append(out)
     return written
+
+
+def _same_verdicts(path: Path, result: dict[str, Any]) -> bool:
+    """Whether the stored result says all that `result` says, but for when it was made: every
+    `report` re-evaluates the finding, and rewriting an unchanged file would only move its
+    time stamp, a change to review and commit with each report."""
+    try:
+        stored = json.loads(read_json_text(path, "finding"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(stored, dict):
+        return False
+    fresh = json.loads(json_text(result))  # as it would read back
+    return ({k: v for k, v in stored.items() if k != "generated_at"}
+            == {k: v for k, v in fresh.items() if k != "generated_at"})
