@@ -198,3 +198,35 @@ def test_the_regime_chart_marks_each_splits_majority_class_rate(tmp_path) -> Non
     regimes = [("random", "full"), ("grouped", "full"), ("session", "full")]
     assert figures.majority_rates(rows, regimes) == [0.5, 0.76, None]
     assert figures.regime_chart(rows, tmp_path / "chart.png").stat().st_size > 0
+
+
+def test_a_finding_whose_matrix_still_runs_is_marked_interim(tmp_path) -> None:
+    """A finding evaluated from a part of its records (`--no-train` while the matrix runs)
+    says so in its heading and before its table; a complete one says nothing of the kind."""
+    import json
+    from pathlib import Path
+
+    from benchmarks.report.findings_section import findings_section
+
+    stored = json.loads((Path(__file__).resolve().parent.parent / "results" / "findings"
+                         / "augmentation.json").read_text())
+    assert stored["cells"]["with_records"] == stored["cells"]["total"] == 54
+    (tmp_path / "findings").mkdir()
+    (tmp_path / "findings" / "augmentation.json").write_text(json.dumps(stored))
+    complete = "\n".join(findings_section(tmp_path, tmp_path / "figures", tmp_path))
+    assert "interim" not in complete.lower()
+
+    stored["cells"]["with_records"] = 31
+    (tmp_path / "findings" / "augmentation.json").write_text(json.dumps(stored))
+    lines = findings_section(tmp_path, tmp_path / "figures", tmp_path)
+    heading = next(line for line in lines if line.startswith("### Finding: augmentation"))
+    assert heading.endswith(" — interim, 31 of 54 cells")
+    note = next(line for line in lines if line.startswith("**Interim:**"))
+    assert note.startswith("**Interim:** 23 of its 54 cells have no record yet.")
+    assert lines.index(note) < next(i for i, line in enumerate(lines) if line.startswith("|"))
+
+    stored["hud_only_probe"]["tf"]["n_seeds"] = 1   # one seed is one seed, not "1 seeds"
+    (tmp_path / "findings" / "augmentation.json").write_text(json.dumps(stored))
+    probe = next(line for line in findings_section(tmp_path, tmp_path / "figures", tmp_path)
+                 if line.startswith("HUD-only probe"))
+    assert "over 1 seed " in probe and "over 3 seeds " in probe

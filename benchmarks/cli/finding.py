@@ -155,6 +155,10 @@ def _run_finding(
             f"note: no verdicts recorded for protocol {args.protocol!r} on "
             f"{result['data']['label']!r}; only split integrity was checked"
         )
+    missing = result["cells"]["total"] - result["cells"]["with_records"]
+    if missing:
+        print(f"note: interim: {missing} of the {result['cells']['total']} cells have no "
+              "record yet; each verdict rests on the seeds recorded so far")
     for note in result["threshold_flips"] + result["probe_notes"]:
         print(f"note: {note}")
     for failure in result["regression_failures"]:

@@ -97,6 +97,30 @@ def _recorded_text(row: dict[str, Any]) -> str:
     return f"{expected['verdict']}, {reference} {percent(accuracy)} %"
 
 
+def _missing_cells(result: dict[str, Any]) -> int:
+    cells = result.get("cells") or {}
+    return max(0, cells.get("total", 0) - cells.get("with_records", 0))
+
+
+def _interim_heading(result: dict[str, Any]) -> str:
+    """A finding evaluated while its matrix still runs says so where a reader starts."""
+    if not _missing_cells(result):
+        return ""
+    return f" — interim, {result['cells']['with_records']} of {result['cells']['total']} cells"
+
+
+def _interim_note(result: dict[str, Any]) -> list[str]:
+    """Why an interim finding's verdicts may still change: each rests on the seeds recorded so
+    far, and a cell with no record at all has no row."""
+    missing = _missing_cells(result)
+    if not missing:
+        return []
+    return [f"**Interim:** {missing} of its {result['cells']['total']} cells have no record "
+            "yet. Each verdict below rests on the seeds recorded so far (the seeds column), a "
+            "setting with none has no row, and any of them may change when the rest have run "
+            "(the same command without `--no-train` resumes them).", ""]
+
+
 def _finding_order(result: dict[str, Any]) -> tuple[bool, int]:
     """The highest-fidelity protocol first: published, then by input size."""
     return (not result.get("published_protocol", False), -result["protocol"]["image_size"])
@@ -131,10 +155,11 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
         kind = ("the published protocol" if result.get("published_protocol")
                 else "**not** the published protocol")
         lines += [
-            f"### Finding: {result['finding']}, protocol {label}",
+            f"### Finding: {result['finding']}, protocol {label}{_interim_heading(result)}",
             "",
             f"> {result['claim']}",
             "",
+            *_interim_note(result),
             f"Published: {result['source']}. Re-tested with `{result['command']}` on "
             f"{md_text(Path(str(data.get('dataset', '?'))).name)}, {kind} "
             f"({seeds} seeds per cell). A direction is called when the mean change reaches "
@@ -173,7 +198,7 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
                 "HUD-only probe (face blanked, random split, baseline) beside the full frame: "
                 + ", ".join(
                     f"{FRAMEWORK_NAMES[fw]} {percent(p['accuracy']['mean'])} % over "
-                    f"{p['n_seeds']} seeds"
+                    f"{p['n_seeds']} seed{'s' if p['n_seeds'] != 1 else ''}"
                     + (f" (full frame {percent(full[fw])} %)" if fw in full else "")
                     for fw, p in probe.items()
                 )
