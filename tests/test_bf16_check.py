@@ -71,6 +71,15 @@ def test_every_bf16_seed_inside_the_float32_interval_passes_one_outside_fails() 
     assert edge["torch"]["status"] == "passed" and edge["tf"]["status"] == "failed"
 
 
+def test_the_float32_interval_stays_within_0_and_100_percent() -> None:
+    """Seeds far apart near 100 % give a t-interval above 100 %: the check records it clipped,
+    as the report prints it, and a bf16 seed at 100 % is inside it."""
+    verdict = bf16_check.judge({0: 0.99, 1: 0.70, 2: 0.98}, {0: 1.0}, [])
+    low, high = verdict["float32"]["ci95"]
+    assert high == 1.0 and 0.0 <= low < 0.89
+    assert verdict["status"] == "passed"
+
+
 def test_a_missing_or_failed_run_leaves_the_check_incomplete() -> None:
     cells = expand(load_matrix_profile("bf16_check"))
     gone = next(c.run_id for c in cells if c.framework == "torch" and c.bf16)

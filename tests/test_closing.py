@@ -188,3 +188,20 @@ def test_a_bf16_row_is_told_apart_from_its_float32_row(tmp_path: Path) -> None:
               for line in console.export_text().splitlines() if " 64 px " in f" {line}"]
     assert len(labels) == 4 and len(set(labels)) == 4, labels
     assert sum("bf16" in label for label in labels) == 2
+
+
+def test_the_closing_interval_stays_within_0_and_100_percent(results: Path) -> None:
+    """Three seeds far apart near 100 % give a t-interval above 100 %; an accuracy cannot be
+    there, so the closing table (and its --json) clip it, as the report does."""
+    runs = results / "runs"
+    cell = sorted(runs.glob("torch-baseline-random-full-32px-s[012]-*.json"))
+    assert len(cell) == 3
+    for path, accuracy in zip(cell, (0.99, 0.70, 0.98), strict=True):
+        record = json.loads(path.read_text())
+        record["metrics"]["accuracy"] = accuracy
+        path.write_text(json.dumps(record))
+    entries = closing_document(ok_rows(runs), 0.05, "REPORT")["datasets"][0]["table"]
+    entry = next(e for e in entries if (e["framework"], e["variant"], e["split"], e["hud"])
+                 == ("torch", "baseline", "random", "full"))
+    assert entry["accuracy"] == pytest.approx(0.89)
+    assert entry["ci_high"] == 1.0 and 0.0 <= entry["ci_low"] < 0.89
