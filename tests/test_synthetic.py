@@ -21,10 +21,12 @@ import pytest
 
 from common_data.data import synthetic as syn
 from common_data.data.cache_root import cache_root
+from common_data.data.synthetic import build as syn_build
+from common_data.data.synthetic import camera, faces, scenario
 from common_data.errors import DataError
 
 NAME = re.compile(r"^img(\d{8}_\d{6})\.png$")
-FOLDER_CLASS = {folder: label for label, folder in syn.EMOTION_FOLDERS.items()}
+FOLDER_CLASS = {folder: label for label, folder in scenario.EMOTION_FOLDERS.items()}
 LAST_DAY = "2024-03-03"
 
 
@@ -59,11 +61,11 @@ def _tree_digest(root: Path) -> str:
 
 def _hud_mask() -> np.ndarray:
     """Every pixel the HUD may touch, from the geometry the generator declares."""
-    m = np.zeros((syn.FRAME_H, syn.FRAME_W), bool)
-    m[: syn.HUD_TOP_ROWS] = True
-    x0, y0, x1, y1 = syn.HUD_BAR_BOX
+    m = np.zeros((scenario.FRAME_H, scenario.FRAME_W), bool)
+    m[: camera.HUD_TOP_ROWS] = True
+    x0, y0, x1, y1 = camera.HUD_BAR_BOX
     m[y0:y1, x0:x1] = True
-    x0, y0, x1, y1 = syn.HUD_CROSS_BOX
+    x0, y0, x1, y1 = camera.HUD_CROSS_BOX
     m[y0:y1, x0:x1] = True
     return m
 
@@ -71,7 +73,7 @@ def _hud_mask() -> np.ndarray:
 def _decode(img: np.ndarray, palette: str) -> np.ndarray:
     """False colour back to the 0..255 scale position, as radiometric software would; pixels
     whose colour is not in the palette (the HUD) become 0."""
-    lut = syn.palette_lut(palette)[:, ::-1].astype(np.int64)
+    lut = scenario.palette_lut(palette)[:, ::-1].astype(np.int64)
     keys = (lut[:, 0] << 16) | (lut[:, 1] << 8) | lut[:, 2]
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
@@ -122,9 +124,9 @@ def loaded(root: Path, frames: list[Frame]) -> Loaded:
         gray[hud] = 0
         t = cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
         thumbs.append((t - t.mean()) / (t.std() + 1e-9))
-        block = cv2.cvtColor(img[: syn.HUD_TOP_ROWS, 100:200], cv2.COLOR_BGR2GRAY)
+        block = cv2.cvtColor(img[: camera.HUD_TOP_ROWS, 100:200], cv2.COLOR_BGR2GRAY)
         bands.append(cv2.resize(block, (30, 13), interpolation=cv2.INTER_AREA).ravel())
-    return Loaded(formats, np.array([syn.CLASSES.index(f.label) for f in frames]),
+    return Loaded(formats, np.array([scenario.CLASSES.index(f.label) for f in frames]),
                   np.array([f.day for f in frames]), np.stack(scale_pos), np.stack(thumbs),
                   np.stack(bands).astype(np.float64))
 
@@ -138,7 +140,7 @@ def test_layout_matches_the_real_set(root: Path, frames: list[Frame]) -> None:
         if emotion.is_dir():
             palettes = {p.name for p in emotion.iterdir()}
             label = FOLDER_CLASS[emotion.name]
-            assert palettes == set(syn.PALETTES_BY_CLASS[label])
+            assert palettes == set(scenario.PALETTES_BY_CLASS[label])
     palettes = Counter(f.palette for f in frames)
     assert set(palettes) == {"ICEBLUE", "IRNBOW", "IRON", "RAINBOW", "Red Hot", "White Hot"}
     assert {f.label for f in frames if f.palette == "IRNBOW"} == {"angry"}
@@ -152,7 +154,7 @@ def test_frames_are_portrait_8bit_colour(loaded: Loaded, frames: list[Frame]) ->
 def test_default_size_and_manifest(root: Path, frames: list[Frame]) -> None:
     assert 450 <= len(frames) <= 650
     per_class = Counter(f.label for f in frames)
-    assert set(per_class) == set(syn.CLASSES)
+    assert set(per_class) == set(scenario.CLASSES)
     assert max(per_class.values()) / min(per_class.values()) < 1.4
     m = syn.read_manifest(root)
     assert m is not None and m["counts"]["frames"] == len(frames)
@@ -193,7 +195,7 @@ def test_day_confound_mirrors_the_real_set(frames: list[Frame]) -> None:
     assert table["2023-12-03"].most_common(1)[0][0] == "angry"
     assert table["2023-12-03"]["angry"] > 0.6 * sum(table["2023-12-03"].values())
     last = table[LAST_DAY]
-    assert set(last) == set(syn.CLASSES)
+    assert set(last) == set(scenario.CLASSES)
     assert max(last.values()) / min(last.values()) <= 1.5
     assert 0.12 <= sum(last.values()) / len(frames) <= 0.35
 
@@ -201,7 +203,7 @@ def test_day_confound_mirrors_the_real_set(frames: list[Frame]) -> None:
 # ---------------------------------------------------------------- pixels
 
 def test_palettes_are_distinct_false_colour_maps() -> None:
-    luts = {name: syn.palette_lut(name) for name in syn.PALETTES}
+    luts = {name: scenario.palette_lut(name) for name in scenario.PALETTES}
     white = luts["White Hot"].astype(int)
     assert (white[:, 0] == white[:, 1]).all() and (white[:, 1] == white[:, 2]).all()
     assert (np.diff(white[:, 0]) >= 0).all() and white[0, 0] == 0 and white[-1, 0] == 255
@@ -222,7 +224,7 @@ def test_frames_use_their_palette_outside_the_hud(root: Path, frames: list[Frame
     hud = _hud_mask()
     for f in frames[:: max(1, len(frames) // 40)]:
         img = cv2.imread(str(root / f.rel))
-        lut = syn.palette_lut(f.palette)[:, ::-1]
+        lut = scenario.palette_lut(f.palette)[:, ::-1]
         colours = {tuple(c) for c in lut}
         scene = {tuple(c) for c in img[~hud].reshape(-1, 3)[::97]}
         assert scene <= colours, f.rel
@@ -232,15 +234,15 @@ def test_same_seed_gives_identical_bytes(small: Path, tmp_path: Path) -> None:
     again = syn.generate(tmp_path / "again", seed=5, scale=0.1)
     assert _tree_digest(again) == _tree_digest(small)
     assert syn.read_manifest(again)["digest"] == syn.read_manifest(small)["digest"]
-    shot = syn.plan(5, 0.1)[0]
-    assert (next(syn.render_burst(5, shot)) != next(syn.render_burst(6, shot))).any()
+    shot = scenario.plan(5, 0.1)[0]
+    assert (next(camera.render_burst(5, shot)) != next(camera.render_burst(6, shot))).any()
 
 
 def test_cli_without_hud_differs_only_inside_the_hud_boxes(
     small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bare = tmp_path / "bare"
-    assert syn.main(["--out", str(bare), "--scale", "0.1", "--seed", "5", "--no-hud"]) == 0
+    assert syn_build.main(["--out", str(bare), "--scale", "0.1", "--seed", "5", "--no-hud"]) == 0
     names = sorted(p.relative_to(bare).as_posix() for p in bare.glob("*/*/*.png"))
     assert json.loads(capsys.readouterr().out)["frames"] == len(names)
     assert names == sorted(p.relative_to(small).as_posix() for p in small.glob("*/*/*.png"))
@@ -253,11 +255,11 @@ def test_cli_without_hud_differs_only_inside_the_hud_boxes(
 
 def test_hud_prints_the_capture_date_and_time() -> None:
     """The printed date is the shortcut the real set offers, so it must really be there."""
-    lut = syn.palette_lut("IRON")[:, ::-1]
+    lut = scenario.palette_lut("IRON")[:, ::-1]
 
     def band(t: datetime) -> np.ndarray:
-        img = np.zeros((syn.FRAME_H, syn.FRAME_W, 3), np.uint8)
-        syn.draw_hud(img, lut, 30.0, 20.0, 35.0, t)
+        img = np.zeros((scenario.FRAME_H, scenario.FRAME_W, 3), np.uint8)
+        camera.draw_hud(img, lut, 30.0, 20.0, 35.0, t)
         return img
 
     first = band(datetime(2023, 11, 26, 20, 54, 10))
@@ -265,7 +267,7 @@ def test_hud_prints_the_capture_date_and_time() -> None:
     assert (first == second).all()  # seconds are not printed, as on the camera
     changed = (first != band(datetime(2024, 3, 3, 1, 55))).any(axis=2)
     rows, cols = np.nonzero(changed)
-    assert changed.any() and rows.max() < syn.HUD_TOP_ROWS
+    assert changed.any() and rows.max() < camera.HUD_TOP_ROWS
     assert cols.min() >= 100 and cols.max() < 200  # the date/time block, nothing else
 
 
@@ -298,7 +300,7 @@ def _ridge_accuracy(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.nda
                     lam: float = 100.0) -> float:
     mu, sd = x[train].mean(axis=0), x[train].std(axis=0) + 1e-6
     a, b = (x[train] - mu) / sd, (x[val] - mu) / sd
-    targets = np.eye(len(syn.CLASSES))[y[train]] * 2 - 1
+    targets = np.eye(len(scenario.CLASSES))[y[train]] * 2 - 1
     alpha = np.linalg.solve(a @ a.T + lam * np.eye(len(a)), targets)
     return float(((b @ (a.T @ alpha)).argmax(axis=1) == y[val]).mean())
 
@@ -345,7 +347,7 @@ def test_random_split_leaks_near_duplicates_the_day_split_does_not(loaded: Loade
 # ---------------------------------------------------------------- cache behaviour
 
 def test_ensure_reuses_and_repairs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(syn, "DEFAULT_SCALE", 0.1)
+    monkeypatch.setattr(syn_build, "DEFAULT_SCALE", 0.1)
     root = syn.ensure_synthetic(tmp_path)
     manifest = root / syn.MANIFEST_NAME
     stamp = manifest.stat().st_mtime_ns
@@ -359,7 +361,7 @@ def test_ensure_reuses_and_repairs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     syn.ensure_synthetic(tmp_path)
     assert victim.is_file() and not (root / "angry" / "stray.png").exists()
     assert syn.is_intact(root, scale=0.1)
-    monkeypatch.setattr(syn, "EXPRESSION_GAIN", syn.EXPRESSION_GAIN + 0.5)
+    monkeypatch.setattr(faces, "EXPRESSION_GAIN", faces.EXPRESSION_GAIN + 0.5)
     assert not syn.is_intact(root, scale=0.1)  # a retuned generator does not reuse old frames
     monkeypatch.undo()
     manifest.write_text(json.dumps({"generator_version": -1}))
@@ -368,14 +370,14 @@ def test_ensure_reuses_and_repairs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_ensure_tolerates_a_concurrent_builder(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(syn, "DEFAULT_SCALE", 0.1)
-    build = syn._build_and_swap
+    monkeypatch.setattr(syn_build, "DEFAULT_SCALE", 0.1)
+    real_build = syn_build._build_and_swap
 
     def lose_the_race(root: Path, *args: object) -> None:
-        build(root, *args)  # the other process installs its copy first...
+        real_build(root, *args)  # the other process installs its copy first...
         raise OSError("rename: directory not empty")  # ...so ours cannot be renamed in
 
-    monkeypatch.setattr(syn, "_build_and_swap", lose_the_race)
+    monkeypatch.setattr(syn_build, "_build_and_swap", lose_the_race)
     assert syn.is_intact(syn.ensure_synthetic(tmp_path), scale=0.1)
 
 
