@@ -17,7 +17,7 @@ from benchmarks.matrix.cells import expand, load_matrix_profile
 from benchmarks.performance import bf16_check
 from benchmarks.performance.render import render
 from benchmarks.performance.suites import assemble
-from common_data.bench import workload
+from common_data.bench import suite as suite_plan
 from common_data.errors import ConfigError
 
 FLOAT32 = [0.60, 0.62, 0.64]  # mean 62 %, 95 % t-interval 62 +- 4.97 pp
@@ -96,7 +96,7 @@ def test_the_command_writes_the_verdict_and_performance_md_shows_it(
     written = json.loads((tmp_path / "performance" / "bf16_check.json").read_text())
     assert written["frameworks"]["torch"]["status"] == "passed" and not written["passed"]
     assert mode_guard.check_status("tf", tmp_path / "performance" / "bf16_check.json") == "failed"
-    figures = assemble(workload.load_suite_profile("quick"), [], None, tmp_path / "no-matrix",
+    figures = assemble(suite_plan.load_suite_profile("quick"), [], None, tmp_path / "no-matrix",
                        "test", tmp_path / "performance")
     text = render(figures)
     assert "## bf16 against float32: accuracy" in text

@@ -18,7 +18,7 @@ from benchmarks.performance import gpu_kit, gpu_report, gpu_study
 from benchmarks.performance.render import render
 from benchmarks.performance.suites import assemble
 from common_data.atomic import save_npz_atomic
-from common_data.bench import workload
+from common_data.bench import suite as suite_plan
 from common_data.data.datasets import load_for_run
 from common_data.errors import DataError
 from common_data.run.schema import config_digest, file_sha256, read_predictions
@@ -48,7 +48,7 @@ def test_the_kit_packs_the_runners_pixels_with_the_paper_runs_config(
                      "process_mode": None}
     bf16 = json.loads((kit / "paper-run-bf16.json").read_text())
     assert bf16 == {**config, "mode": {**config["mode"], "mixed_precision": True}}
-    study = workload.gpu_seed_study()
+    study = suite_plan.gpu_seed_study()
     seeds = sorted((kit / "seeds").glob("*.json"))
     assert len(seeds) == 2 * (study["seeds"] - 1)
     by_name = {p.stem: json.loads(p.read_text()) for p in seeds}
@@ -125,13 +125,13 @@ def _returned(folder: Path, seeds: bool = True) -> None:
 def test_ingested_gpu_figures_replace_the_not_measured_row(tmp_path: Path) -> None:
     results = tmp_path / "results"
     (results / "performance").mkdir(parents=True)
-    before = render(assemble(workload.load_suite_profile("quick"), [], None,
+    before = render(assemble(suite_plan.load_suite_profile("quick"), [], None,
                              tmp_path / "no-matrix", "test", results / "performance", {}))
     assert "| PyTorch | not measured: no GPU is lent to this project |" in before
 
     _returned(tmp_path / "files")
     gpu_kit.ingest(tmp_path / "files", results)
-    text = render(assemble(workload.load_suite_profile("quick"), [], None,
+    text = render(assemble(suite_plan.load_suite_profile("quick"), [], None,
                            tmp_path / "no-matrix", "test", results / "performance", {}))
     assert "PyTorch twin on NVIDIA H200, 143771 MiB, 580.159.03 / python 3.12.3" in text
     assert "float32 (TF32 off) 50.0 TFLOP/s, bf16 640.0 TFLOP/s" in text
@@ -154,7 +154,7 @@ def test_a_failed_gpu_run_is_reported_as_such(tmp_path: Path) -> None:
     with tarfile.open(tmp_path / "files" / "seeds.tar.gz", "w:gz") as tar:
         tar.add(work / "seeds", arcname="seeds")
     gpu_kit.ingest(tmp_path / "files", tmp_path / "results")
-    text = render(assemble(workload.load_suite_profile("quick"), [], None,
+    text = render(assemble(suite_plan.load_suite_profile("quick"), [], None,
                            tmp_path / "no-matrix", "test", tmp_path / "results" / "performance",
                            {}))
     assert ("0 epochs, channels_last) on NVIDIA H200: did not finish (status failed: "

@@ -18,7 +18,7 @@ from benchmarks.performance import figures as pf
 from benchmarks.performance.render import render
 from benchmarks.performance.suite_runs import Suite
 from benchmarks.performance.suites import assemble
-from common_data.bench import workload
+from common_data.bench import suite as suite_plan
 from common_data.errors import ConfigError
 from tf_impl import ONEDNN_ENV
 
@@ -129,7 +129,7 @@ def test_each_mode_is_held_to_the_peak_of_its_own_precision(tmp_path: Path) -> N
 
     path = tmp_path / "torch-t2.json"
     path.write_text(json.dumps(suite))
-    figures = assemble(workload.load_suite_profile("quick"), [Suite("torch-t2", 0, path)], None,
+    figures = assemble(suite_plan.load_suite_profile("quick"), [Suite("torch-t2", 0, path)], None,
                        tmp_path / "no-matrix", "test")
     by_mode = {(m["kind"], m["mode"], m["batch_size"]): m for m in figures["modes"]}
     assert by_mode[("train", "mixed_precision", 32)]["precision"] == "bf16"
@@ -207,8 +207,8 @@ def test_assemble_writes_every_headline_figure(tmp_path: Path) -> None:
         path = tmp_path / f"{framework}-t2.json"
         path.write_text(json.dumps(_suite(framework, 0.2, train_s, 0.1)))
         suites.append(Suite(f"{framework}-t2", 0, path))
-    figures = assemble(workload.load_suite_profile("quick"), suites, None, _matrix(tmp_path / "m"),
-                       "test")
+    figures = assemble(suite_plan.load_suite_profile("quick"), suites, None,
+                       _matrix(tmp_path / "m"), "test")
     assert set(figures["peak_fraction"]) == {"torch", "tf"}
     assert set(figures["speedup_vs_published_pipeline"]) == {"torch", "tf", "overall"}
     assert figures["harness_overhead_fraction"] == pytest.approx(0.3)
@@ -223,7 +223,7 @@ def test_assemble_writes_every_headline_figure(tmp_path: Path) -> None:
 
 def test_a_paper_matrix_judges_the_overhead_target(tmp_path: Path) -> None:
     matrix = _matrix(tmp_path / "m", "python -m benchmarks compare --profile paper --seeds 0")
-    figures = assemble(workload.load_suite_profile("quick"), [], None, matrix, "test")
+    figures = assemble(suite_plan.load_suite_profile("quick"), [], None, matrix, "test")
     overhead = next(t for t in figures["targets"] if t["key"] == "harness_overhead_fraction")
     assert figures["harness_overhead_profile"] == "paper"
     assert overhead["status"] == "missed"  # 30 % of the wall time outside the runs
@@ -231,38 +231,38 @@ def test_a_paper_matrix_judges_the_overhead_target(tmp_path: Path) -> None:
 
 
 def test_workload_profiles_parse_and_list_cases() -> None:
-    quick = workload.load_suite_profile("quick")
+    quick = suite_plan.load_suite_profile("quick")
     assert quick.image_size == 128 and quick.image_sizes == (128, 64)
-    primary = workload.SuiteSelection("quick", quick.threads[0])
-    torch_cases = [str(c) for c in workload.cases("torch", quick, primary)]
+    primary = suite_plan.SuiteSelection("quick", quick.threads[0])
+    torch_cases = [str(c) for c in suite_plan.cases("torch", quick, primary)]
     assert "train-compile-b32-128px" in torch_cases and "train-default-b128-128px" in torch_cases
     assert "train-channels_last-b32-64px" in torch_cases and "eval-default-b32-64px" not in \
         torch_cases
     assert not any("xla" in c or "onednn" in c for c in torch_cases)
-    single = [str(c) for c in workload.cases("tf", quick, workload.SuiteSelection(
+    single = [str(c) for c in suite_plan.cases("tf", quick, suite_plan.SuiteSelection(
         "quick", 1, process_mode=False))]  # no loader, no large batch, no oneDNN case
     assert single == ["matmul", "matmul-bf16", "train-default-b32-128px", "eval-default-b32-128px",
                       "train-xla-b32-128px", "eval-xla-b32-128px", "train-default-b32-64px"]
-    onednn = [str(c) for c in workload.cases("tf", quick, workload.SuiteSelection(
+    onednn = [str(c) for c in suite_plan.cases("tf", quick, suite_plan.SuiteSelection(
         "quick", 1, process_mode=True))]
     assert onednn == ["matmul", "matmul-bf16", "train-onednn-b32-128px", "eval-onednn-b32-128px",
                       "train-bf16_onednn-b32-128px", "eval-bf16_onednn-b32-128px",
                       "train-onednn-b32-64px", "train-bf16_onednn-b32-64px"]
     with pytest.raises(ConfigError, match="--suite 'nope': no such suite"):
-        workload.load_suite_profile("nope")
+        suite_plan.load_suite_profile("nope")
 
 
 def test_tf_suite_processes_set_onednn_explicitly_and_torch_never() -> None:
     """TF decides oneDNN at import from TF_ENABLE_ONEDNN_OPTS, with a CPU-dependent default:
     every TF suite process must get it as 0 or 1, and its name must say which."""
-    quick = workload.load_suite_profile("quick")
-    tf = workload.suite_selections("tf", quick, "synthetic")
+    quick = suite_plan.load_suite_profile("quick")
+    tf = suite_plan.suite_selections("tf", quick, "synthetic")
     assert [s.name("tf") for s in tf] == ["tf-t2", "tf-t2-onednn", "tf-t1", "tf-t1-onednn"]
     for selection in tf:
         env = selection.to_env("tf")
         assert env[ONEDNN_ENV] == ("1" if selection.process_mode else "0")
-        assert workload.SuiteSelection(**json.loads(env[workload.SELECTION_ENV])) == selection
-    for selection in workload.suite_selections("torch", quick, "synthetic"):
+        assert suite_plan.SuiteSelection(**json.loads(env[suite_plan.SELECTION_ENV])) == selection
+    for selection in suite_plan.suite_selections("torch", quick, "synthetic"):
         assert selection.process_mode is None and ONEDNN_ENV not in selection.to_env("torch")
     selection = tf[1]
     with pytest.MonkeyPatch.context() as patch:
@@ -297,7 +297,7 @@ def test_smoke_run_of_both_suites_writes_the_json_fields(tmp_path: Path) -> None
     kinds = {(r["framework"], r["kind"]) for r in figures["modes"]}
     assert {("torch", "train"), ("tf", "eval"), ("tf", "end_to_end")} <= kinds
     assert len(figures["targets"]) == len(pf.TARGETS)
-    smoke = workload.load_suite_profile("smoke")
+    smoke = suite_plan.load_suite_profile("smoke")
     sizes = {(r["framework"], r["mode"], r["image_size"]) for r in figures["modes"]
              if r["kind"] == "train"}
     assert {("tf", "onednn", size) for size in smoke.image_sizes} <= sizes

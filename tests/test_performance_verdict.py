@@ -16,7 +16,7 @@ from benchmarks.performance import verdict_time
 from benchmarks.performance.render import render
 from benchmarks.performance.suite_runs import Suite
 from benchmarks.performance.suites import assemble
-from common_data.bench import workload
+from common_data.bench import suite as suite_plan
 from common_data.bench.breakdown import breakdown
 
 pytestmark = pytest.mark.cross_env
@@ -209,7 +209,7 @@ def test_report_shows_sizes_onednn_rows_profiles_verdict_and_gpu(tmp_path: Path)
     cells = {"matrices": {"finding": {"tuned_s": 10.0, "out_of_box_s": 12.0, "ratio": 1.2,
                                       "modes_off_s": 16.0, "ratio_modes_off": 1.6,
                                       "cells": []}}, "epochs": 2, "folder": "v"}
-    quick = workload.load_suite_profile("quick")
+    quick = suite_plan.load_suite_profile("quick")
     figures = assemble(quick, suites, None, tmp_path / "no-matrix", "test", tmp_path,
                        {"finding": None, "paper": [], "measured": cells})
     assert figures["peak_fraction"]["tf"] == pytest.approx(

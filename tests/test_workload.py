@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common_data.bench import workload
+from common_data.bench import suite as suite_plan
 from common_data.bench.workload import published_batches
 from common_data.data import cache
 from common_data.data.batches import iterate_batches
@@ -42,14 +42,14 @@ def test_bf16_cases_run_on_a_gpu_or_a_bf16_cpu_and_are_skipped_with_the_reason_e
     cpuinfo = tmp_path / "cpuinfo"
     monkeypatch.setenv(CPUINFO_ENV, str(cpuinfo))
     cpuinfo.write_text("processor\t: 0\nflags\t\t: avx2 avx512f\n")
-    assert [workload.mode_precision("torch", m) for m in ("default", "mixed_precision",
+    assert [suite_plan.mode_precision("torch", m) for m in ("default", "mixed_precision",
                                                           "bf16_channels_last")] == [
         "sgemm", "bf16", "bf16"]
-    assert workload.mode_precision("tf", "bf16_onednn") == "bf16"
-    reason = workload.unavailable_reason("bf16", gpu=False)
+    assert suite_plan.mode_precision("tf", "bf16_onednn") == "bf16"
+    reason = suite_plan.unavailable_reason("bf16", gpu=False)
     assert reason and reason.startswith("no GPU: mode 'mixed_precision' (bf16) on the CPU needs "
                                         "the CPU feature avx512_bf16 or amx_bf16")
-    assert workload.unavailable_reason("bf16", gpu=True) is None
-    assert workload.unavailable_reason("sgemm", gpu=False) is None
+    assert suite_plan.unavailable_reason("bf16", gpu=True) is None
+    assert suite_plan.unavailable_reason("sgemm", gpu=False) is None
     cpuinfo.write_text("processor\t: 0\nflags\t\t: avx2 avx512f avx512_bf16\n")
-    assert workload.unavailable_reason("bf16", gpu=False) is None
+    assert suite_plan.unavailable_reason("bf16", gpu=False) is None

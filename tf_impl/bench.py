@@ -15,14 +15,15 @@ from typing import Any
 import pytest
 import tensorflow as tf
 
+from common_data.bench import suite as suite_plan
 from common_data.bench import workload
 from tf_impl.run import make_twin
 from tf_impl.twin import configure_runtime
 
 FRAMEWORK = "tf"
-SELECTION = workload.SuiteSelection.from_env(FRAMEWORK)
+SELECTION = suite_plan.SuiteSelection.from_env(FRAMEWORK)
 SELECTION.check_process_env(FRAMEWORK)
-PROFILE = workload.load_suite_profile(SELECTION.profile)
+PROFILE = suite_plan.load_suite_profile(SELECTION.profile)
 VERSION = {"framework_version": tf.__version__}
 
 
@@ -67,11 +68,11 @@ def run_matmul(benchmark: Any, precision: str) -> None:
     workload.measure(benchmark, multiply, PROFILE.matmul_rounds, 1, {**info, **VERSION})
 
 
-@pytest.mark.parametrize("case", workload.cases(FRAMEWORK, PROFILE, SELECTION), ids=str)
+@pytest.mark.parametrize("case", suite_plan.cases(FRAMEWORK, PROFILE, SELECTION), ids=str)
 @pytest.mark.usefixtures("runtime", "device_memory")
-def test_case(benchmark: Any, case: workload.Case) -> None:
+def test_case(benchmark: Any, case: suite_plan.Case) -> None:
     if case.kind == "matmul":
-        reason = workload.unavailable_reason(case.mode, gpu_available())
+        reason = suite_plan.unavailable_reason(case.mode, gpu_available())
         if reason:
             pytest.skip(reason)
         run_matmul(benchmark, case.mode)
@@ -79,5 +80,5 @@ def test_case(benchmark: Any, case: workload.Case) -> None:
     try:
         workload.run_case(benchmark, case, framework=FRAMEWORK, make_twin=make_twin,
                           profile=PROFILE, selection=SELECTION, gpu=gpu_available(), info=VERSION)
-    except workload.Unavailable as exc:
+    except suite_plan.Unavailable as exc:
         pytest.skip(str(exc))

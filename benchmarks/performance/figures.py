@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common_data.bench.workload import (
+from common_data.bench.suite import (
     MATMUL_PRECISIONS,
     mode_precision,
     process_fields,

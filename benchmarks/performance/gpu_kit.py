@@ -46,7 +46,7 @@ from benchmarks.matrix.envs import PROJECT_ROOT
 from benchmarks.performance.figures import rows_from_suite
 from benchmarks.performance.gpu_study import seed_study
 from common_data.atomic import write_bytes_atomic, write_json_atomic
-from common_data.bench.workload import SuiteSelection, gpu_seed_study, load_suite_profile
+from common_data.bench.suite import SuiteSelection, gpu_seed_study, load_suite_profile
 from common_data.data.datasets import load_for_run
 from common_data.errors import DataError
 from common_data.frameworks import GPU_KIT

@@ -14,7 +14,7 @@ from typing import Any
 from benchmarks.formatting import num, pct, pp
 from benchmarks.matrix.envs import PROJECT_ROOT
 from benchmarks.performance.gpu_kit import read_returned
-from common_data.bench.workload import shared
+from common_data.bench.suite import shared
 from common_data.frameworks import FRAMEWORK_NAMES, GPU_KIT
 
 KIT_NAME = FRAMEWORK_NAMES[GPU_KIT]

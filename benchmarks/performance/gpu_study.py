@@ -23,7 +23,7 @@ from scipy import stats as scipy_stats
 from benchmarks.findings.convergence import plateau_epochs
 from benchmarks.matrix.records import is_bf16, load_predictions, load_records
 from benchmarks.stats import PROPORTION, mean_ci, paired_t_test
-from common_data.bench.workload import gpu_seed_study
+from common_data.bench.suite import gpu_seed_study
 from common_data.frameworks import GPU_KIT
 
 # Config keys in which runs of the study may differ and still be one protocol: the seed, where

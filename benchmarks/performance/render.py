@@ -12,7 +12,7 @@ from typing import Any
 from benchmarks.formatting import num, pct
 from benchmarks.performance import bf16_check
 from benchmarks.performance import sections as perf_sections
-from common_data.bench.workload import process_setting
+from common_data.bench.suite import process_setting
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS, notes, notes_part
 
 _SPEEDUP_KEY = {"cached": "speedup", "cached_prefetch": "speedup_prefetch"}

@@ -12,7 +12,7 @@ from typing import Any
 
 from benchmarks.formatting import num, pct
 from benchmarks.performance import gpu_report
-from common_data.bench.workload import process_setting
+from common_data.bench.suite import process_setting
 from common_data.frameworks import FRAMEWORK_NAMES, FRAMEWORKS, GPU_KIT, notes_part
 
 

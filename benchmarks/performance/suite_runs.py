@@ -17,7 +17,7 @@ from benchmarks.matrix.build import build_cells
 from benchmarks.matrix.cells import load_matrix_profile
 from benchmarks.matrix.envs import PROJECT_ROOT, framework_python
 from benchmarks.matrix.runner import run_matrix
-from common_data.bench import workload
+from common_data.bench import suite as suite_plan
 from common_data.frameworks import FRAMEWORKS
 
 DATA_SUITE = "benchmarks/performance/bench_data.py"
@@ -36,7 +36,7 @@ class Suite:
 
 
 
-def run_suite(framework: str, selection: workload.SuiteSelection, out_dir: Path) -> Suite:
+def run_suite(framework: str, selection: suite_plan.SuiteSelection, out_dir: Path) -> Suite:
     """One framework suite process (a thread count, and a process-mode setting); progress lines
     go to the console, the full output to <out>/logs/<suite>.log."""
     name = selection.name(framework)
@@ -50,12 +50,12 @@ def run_suite(framework: str, selection: workload.SuiteSelection, out_dir: Path)
     return stored_suite(name, out_dir, returncode)
 
 
-def run_op_profile(framework: str, mode: str, profile: workload.SuiteProfile, data: str,
+def run_op_profile(framework: str, mode: str, profile: suite_plan.SuiteProfile, data: str,
                    out_dir: Path) -> None:
     """The per-op profile of one twin's best mode, one thread, in a process of its own (its
     process-mode setting is the mode's); a failure leaves no JSON and the report says so."""
-    selection = workload.SuiteSelection(profile.name, 1, data,
-                                        workload.mode_process_setting(framework, mode))
+    selection = suite_plan.SuiteSelection(profile.name, 1, data,
+                                        suite_plan.mode_process_setting(framework, mode))
     out = out_dir / f"op-profile-{framework}.json"
     out.unlink(missing_ok=True)
     command = [str(framework_python(framework)), "-m", FRAMEWORKS[framework].module("op_profile"),

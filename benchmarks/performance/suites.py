@@ -51,7 +51,7 @@ from benchmarks.performance.suite_runs import (
     stored_suite,
 )
 from common_data.atomic import write_json_atomic, write_text_atomic
-from common_data.bench import workload
+from common_data.bench import suite as suite_plan
 from common_data.frameworks import FRAMEWORKS
 from common_data.run.host import cpu_name
 
@@ -60,7 +60,7 @@ DEFAULT_RESULTS = PROJECT_ROOT / "results"
 
 def main(argv: list[str]) -> int:
     args = _parse(argv)
-    profile = workload.load_suite_profile(args.suite)
+    profile = suite_plan.load_suite_profile(args.suite)
     frameworks = [fw.strip() for fw in args.frameworks.split(",") if fw.strip()]
     for framework in frameworks:
         framework_python(framework)
@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     selections = [(fw, selection) for fw in frameworks
-                  for selection in workload.suite_selections(fw, profile, args.data)]
+                  for selection in suite_plan.suite_selections(fw, profile, args.data)]
     if args.reuse:
         suites = [stored_suite(selection.name(fw), out_dir) for fw, selection in selections]
     else:
@@ -115,8 +115,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         description="Run the benchmark suites and write results/PERFORMANCE.md.")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--suite", metavar="NAME_OR_FILE",
-                        help="benchmark suite: a [suite.NAME] table of "
-                             f"common_data/bench/workload.toml ({', '.join(workload.suite_names())}"
+                        help="benchmark suite: a [suite.NAME] table of common_data/"
+                             f"bench/workload.toml ({', '.join(suite_plan.suite_names())}"
                              "; default quick, a few minutes on two cores) or a TOML file of "
                              "its keys")
     # the spellings before suites were named apart from matrix profiles: one release more
@@ -172,8 +172,9 @@ def _rows(suites: list[Suite]) -> list[pf.Row]:
     return rows
 
 
-def assemble(profile: workload.SuiteProfile, suites: list[Suite], data_suite: dict[str, Any] | None,
-             matrix_dir: Path, command: str, out_dir: Path | None = None,
+def assemble(profile: suite_plan.SuiteProfile, suites: list[Suite],
+             data_suite: dict[str, Any] | None, matrix_dir: Path, command: str,
+             out_dir: Path | None = None,
              time_to_verdict: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything performance.json holds, from the suites' JSON and the matrix."""
     rows, machine_infos, measured_at = [], [], []
@@ -225,7 +226,7 @@ def assemble(profile: workload.SuiteProfile, suites: list[Suite], data_suite: di
         "data_suite": data_suite,
         "workload": {**asdict(profile), "image_size": profile.image_size},
         "op_profiles": read_op_profiles(out_dir) if out_dir else {},
-        "gpu_status": workload.shared()["gpu_status"],
+        "gpu_status": suite_plan.shared()["gpu_status"],
         "gpu_measured": (read_returned(out_dir / "gpu", out_dir.parent / "runs")
                          if out_dir else None),
         "time_to_verdict": time_to_verdict or {},
@@ -258,7 +259,7 @@ def judge(target: pf.Target, figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def paper_projection(overhead: dict[str, Any], rows: list[pf.Row],
-                     profile: workload.SuiteProfile) -> dict[str, Any] | None:
+                     profile: suite_plan.SuiteProfile) -> dict[str, Any] | None:
     """Overhead of the shortest paper-profile run (baseline, 20 epochs), projected from the
     measured per-run fixed cost and the fastest default-mode step times at batch 32."""
     paper = load_matrix_profile("paper")["run"]
@@ -301,7 +302,7 @@ def data_wait_figures(e2e: dict[str, Any], runs: dict[str, Any] | None,
 def mode_row(row: pf.Row, peaks: pf.Peaks) -> dict[str, Any]:
     fraction = pf.peak_fraction(row, peaks) if row.kind in ("train", "eval") else None
     return {"framework": row.framework, "kind": row.kind, "mode": row.mode,
-            "image_size": row.image_size, **workload.process_fields(row.framework, row.info),
+            "image_size": row.image_size, **suite_plan.process_fields(row.framework, row.info),
             "precision": row.precision,
             "pipeline": row.info.get("pipeline"), "threads": row.threads,
             "batch_size": row.batch_size, "median_ms": row.median_s * 1e3,
@@ -311,7 +312,7 @@ def mode_row(row: pf.Row, peaks: pf.Peaks) -> dict[str, Any]:
 
 
 def machine(rows: list[pf.Row], infos: list[dict[str, Any]],
-            profile: workload.SuiteProfile) -> dict[str, Any]:
+            profile: suite_plan.SuiteProfile) -> dict[str, Any]:
     gpus = sorted({r.device for r in rows if r.device not in ("cpu", "/CPU:0")})
     versions = {r.framework: r.info.get("framework_version") for r in rows}
     pythons = sorted({i.get("python_version") for i in infos if i.get("python_version")})

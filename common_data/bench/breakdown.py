@@ -16,6 +16,7 @@ from time import perf_counter
 from typing import Any
 
 from common_data.atomic import write_json_atomic
+from common_data.bench import suite as suite_plan
 from common_data.bench import workload
 from common_data.run.twin import Twin
 
@@ -30,12 +31,12 @@ def profile_main(framework: str, make_twin: Callable[[], Twin], profiler: Profil
                  argv: Sequence[str] | None = None) -> int:
     """The entry point both twins' `op_profile` modules call with their own profiler."""
     parser = argparse.ArgumentParser(prog=f"python -m {framework} op_profile")
-    parser.add_argument("--mode", default="default", choices=workload.framework_modes(framework))
+    parser.add_argument("--mode", default="default", choices=suite_plan.framework_modes(framework))
     parser.add_argument("--out", required=True, help="JSON file to write")
     args = parser.parse_args(argv)
-    selection = workload.SuiteSelection.from_env(framework)
+    selection = suite_plan.SuiteSelection.from_env(framework)
     selection.check_process_env(framework)
-    profile = workload.load_suite_profile(selection.profile)
+    profile = suite_plan.load_suite_profile(selection.profile)
     bench = workload.load_bench_data(profile, selection.data, profile.image_size)
     twin = workload.build_twin(make_twin, framework, args.mode, selection, profile.batch_size,
                                bench.spec)
