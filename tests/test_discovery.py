@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import five_class_card, frame, stamp, write_image
 
-from common_data.data import discovery
+from common_data.data import discovery, hash_index
 from common_data.data.discovery import discover
 from common_data.errors import DataError
 
@@ -113,13 +113,13 @@ def test_hash_index_avoids_rehashing_unchanged_files(make_dataset, tmp_cache, mo
     first = discover(root)
     assert list((tmp_cache / "hash-index").glob("*.json"))
     read: list[str] = []
-    real = discovery._sha256_file
+    real = hash_index.sha256_file
 
     def counting(item):
         read.append(item.rel_path)
         return real(item)
 
-    monkeypatch.setattr(discovery, "_sha256_file", counting)
+    monkeypatch.setattr(hash_index, "sha256_file", counting)
     assert discover(root).hash() == first.hash()
     assert read == []
     changed = first.records[1]

@@ -34,7 +34,8 @@ from common_data.data.datasets import (
     preprocess_for,
     resolve_data,
 )
-from common_data.data.discovery import IMAGE_EXTENSIONS, Dataset
+from common_data.data.discovery import Dataset
+from common_data.data.folder_scan import IMAGE_EXTENSIONS
 from common_data.errors import ConfigError, DataError
 from common_data.frameworks import FRAMEWORKS
 from common_data.run.evaluation import evaluable

@@ -14,29 +14,22 @@ and sessions come from the first known file-name pattern (`session_patterns.toml
 matches, or there are none. Frames of one (session, class, palette) whose capture times are
 less than the card's burst gap apart form a burst of near-copies.
 
-Hashing all files on every call would make a cached load slow, so sha256s are kept in a hash
-index in the cache, keyed like git's index by (rel_path, size, mtime_ns): a file whose size and
-modification time are unchanged is not read again.
+The folder walk lives in `folder_scan`, the sha256 of each file in `hash_index`; this module
+turns what they find into labelled, time-stamped records.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import json
 import os
 import re
-import sys
 import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from common_data.atomic import write_text_atomic
-from common_data.data.cache_root import cache_root
 from common_data.data.card import (
     CARD_NAME,
     DatasetCard,
@@ -45,13 +38,16 @@ from common_data.data.card import (
     read_manifest_csv,
     shipped_cards,
 )
+from common_data.data.folder_scan import (
+    EXPECTED_LAYOUT,
+    Found,
+    class_folders,
+    scan_class_folders,
+)
+from common_data.data.hash_index import hash_files
 from common_data.errors import DataError
 
-# .webp: lossless WebP keeps every pixel at two thirds of PNG's size (the GPU kit's data pack)
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".webp"})
-HASH_INDEX_VERSION = 1
 SESSION_PATTERNS = Path(__file__).resolve().parent / "session_patterns.toml"
-_EXPECTED = "expected a folder of <emotion>/<palette>/<image> or <emotion>/<image>"
 
 
 @dataclass(frozen=True)
@@ -94,18 +90,6 @@ class Dataset:
         return digest.hexdigest()
 
 
-@dataclass
-class _Found:
-    """A file found on disk, before hashing."""
-
-    path: Path
-    rel_path: str
-    folder: str
-    palette: str | None
-    size: int
-    mtime_ns: int
-
-
 def discover(
     root: str | os.PathLike,
     aliases: dict[str, str] | None = None,
@@ -119,21 +103,21 @@ def discover(
         raise DataError(f"burst_gap_s={burst_gap_s!r} is not valid: expected a number > 0")
     root = Path(root).expanduser()
     if not root.exists():
-        raise DataError(f"data folder {root} does not exist: {_EXPECTED}")
+        raise DataError(f"data folder {root} does not exist: {EXPECTED_LAYOUT}")
     if not root.is_dir():
-        raise DataError(f"data path {root} is a file: {_EXPECTED}")
+        raise DataError(f"data path {root} is a file: {EXPECTED_LAYOUT}")
     root = root.resolve()
     if card is None and (root / CARD_NAME).is_file():
         card = load_card(root / CARD_NAME)
 
-    class_dirs, unknown_folders, ignored = _class_folders(root, _mapper(card, aliases))
-    layout, found = _scan_class_folders(root, class_dirs, ignored)
-    hashes = _hash_files(root, found, cache_dir)
+    class_dirs, unknown_folders, ignored = class_folders(root, _mapper(card, aliases))
+    layout, found = scan_class_folders(root, class_dirs, ignored)
+    hashes = hash_files(root, found, cache_dir)
     if card is None:
         card = _shipped_card(found, hashes)
         if card is not None:  # the shipped card may leave some folders unmapped
-            class_dirs, unknown_folders, ignored = _class_folders(root, _mapper(card, aliases))
-            layout, found = _scan_class_folders(root, class_dirs, ignored)
+            class_dirs, unknown_folders, ignored = class_folders(root, _mapper(card, aliases))
+            layout, found = scan_class_folders(root, class_dirs, ignored)
     sessions = card.sessions if card is not None else _known_sessions(found)
     if burst_gap_s is not None:
         sessions = replace(sessions, burst_gap_s=float(burst_gap_s))
@@ -167,7 +151,7 @@ def _mapper(card: DatasetCard | None,
     return class_of
 
 
-def _labelled_hash(found: list[_Found], hashes: dict[str, str], card: DatasetCard) -> str | None:
+def _labelled_hash(found: list[Found], hashes: dict[str, str], card: DatasetCard) -> str | None:
     """`Dataset.hash` of `found` as `card` would label it, or None where it leaves a folder
     without a class (then it cannot be that card's dataset)."""
     digest = hashlib.sha256()
@@ -179,7 +163,7 @@ def _labelled_hash(found: list[_Found], hashes: dict[str, str], card: DatasetCar
     return digest.hexdigest()
 
 
-def _shipped_card(found: list[_Found], hashes: dict[str, str]) -> DatasetCard | None:
+def _shipped_card(found: list[Found], hashes: dict[str, str]) -> DatasetCard | None:
     """The shipped card whose content hash is this folder's labelled content, if any."""
     for card in shipped_cards():
         if card.content_hash and _labelled_hash(found, hashes, card) == card.content_hash:
@@ -187,7 +171,7 @@ def _shipped_card(found: list[_Found], hashes: dict[str, str]) -> DatasetCard | 
     return None
 
 
-def _known_sessions(found: list[_Found]) -> Sessions:
+def _known_sessions(found: list[Found]) -> Sessions:
     """Sessions from the first known file-name pattern that matches any file, else none."""
     raw = tomllib.loads(SESSION_PATTERNS.read_text(encoding="utf-8"))
     for entry in raw["pattern"]:
@@ -195,225 +179,6 @@ def _known_sessions(found: list[_Found]) -> Sessions:
         if any(_parse_time(os.path.basename(f.rel_path), sessions) for f in found):
             return sessions
     return Sessions("none")
-
-
-def _visible_entries(folder: Path) -> list[os.DirEntry]:
-    """Entries of a folder, hidden ones (.DS_Store, .git) excluded, in a stable order."""
-    try:
-        with os.scandir(folder) as it:
-            return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
-    except OSError as exc:
-        raise DataError(f"cannot read folder {folder}: {exc.strerror}") from None
-
-
-def _kind(entry: os.DirEntry) -> str:
-    """'dir', 'image', or why the entry is ignored: 'not an image', 'broken symlink',
-    'not a regular file' (FIFO, socket, device). A symlink loop is an error: it is a mistake
-    in the dataset, and following it would never end."""
-    try:
-        if entry.is_dir():
-            return "dir"
-        if entry.is_file():
-            ext = os.path.splitext(entry.name)[1].lower()
-            return "image" if ext in IMAGE_EXTENSIONS else "not an image"
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise DataError(
-                f"symlink loop at {entry.path}: it never resolves to a file or folder "
-                f"(remove the link or point it at a real file)"
-            ) from None
-        raise DataError(f"cannot read {entry.path}: {exc.strerror}") from None
-    return "broken symlink" if entry.is_symlink() else "not a regular file"
-
-
-def _split_entries(
-    entries: list[os.DirEntry], prefix: str, ignored: list[str]
-) -> tuple[list[os.DirEntry], list[os.DirEntry]]:
-    """(folders, images) among `entries`; everything else goes to `ignored`, listed with why
-    unless it is an ordinary non-image file."""
-    dirs, images = [], []
-    for entry in entries:
-        kind = _kind(entry)
-        if kind == "dir":
-            dirs.append(entry)
-        elif kind == "image":
-            images.append(entry)
-        else:
-            note = "" if kind == "not an image" else f" ({kind})"
-            ignored.append(f"{prefix}{entry.name}{note}")
-    return dirs, images
-
-
-def _class_folders(
-    root: Path, class_of: Callable[[str], str | None]
-) -> tuple[dict[str, str], dict[str, int], list[str]]:
-    """Map top-level folders to classes; unknown folders are counted, never dropped silently."""
-    class_dirs: dict[str, str] = {}
-    by_class: dict[str, str] = {}
-    unknown: dict[str, int] = {}
-    ignored: list[str] = []
-    stray_images: list[str] = []
-    dirs, images = _split_entries(_visible_entries(root), "", ignored)
-    ignored[:] = [name for name in ignored if name != CARD_NAME]  # the card is not data
-    stray_images.extend(e.name for e in images)
-    for entry in dirs:
-        label = class_of(entry.name)
-        if label is None:
-            unknown[entry.name] = sum(len(files) for _, _, files in os.walk(entry.path))
-            continue
-        if label in by_class:
-            raise DataError(
-                f"folders {by_class[label]!r} and {entry.name!r} in {root} both map to class "
-                f"{label!r}: expected one folder per class (rename or remove one)"
-            )
-        by_class[label] = entry.name
-        class_dirs[entry.name] = label
-    if not class_dirs:
-        seen = ", ".join(sorted(unknown)) or "none"
-        raise DataError(
-            f"no class folders in {root} (found folders: {seen}): expected folders named after "
-            f"the classes of its card or an alias of them"
-        )
-    if stray_images:
-        raise DataError(
-            f"unknown layout in {root}: image {stray_images[0]!r} lies beside the class folders; "
-            f"{_EXPECTED}"
-        )
-    return class_dirs, unknown, ignored
-
-
-def _scan_class_folders(
-    root: Path, class_dirs: dict[str, str], ignored: list[str]
-) -> tuple[str, list[_Found]]:
-    """Decide the layout per class folder and insist that all agree."""
-    found: list[_Found] = []
-    layouts: dict[str, str] = {}
-    for folder in sorted(class_dirs):
-        subdirs, images = _split_entries(_visible_entries(root / folder), f"{folder}/", ignored)
-        if images and subdirs:
-            raise DataError(
-                f"unknown layout in {root / folder}: it holds both images and folders "
-                f"({subdirs[0].name!r}); {_EXPECTED}"
-            )
-        if subdirs:
-            layouts[folder] = "nested"
-            for sub in subdirs:
-                found.extend(_scan_palette_folder(root, folder, sub, ignored))
-        else:
-            layouts[folder] = "flat"
-            found.extend(_found(root, e, folder, None) for e in images)
-    if not found:
-        raise DataError(
-            f"no images found under {root}: expected {', '.join(sorted(IMAGE_EXTENSIONS))} "
-            f"files in <emotion>/<palette>/ or <emotion>/ folders"
-        )
-    for folder in sorted(class_dirs):
-        if not any(f.folder == folder for f in found):
-            raise DataError(
-                f"class folder {root / folder} holds no images: expected at least one "
-                f"{'/'.join(sorted(IMAGE_EXTENSIONS))} file (add images or remove the folder)"
-            )
-    kinds = set(layouts.values())
-    if len(kinds) > 1:
-        flat = next(f for f, k in layouts.items() if k == "flat")
-        nested = next(f for f, k in layouts.items() if k == "nested")
-        raise DataError(
-            f"mixed layout in {root}: {flat!r} holds images directly but {nested!r} holds "
-            f"palette folders; expected one layout for every class folder"
-        )
-    return kinds.pop(), found
-
-
-def _scan_palette_folder(
-    root: Path, folder: str, sub: os.DirEntry, ignored: list[str]
-) -> list[_Found]:
-    deeper, images = _split_entries(_visible_entries(Path(sub.path)), f"{folder}/{sub.name}/",
-                                    ignored)
-    if deeper:
-        raise DataError(
-            f"unknown layout: folder {Path(sub.path) / deeper[0].name} is nested too deep; "
-            f"{_EXPECTED}"
-        )
-    if not images:
-        raise DataError(
-            f"palette folder {sub.path} holds no images: expected at least one "
-            f"{'/'.join(sorted(IMAGE_EXTENSIONS))} file (add images or remove the folder)"
-        )
-    return [_found(root, e, folder, sub.name) for e in images]
-
-
-def _found(root: Path, entry: os.DirEntry, folder: str, palette: str | None) -> _Found:
-    stat = entry.stat()
-    parts = [folder, palette, entry.name] if palette is not None else [folder, entry.name]
-    return _Found(
-        path=root.joinpath(*parts),
-        rel_path="/".join(parts),
-        folder=folder,
-        palette=palette,
-        size=stat.st_size,
-        mtime_ns=stat.st_mtime_ns,
-    )
-
-
-def _index_path(root: Path, cache_dir: str | os.PathLike | None) -> Path:
-    base = Path(cache_dir) if cache_dir is not None else cache_root()
-    name = hashlib.sha256(str(root).encode()).hexdigest()[:20]
-    return base / "hash-index" / f"{name}.json"
-
-
-def _hash_files(
-    root: Path, found: list[_Found], cache_dir: str | os.PathLike | None
-) -> dict[str, str]:
-    """sha256 per rel_path, re-reading only files whose (size, mtime_ns) changed."""
-    index_path = _index_path(root, cache_dir)
-    index = _read_index(index_path)
-    hashes: dict[str, str] = {}
-    todo: list[_Found] = []
-    for item in found:
-        entry = index.get(item.rel_path)
-        if entry is not None and entry[0] == item.size and entry[1] == item.mtime_ns:
-            hashes[item.rel_path] = entry[2]
-        else:
-            todo.append(item)
-    if todo:
-        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            for item, digest in zip(todo, pool.map(_sha256_file, todo), strict=True):
-                hashes[item.rel_path] = digest
-    current = {f.rel_path: [f.size, f.mtime_ns, hashes[f.rel_path]] for f in found}
-    if current != index:
-        _write_index(index_path, root, current)
-    return hashes
-
-
-def _sha256_file(item: _Found) -> str:
-    try:
-        with open(item.path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except OSError as exc:
-        raise DataError(f"cannot read image file {item.path}: {exc.strerror}") from None
-
-
-def _read_index(path: Path) -> dict[str, list]:
-    """A missing or unreadable index only costs re-hashing, so it is never an error."""
-    try:
-        data = json.loads(path.read_text())
-        if data.get("version") == HASH_INDEX_VERSION and isinstance(data.get("files"), dict):
-            return data["files"]
-    except (OSError, ValueError, AttributeError):
-        pass
-    return {}
-
-
-def _write_index(path: Path, root: Path, files: dict[str, list]) -> None:
-    payload = json.dumps({"version": HASH_INDEX_VERSION, "root": str(root), "files": files})
-    try:
-        write_text_atomic(path, payload)
-    except OSError as exc:
-        print(
-            f"warning: cannot write hash index {path} ({exc.strerror}); files will be re-hashed "
-            f"next time",
-            file=sys.stderr,
-        )
 
 
 def _parse_time(name: str, sessions: Sessions) -> datetime | None:
@@ -429,7 +194,7 @@ def _parse_time(name: str, sessions: Sessions) -> datetime | None:
         return None
 
 
-def _session_of(found: list[_Found], sessions: Sessions) -> dict[str, tuple[datetime | None,
+def _session_of(found: list[Found], sessions: Sessions) -> dict[str, tuple[datetime | None,
                                                                              str, str]]:
     """rel_path -> (capture time, session, subject) from the card's session source."""
     if sessions.source == "manifest":
@@ -444,14 +209,14 @@ def _session_of(found: list[_Found], sessions: Sessions) -> dict[str, tuple[date
 
 
 def _make_records(
-    found: list[_Found], class_dirs: dict[str, str], hashes: dict[str, str], sessions: Sessions
+    found: list[Found], class_dirs: dict[str, str], hashes: dict[str, str], sessions: Sessions
 ) -> list[Record]:
     """Attach label, capture time, session and burst; bursts split where gaps reach the limit.
 
     A manifest's subject column makes (session, subject, class, palette) one burst; frames with
     neither a time nor a subject are each their own burst."""
     meta = _session_of(found, sessions)
-    groups: dict[tuple, list[_Found]] = defaultdict(list)
+    groups: dict[tuple, list[Found]] = defaultdict(list)
     for item in found:
         _, session, subject = meta[item.rel_path]
         groups[(session, subject, class_dirs[item.folder], item.palette)].append(item)
