@@ -154,3 +154,29 @@ def test_a_verdict_flip_at_the_threshold_is_told_apart_from_a_moved_effect() -> 
     unnoted = {k: v for k, v in recorded.items() if k != "delta"}
     strict = {"verdicts": [_row("reproduced", -0.056, unnoted)], "expected_probe": {}}
     assert len(regression_failures(strict, 0.08, effect_tolerance=0.02)) == 1
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/datasets/facial-emotion is absent")
+def test_a_finding_from_part_of_its_records_says_it_is_interim(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`finding --no-train` while the matrix still runs: the verdicts rest on the records
+    there are, and the command says how many cells have none."""
+    from benchmarks.__main__ import main as bench_main
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    # every stored run of these cells; the finding reads those of its own configs (run ids)
+    for pattern in ("torch-baseline-random-full-64px-s[012]-*",
+                    "torch-augmented-random-full-64px-s0-*"):
+        for path in (PROJECT_ROOT / "results" / "runs").glob(pattern):
+            (runs / path.name).write_bytes(path.read_bytes())
+    code = bench_main(["finding", "--protocol", "schedule64", "--data", str(REAL), "--no-train",
+                       "--no-report", "--frameworks", "torch", "--regimes", "random.full",
+                       "--no-probe", "--results", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code in (0, 1), out   # 1: one seed's accuracy is not the recorded 3-seed mean
+    assert "note: interim: 2 of the 6 cells have no record yet" in out
+    result = json.loads((tmp_path / "findings" / "augmentation.json").read_text())
+    assert result["cells"] == {"total": 6, "with_records": 4}
+    assert [row["n_seeds"] for row in result["verdicts"]] == [1]
+

@@ -29,7 +29,11 @@ from benchmarks.findings.cells import (  # noqa: E402
 from benchmarks.findings.spec import load_finding_file  # noqa: E402
 from benchmarks.matrix.envs import framework_python  # noqa: E402
 from benchmarks.matrix.records import group_rows, is_bf16, load_records  # noqa: E402
-from benchmarks.report.palette_section import RUN_COMMAND, refresh_palette_finding  # noqa: E402
+from benchmarks.report.palette_section import (  # noqa: E402
+    RUN_COMMAND,
+    _same_result,
+    refresh_palette_finding,
+)
 from benchmarks.report.resolution import study_tables  # noqa: E402
 from common_data.errors import ConfigError  # noqa: E402
 
@@ -154,6 +158,20 @@ def test_the_tiny_protocol_runs_end_to_end_on_synthetic_palettes(tmp_path: Path)
     time.sleep(1.1)   # the time stamp has whole seconds
     assert refresh_palette_finding(results) == [out]
     assert out.read_bytes() == written
+
+
+def test_a_re_evaluated_result_is_the_same_only_when_all_but_its_time_stamp_is(
+        tmp_path: Path) -> None:
+    """`report` rewrites a palette result only when what it says changed."""
+    stored = ROOT / "results" / "findings" / "palette.json"
+    result = json.loads(stored.read_text())
+    copy = tmp_path / "palette.json"
+    copy.write_text(stored.read_text())
+    assert _same_result(copy, {**result, "generated_at": "2000-01-01T00:00:00+00:00"})
+    changed = json.loads(stored.read_text())
+    changed["verdicts"][0]["verdict"] = "reversed"
+    assert not _same_result(copy, changed)
+    assert not _same_result(tmp_path / "missing.json", result)
 
 
 def test_palette_runs_stay_out_of_the_whole_set_studies_and_say_what_they_trained_on() -> None:

@@ -210,7 +210,7 @@ def test_a_finding_whose_matrix_still_runs_is_marked_interim(tmp_path) -> None:
 
     stored = json.loads((Path(__file__).resolve().parent.parent / "results" / "findings"
                          / "augmentation.json").read_text())
-    assert stored["cells"]["with_records"] == stored["cells"]["total"] == 54
+    stored["cells"] = {"with_records": 54, "total": 54}
     (tmp_path / "findings").mkdir()
     (tmp_path / "findings" / "augmentation.json").write_text(json.dumps(stored))
     complete = "\n".join(findings_section(tmp_path, tmp_path / "figures", tmp_path))
@@ -223,10 +223,17 @@ def test_a_finding_whose_matrix_still_runs_is_marked_interim(tmp_path) -> None:
     assert heading.endswith(" — interim, 31 of 54 cells")
     note = next(line for line in lines if line.startswith("**Interim:**"))
     assert note.startswith("**Interim:** 23 of its 54 cells have no record yet.")
+    # how to resume is said only where the command shown trained nothing
+    assert ("without `--no-train` resumes them" in note) == ("--no-train" in stored["command"])
     assert lines.index(note) < next(i for i, line in enumerate(lines) if line.startswith("|"))
 
     stored["hud_only_probe"]["tf"]["n_seeds"] = 1   # one seed is one seed, not "1 seeds"
+    stored["selection"]["seeds"] = [0]
+    stored["command"] = stored["command"].replace("--no-train", "")
     (tmp_path / "findings" / "augmentation.json").write_text(json.dumps(stored))
-    probe = next(line for line in findings_section(tmp_path, tmp_path / "figures", tmp_path)
-                 if line.startswith("HUD-only probe"))
+    lines = findings_section(tmp_path, tmp_path / "figures", tmp_path)
+    probe = next(line for line in lines if line.startswith("HUD-only probe"))
     assert "over 1 seed " in probe and "over 3 seeds " in probe
+    assert any("(1 seed per cell)" in line for line in lines)
+    note = next(line for line in lines if line.startswith("**Interim:**"))
+    assert "resumes" not in note

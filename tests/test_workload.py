@@ -42,9 +42,8 @@ def test_bf16_cases_run_on_a_gpu_or_a_bf16_cpu_and_are_skipped_with_the_reason_e
     cpuinfo = tmp_path / "cpuinfo"
     monkeypatch.setenv(CPUINFO_ENV, str(cpuinfo))
     cpuinfo.write_text("processor\t: 0\nflags\t\t: avx2 avx512f\n")
-    assert [suite_plan.mode_precision("torch", m) for m in ("default", "mixed_precision",
-                                                          "bf16_channels_last")] == [
-        "sgemm", "bf16", "bf16"]
+    modes = ("default", "mixed_precision", "bf16_channels_last")
+    assert [suite_plan.mode_precision("torch", m) for m in modes] == ["sgemm", "bf16", "bf16"]
     assert suite_plan.mode_precision("tf", "bf16_onednn") == "bf16"
     reason = suite_plan.unavailable_reason("bf16", gpu=False)
     assert reason and reason.startswith("no GPU: mode 'mixed_precision' (bf16) on the CPU needs "

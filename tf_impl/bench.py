@@ -2,9 +2,10 @@
 
 `python -m pytest tf_impl/bench.py --benchmark-json OUT` with `THERMAL_BENCH_PERF`
 naming the profile, the thread count and TF's oneDNN setting (see
-`common_data.bench.workload`, which defines every case and builds the twin through `make_twin`
-and `Twin.build`, as runs do). This file adds only what needs TensorFlow itself: the float32
-matmul that measures the machine's peak, the GPU probe and each case's peak GPU memory.
+`common_data.bench.suite`, which plans every case, and `common_data.bench.workload`, which
+builds the twin through `make_twin` and `Twin.build`, as runs do). This file adds only what
+needs TensorFlow itself: the float32 matmul that measures the machine's peak, the GPU probe and
+each case's peak GPU memory.
 """
 
 from __future__ import annotations

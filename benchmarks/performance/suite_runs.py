@@ -54,8 +54,8 @@ def run_op_profile(framework: str, mode: str, profile: suite_plan.SuiteProfile, 
                    out_dir: Path) -> None:
     """The per-op profile of one twin's best mode, one thread, in a process of its own (its
     process-mode setting is the mode's); a failure leaves no JSON and the report says so."""
-    selection = suite_plan.SuiteSelection(profile.name, 1, data,
-                                        suite_plan.mode_process_setting(framework, mode))
+    setting = suite_plan.mode_process_setting(framework, mode)
+    selection = suite_plan.SuiteSelection(profile.name, 1, data, setting)
     out = out_dir / f"op-profile-{framework}.json"
     out.unlink(missing_ok=True)
     command = [str(framework_python(framework)), "-m", FRAMEWORKS[framework].module("op_profile"),

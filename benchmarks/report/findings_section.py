@@ -97,16 +97,23 @@ def _recorded_text(row: dict[str, Any]) -> str:
     return f"{expected['verdict']}, {reference} {percent(accuracy)} %"
 
 
-def _missing_cells(result: dict[str, Any]) -> int:
+def _cells(result: dict[str, Any]) -> tuple[int, int]:
+    """(cells with a record, cells in all) of a finding result; (0, 0) where it says nothing."""
     cells = result.get("cells") or {}
-    return max(0, cells.get("total", 0) - cells.get("with_records", 0))
+    return cells.get("with_records", 0), cells.get("total", 0)
+
+
+def _missing_cells(result: dict[str, Any]) -> int:
+    done, total = _cells(result)
+    return max(0, total - done)
 
 
 def _interim_heading(result: dict[str, Any]) -> str:
     """A finding evaluated while its matrix still runs says so where a reader starts."""
     if not _missing_cells(result):
         return ""
-    return f" — interim, {result['cells']['with_records']} of {result['cells']['total']} cells"
+    done, total = _cells(result)
+    return f" — interim, {done} of {total} cells"
 
 
 def _interim_note(result: dict[str, Any]) -> list[str]:
@@ -115,10 +122,12 @@ def _interim_note(result: dict[str, Any]) -> list[str]:
     missing = _missing_cells(result)
     if not missing:
         return []
-    return [f"**Interim:** {missing} of its {result['cells']['total']} cells have no record "
-            "yet. Each verdict below rests on the seeds recorded so far (the seeds column), a "
-            "setting with none has no row, and any of them may change when the rest have run "
-            "(the same command without `--no-train` resumes them).", ""]
+    resume = (" (the same command without `--no-train` resumes them)"
+              if "--no-train" in result.get("command", "") else "")
+    return [f"**Interim:** {missing} of its {_cells(result)[1]} cells have no record yet. "
+            "Each verdict below rests on the seeds recorded so far (the seeds column), a "
+            "setting with none has no row, and any of them may change when the rest have "
+            f"run{resume}.", ""]
 
 
 def _finding_order(result: dict[str, Any]) -> tuple[bool, int]:
@@ -162,8 +171,9 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
             *_interim_note(result),
             f"Published: {result['source']}. Re-tested with `{result['command']}` on "
             f"{md_text(Path(str(data.get('dataset', '?'))).name)}, {kind} "
-            f"({seeds} seeds per cell). A direction is called when the mean change reaches "
-            f"{100 * result['min_effect']:.0f} pp and its 95 % CI excludes zero.",
+            f"({seeds} seed{'s' if seeds != 1 else ''} per cell). A direction is called when "
+            f"the mean change reaches {100 * result['min_effect']:.0f} pp and its 95 % CI "
+            "excludes zero.",
             "",
             f"| framework | split | HUD | protocol | seeds | {_arm_names(result)} | Δ (pp) "
             "[95 % CI] | paired t p | McNemar p (ensembles) | verdict | recorded |",

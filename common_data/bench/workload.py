@@ -1,12 +1,11 @@
 """The benchmark workloads, written once so both twins' suites time exactly the same things.
 
 The reasoning is that of the `Twin` contract (common_data.run.twin): a speed comparison is
-fair only if everything but the framework is one piece of code. So the cases, the batches,
-the twin's construction (through the twins' own `make_twin` and `Twin.build`, i.e. what a
-run uses), the end-to-end loops and the "published pipeline" emulation live here;
-`pytorch_impl/bench.py` and `tf_impl/bench.py` add only the framework's matmul, GPU probe and
-per-case peak GPU memory.
-Which cases a suite runs is planned in `common_data.bench.suite`, from `workload.toml`.
+fair only if everything but the framework is one piece of code. So the batches, the twin's
+construction (through the twins' own `make_twin` and `Twin.build`, i.e. what a run uses), the
+end-to-end loops and the "published pipeline" emulation live here, and the cases are planned
+in `common_data.bench.suite` from `workload.toml`; `pytorch_impl/bench.py` and
+`tf_impl/bench.py` add only the framework's matmul, GPU probe and per-case peak GPU memory.
 
 Everything timed returns only after the framework finished: `Twin.train_step` fetches the
 loss as a float, `Twin.predict_logits` returns NumPy, and the matmul fetches one element.

@@ -1,7 +1,7 @@
 """Where the project keeps what it derives from data: decoded images, the file-hash index and
 the generated synthetic set.
 
-It lives apart from `cache.py` and `discovery.py` because both need it and neither should
+It lives apart from `cache.py` and `hash_index.py` because both need it and neither should
 import the other for one path (that was an import loop).
 """
 

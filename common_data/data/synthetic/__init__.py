@@ -12,13 +12,11 @@ own keyed random stream and PNGs are encoded with fixed parameters, so the bytes
 under Python 3.11 and 3.13 with the pinned NumPy/OpenCV.
 
 The parts, in the order a frame is made: `scenario` (days, palettes, the burst plan), `faces`
-(a burst's temperature field), `camera` (jitter, palette, HUD), `build` (files, manifest,
-cache).
+(a burst's temperature field), `camera` (jitter, auto range, false colour, HUD), `build`
+(files, manifest, cache). A test that retunes a constant patches the module that defines it.
 """
 
 from common_data.data.synthetic.build import (
-    DEFAULT_SCALE,
-    DEFAULT_SEED,
     GENERATOR_VERSION,
     MANIFEST_NAME,
     ensure_synthetic,
@@ -26,6 +24,7 @@ from common_data.data.synthetic.build import (
     is_intact,
     read_manifest,
 )
+from common_data.data.synthetic.scenario import DEFAULT_SEED
 
-__all__ = ["DEFAULT_SCALE", "DEFAULT_SEED", "GENERATOR_VERSION", "MANIFEST_NAME",
+__all__ = ["DEFAULT_SEED", "GENERATOR_VERSION", "MANIFEST_NAME",
            "ensure_synthetic", "generate", "is_intact", "read_manifest"]

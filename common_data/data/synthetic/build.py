@@ -72,7 +72,10 @@ def _counts(shots: Sequence[Shot]) -> dict[str, object]:
 def _recipe() -> str:
     """Fingerprint of every generation parameter: a tuned constant invalidates cached copies
     even when GENERATOR_VERSION was not bumped (code changes still need the bump)."""
-    # read through the modules at call time: retuning one (a test does) changes the recipe
+    # Read through the modules at call time, so that retuning a constant in the module that
+    # defines and uses it (a test patches faces.EXPRESSION_GAIN) changes the recipe. A
+    # constant another module imports by name (scenario.FRAME_H in camera) is not retuned by
+    # patching its defining module: the recipe would change but not the frames.
     params = (
         scenario.FRAME_H, scenario.FRAME_W, scenario.SENSOR_H, scenario.SENSOR_W, PNG_PARAMS,
         scenario.EMOTION_FOLDERS, scenario.PALETTES_BY_CLASS, scenario.PALETTES, scenario.DAYS,
