@@ -159,7 +159,7 @@ def _run_finding(
     if missing:
         print(f"note: interim: {missing} of the {result['cells']['total']} cells have no "
               "record yet; each verdict rests on the seeds recorded so far")
-    for note in result["threshold_flips"] + result["probe_notes"]:
+    for note in result["threshold_flips"] + result["probe_notes"] + result["unchecked"]:
         print(f"note: {note}")
     for failure in result["regression_failures"]:
         print(f"REGRESSION: {failure}")
