@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.findings.verdicts import probe_notes, regression_failures, threshold_flips
+from benchmarks.findings.regression import probe_notes, regression_failures, threshold_flips
 from benchmarks.matrix.envs import PROJECT_ROOT, framework_python
 from common_data.errors import ConfigError
 
