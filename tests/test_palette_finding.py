@@ -31,8 +31,8 @@ from benchmarks.matrix.envs import framework_python  # noqa: E402
 from benchmarks.matrix.records import group_rows, is_bf16, load_records  # noqa: E402
 from benchmarks.report.palette_section import (  # noqa: E402
     RUN_COMMAND,
-    _same_result,
     refresh_palette_finding,
+    same_result,
 )
 from benchmarks.report.resolution import study_tables  # noqa: E402
 from common_data.errors import ConfigError  # noqa: E402
@@ -167,11 +167,11 @@ def test_a_re_evaluated_result_is_the_same_only_when_all_but_its_time_stamp_is(
     result = json.loads(stored.read_text())
     copy = tmp_path / "palette.json"
     copy.write_text(stored.read_text())
-    assert _same_result(copy, {**result, "generated_at": "2000-01-01T00:00:00+00:00"})
+    assert same_result(copy, {**result, "generated_at": "2000-01-01T00:00:00+00:00"})
     changed = json.loads(stored.read_text())
     changed["verdicts"][0]["verdict"] = "reversed"
-    assert not _same_result(copy, changed)
-    assert not _same_result(tmp_path / "missing.json", result)
+    assert not same_result(copy, changed)
+    assert not same_result(tmp_path / "missing.json", result)
 
 
 def test_palette_runs_stay_out_of_the_whole_set_studies_and_say_what_they_trained_on() -> None:

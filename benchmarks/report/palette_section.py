@@ -104,13 +104,13 @@ def refresh_palette_finding(results_dir: Path) -> list[Path] | None:
                 continue
             name = FINDING if protocol == finding["default_protocol"] else f"{FINDING}-{protocol}"
             out = results_dir / "findings" / f"{name}.json"
-            if not _same_result(out, result):
+            if not same_result(out, result):
                 write_json_atomic(out, result)
             paths.append(out)
     return paths
 
 
-def _same_result(path: Path, result: dict[str, Any]) -> bool:
+def same_result(path: Path, result: dict[str, Any]) -> bool:
     """Whether the stored result says all that `result` says, but for when it was made: every
     `report` re-evaluates the finding, and rewriting an unchanged file would only move its
     time stamp, a change to review and commit with each report."""
