@@ -226,6 +226,13 @@ def test_a_finding_whose_matrix_still_runs_is_marked_interim(tmp_path) -> None:
     # how to resume is said only where the command shown trained nothing
     assert ("without `--no-train` resumes them" in note) == ("--no-train" in stored["command"])
     assert lines.index(note) < next(i for i, line in enumerate(lines) if line.startswith("|"))
+    assert not any("CPU models" in line for line in lines)   # one CPU model: nothing to say
+
+    stored["cpus"] = {"AMD EPYC": 41, "Intel | Xeon": 13}   # a name is escaped in the table
+    (tmp_path / "findings" / "augmentation.json").write_text(json.dumps(stored))
+    cpu = next(line for line in findings_section(tmp_path, tmp_path / "figures", tmp_path)
+               if "CPU models" in line)
+    assert cpu.startswith("Its runs were made on 2 CPU models: AMD EPYC (41), Intel \\| Xeon (13).")
 
     stored["hud_only_probe"]["tf"]["n_seeds"] = 1   # one seed is one seed, not "1 seeds"
     stored["selection"]["seeds"] = [0]

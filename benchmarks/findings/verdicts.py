@@ -2,6 +2,7 @@
 mode, the HUD-only probe, the integrity checks against a clean pipeline, and the regression
 check against the verdicts the finding file records."""
 
+from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -270,6 +271,9 @@ def evaluate_finding(
         # time to verdict: what this matrix costs a user, from the runs' own clocks
         "cells": {"total": len(grid) + len(probe), "with_records": len(done)},
         "run_time_s": sum((r.get("timing") or {}).get("total_s") or 0.0 for r in done),
+        # records made on several CPU models: their float32 kernels round differently
+        "cpus": dict(sorted(Counter(str((r.get("environment") or {}).get("cpu", "unknown"))
+                                    for r in done).items())),
         "protocol_label": protocol_label(selection.protocol, protocol, len(selection.seeds)),
         "published_protocol": not protocol_departures(protocol),
         "expected_recorded": bool(expected),

@@ -130,6 +130,18 @@ def _interim_note(result: dict[str, Any]) -> list[str]:
             f"run{resume}.", ""]
 
 
+def _cpu_note(result: dict[str, Any]) -> list[str]:
+    """Where a finding's records were made on more than one CPU model: each model's float32
+    kernels round differently, which moves a single run by up to a seed's spread."""
+    cpus = result.get("cpus") or {}
+    if len(cpus) < 2:
+        return []
+    made = ", ".join(f"{md_text(name)} ({count})" for name, count in cpus.items())
+    return ["", f"Its runs were made on {len(cpus)} CPU models: {made}. Each model's float32 "
+            "kernels round differently, which can move one run by up to the spread between "
+            "seeds; the verdicts pair runs by seed, whichever machine made them."]
+
+
 def _finding_order(result: dict[str, Any]) -> tuple[bool, int]:
     """The highest-fidelity protocol first: published, then by input size."""
     return (not result.get("published_protocol", False), -result["protocol"]["image_size"])
@@ -223,6 +235,7 @@ def findings_section(results_dir: Path, fig_dir: Path, out_dir: Path) -> list[st
                 f"records; their runs took {result['run_time_s'] / 3600:.2f} h of run time "
                 "together (each run's own wall clock; with `--jobs 2` on two cores the matrix "
                 "takes about half that).",
+                *_cpu_note(result),
             ]
         lines += [
             "",
