@@ -33,6 +33,22 @@ def test_records_of_two_same_named_datasets_form_two_settings() -> None:
     }
 
 
+def test_a_run_made_before_a_config_key_existed_shares_a_row_with_one_made_after() -> None:
+    """A key added later is stored at its legacy value by newer runs (card "", the late mode
+    onednn off) and is absent from older records; the config hash treats both alike, so the
+    report's rows must too: one row of two seeds, not two rows of one."""
+    record = json.loads(next(p for p in SEED_RUNS if p.suffix == ".json").read_text())
+    newer = copy.deepcopy(record)
+    newer["config"]["seed"] = record["config"]["seed"] + 1
+    newer["config"].update(card="", card_sha256="", dropout=record["config"].get("dropout",
+                                                                               "framework"))
+    newer["config"]["mode"] = {**record["config"].get("mode", {}), "onednn": False}
+    (row,) = group_rows([record, newer])
+    assert len(row.records) == 2
+    newer["config"]["card"] = "cards/mine.toml"   # another value is another protocol
+    assert len(group_rows([record, newer])) == 2
+
+
 def test_two_folders_named_data_give_two_headings_and_two_sets_of_rows(
     tmp_path: Path, tmp_cache: Path
 ) -> None:

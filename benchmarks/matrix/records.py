@@ -19,7 +19,7 @@ import numpy as np
 from benchmarks.markdown import visible_controls
 from common_data.errors import DataError, one_line
 from common_data.regimes import VARIANTS, has_folds
-from common_data.run.config import LEGACY_VALUES, TRAINING_SET_KEYS
+from common_data.run.config import LEGACY_VALUES
 from common_data.run.schema import predictions_problem, read_predictions, read_record
 
 _NOT_PROTOCOL = ("seed", "framework", "variant", "save_weights")
@@ -162,12 +162,20 @@ def setting_of(record: dict[str, Any]) -> Setting:
     )
 
 
+def _legacy(key: tuple[str, ...], value: Any) -> bool:
+    return key in LEGACY_VALUES and value == LEGACY_VALUES[key]
+
+
 def protocol_of(record: dict[str, Any]) -> str:
-    """The run config minus seed/framework/variant: equal strings mean one protocol. The
-    training-set keys at their legacy values are left out too, so runs made before those keys
-    existed and after, on the same setting, stay one row."""
+    """The run config minus seed/framework/variant: equal strings mean one protocol. Keys at
+    their legacy values (common_data.run.config.LEGACY_VALUES) are left out too, as the config
+    hash leaves them out, so runs made before a key existed and after, on the same setting,
+    stay one row."""
     config = {k: v for k, v in record["config"].items() if k not in _NOT_PROTOCOL
-              and not (k in TRAINING_SET_KEYS and v == LEGACY_VALUES[(k,)])}
+              and not _legacy((k,), v)}
+    if isinstance(config.get("mode"), dict):  # a late mode off is how earlier runs ran
+        config["mode"] = {m: on for m, on in config["mode"].items()
+                          if not _legacy(("mode", m), on)}
     return json.dumps(config, sort_keys=True)
 
 
