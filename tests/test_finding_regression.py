@@ -8,6 +8,7 @@ pipeline below must trip it.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -156,24 +157,33 @@ def test_a_verdict_flip_at_the_threshold_is_told_apart_from_a_moved_effect() -> 
     assert len(regression_failures(strict, 0.08, effect_tolerance=0.02)) == 1
 
 
+def _part_of_the_schedule64_records(results: Path) -> None:
+    """Every stored run of PyTorch's random/full cells at schedule64 but two augmented seeds."""
+    runs = results / "runs"
+    runs.mkdir()
+    for pattern in ("torch-baseline-random-full-64px-s[012]-*",
+                    "torch-augmented-random-full-64px-s0-*"):
+        for path in (PROJECT_ROOT / "results" / "runs").glob(pattern):
+            (runs / path.name).write_bytes(path.read_bytes())
+
+
+def _no_train(data: Path, results: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from benchmarks.__main__ import main as bench_main
+
+    code = bench_main(["finding", "--protocol", "schedule64", "--data", str(data), "--no-train",
+                       "--no-report", "--frameworks", "torch", "--regimes", "random.full",
+                       "--no-probe", "--results", str(results)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
 @pytest.mark.skipif(not REAL.is_dir(), reason="../shared/datasets/facial-emotion is absent")
 def test_a_finding_from_part_of_its_records_says_it_is_interim(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`finding --no-train` while the matrix still runs: the verdicts rest on the records
     there are, and the command says how many cells have none."""
-    from benchmarks.__main__ import main as bench_main
-
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    # every stored run of these cells; the finding reads those of its own configs (run ids)
-    for pattern in ("torch-baseline-random-full-64px-s[012]-*",
-                    "torch-augmented-random-full-64px-s0-*"):
-        for path in (PROJECT_ROOT / "results" / "runs").glob(pattern):
-            (runs / path.name).write_bytes(path.read_bytes())
-    code = bench_main(["finding", "--protocol", "schedule64", "--data", str(REAL), "--no-train",
-                       "--no-report", "--frameworks", "torch", "--regimes", "random.full",
-                       "--no-probe", "--results", str(tmp_path)])
-    out = capsys.readouterr().out
+    _part_of_the_schedule64_records(tmp_path)
+    code, out = _no_train(REAL, tmp_path, capsys)
     assert code == 0, out
     assert "note: interim: 2 of the 6 cells have no record yet" in out
     # one seed's mean is not the recorded three seeds' mean: named, not failed on
@@ -183,3 +193,20 @@ def test_a_finding_from_part_of_its_records_says_it_is_interim(
     assert result["cells"] == {"total": 6, "with_records": 4}
     assert [row["n_seeds"] for row in result["verdicts"]] == [1]
 
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/datasets/facial-emotion is absent")
+def test_records_count_wherever_the_same_data_lies(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The committed records were made with the dataset in another folder (the path enters the
+    config hash): a copy of the same bytes finds them, a copy with one frame fewer does not."""
+    _part_of_the_schedule64_records(tmp_path)
+    copy = tmp_path / "elsewhere" / REAL.name
+    shutil.copytree(REAL, copy)
+    code, out = _no_train(copy, tmp_path, capsys)
+    assert code == 0, out
+    result = json.loads((tmp_path / "findings" / "augmentation.json").read_text())
+    assert result["cells"] == {"total": 6, "with_records": 4}
+    assert result["verdicts"][0]["split_intact"] is True
+    next(p for p in sorted(copy.rglob("*")) if p.suffix.lower() in (".png", ".jpg")).unlink()
+    code, out = _no_train(copy, tmp_path, capsys)
+    assert code == 2 and "none of the finding's 6 cells has a usable record" in out, out

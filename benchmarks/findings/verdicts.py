@@ -28,6 +28,7 @@ from benchmarks.findings.spec import VERDICTS, Comparison
 from benchmarks.findings.transfer import transfer_rows
 from benchmarks.matrix.cells import Cell
 from benchmarks.matrix.records import load_predictions, load_records, majority_rate
+from benchmarks.matrix.relocate import records_here
 from benchmarks.stats import mcnemar, mean_ci, paired_t_test, seed_summary
 from common_data.data.cache import Images
 from common_data.data.training_set import frame_palettes
@@ -231,7 +232,7 @@ def evaluate_finding(
     results: Path,
     command: str,
 ) -> dict[str, Any]:
-    records = {r["run_id"]: r for r in load_records(results / "runs")}
+    records = records_here(load_records(results / "runs"), selection.data, selection.card)
     rows = verdict_rows(finding, selection, records)
     protocol = finding["protocol"][selection.protocol]
     clean = CleanPipeline(selection.data)

@@ -26,6 +26,7 @@ _MATRIX_KEYS = {
 }
 # The optional `precisions` axis: each value's mode.mixed_precision, set on every cell.
 PRECISIONS = {"float32": False, "bf16": True}
+RUN_ID_HASH_CHARS = 10  # how much of the config hash ends a run id
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Cell:
         bf16 = "-bf16" if self.bf16 else ""
         return (
             f"{self.framework}-{self.variant}-{self.split}{fold}-{self.hud}-{size}px"
-            f"-s{self.seed}{bf16}-{self.config_hash[:10]}"
+            f"-s{self.seed}{bf16}-{self.config_hash[:RUN_ID_HASH_CHARS]}"
         )
 
     @property

@@ -27,6 +27,7 @@ from benchmarks.cli.args import resolve_data_flag
 from benchmarks.matrix.cells import Cell, expand, load_matrix_profile
 from benchmarks.matrix.mode_guard import CHECKED_MODES
 from benchmarks.matrix.records import load_records
+from benchmarks.matrix.relocate import records_here
 from benchmarks.matrix.runner import DEFAULT_RESULTS
 from benchmarks.stats import PROPORTION, mean_ci
 from common_data.atomic import write_json_atomic
@@ -88,8 +89,9 @@ def check(results: Path, data: str, command: str) -> dict[str, Any]:
     profile = load_matrix_profile(PROFILE)
     profile.setdefault("run", {})["data"] = data
     cells = expand(profile)
-    records = {r["run_id"]: r for r in load_records(results / "runs")
-               if r.get("run_id") in {c.run_id for c in cells}}
+    ids = {c.run_id for c in cells}
+    records = {run_id: r for run_id, r in records_here(load_records(results / "runs"), data,
+                                                        {}).items() if run_id in ids}
     frameworks = evaluate(cells, records)
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "command": command,
