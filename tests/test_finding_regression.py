@@ -210,3 +210,39 @@ def test_records_count_wherever_the_same_data_lies(
     next(p for p in sorted(copy.rglob("*")) if p.suffix.lower() in (".png", ".jpg")).unlink()
     code, out = _no_train(copy, tmp_path, capsys)
     assert code == 2 and "none of the finding's 6 cells has a usable record" in out, out
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/datasets/facial-emotion is absent")
+def test_a_finding_trains_only_the_cells_no_record_answers_wherever_the_data_lies(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resuming the finding with the dataset in another folder trains the two cells that have
+    no record, not the four whose records were made from the same bytes elsewhere."""
+    import benchmarks.cli.finding as finding_cli
+    from benchmarks.__main__ import main as bench_main
+
+    _part_of_the_schedule64_records(tmp_path)
+    copy = tmp_path / "elsewhere" / REAL.name
+    shutil.copytree(REAL, copy)
+    trained: list[str] = []
+    monkeypatch.setattr(finding_cli, "run_matrix",
+                        lambda cells, *_args: trained.extend(c.run_id for c in cells))
+
+    def resume() -> tuple[int, str]:
+        trained.clear()
+        code = bench_main(["finding", "--protocol", "schedule64", "--data", str(copy),
+                           "--no-report", "--frameworks", "torch", "--regimes", "random.full",
+                           "--no-probe", "--results", str(tmp_path)])
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    code, out = resume()
+    assert code == 0, out
+    assert "note: 4 of the 6 cells have records made from the same data" in out
+    assert sorted(run_id.split("-64px-")[1][:2] for run_id in trained) == ["s1", "s2"]
+    assert all(run_id.startswith("torch-augmented-") for run_id in trained)
+    # a record whose predictions are gone answers nothing, here or elsewhere
+    for path in (tmp_path / "runs").glob("torch-baseline-random-full-64px-s0-*.npz"):
+        path.unlink()
+    resume()
+    assert sum(run_id.startswith("torch-baseline-") for run_id in trained) == 1

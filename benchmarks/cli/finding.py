@@ -37,6 +37,7 @@ from benchmarks.findings.verdicts import (
 from benchmarks.matrix.executors import executor_from
 from benchmarks.matrix.lock import results_lock
 from benchmarks.matrix.preflight import preflight
+from benchmarks.matrix.relocate import done_elsewhere
 from benchmarks.matrix.runner import DEFAULT_RESULTS, run_matrix
 from benchmarks.report.render import render
 from common_data.atomic import write_json_atomic
@@ -127,7 +128,16 @@ def _run_finding(
     preflight(grid + probe, args.results, args.force)
     command = " ".join(["python -m benchmarks finding", *argv])
     if not args.no_train:
-        run_matrix(grid + probe, args.results, args.force, command, jobs, executor_from(args))
+        cells = grid + probe
+        if not args.force:
+            answered = {c.run_id for c in done_elsewhere(cells, args.results / "runs",
+                                                         selection.data, selection.card)}
+            if answered:
+                print(f"note: {len(answered)} of the {len(cells)} cells have records made from "
+                      "the same data in another folder: read, not trained again (--force "
+                      "trains them)")
+            cells = [cell for cell in cells if cell.run_id not in answered]
+        run_matrix(cells, args.results, args.force, command, jobs, executor_from(args))
     result = evaluate_finding(finding, selection, grid, probe, args.results, command)
     if not result["verdicts"] and not result["hud_only_probe"]:  # nothing checked: no pass
         hint = "run without --no-train first" if args.no_train else "see the failures above"

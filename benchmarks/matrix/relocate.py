@@ -6,16 +6,21 @@ checkout or a moved dataset therefore carry other run ids than the cells planned
 they ran on the same bytes. Before a finding reads records, each one whose dataset hash (the
 content of every file and its label) and card digest equal this dataset's is given the run id
 its config has with this folder's paths. A record of other content keeps its own id, so it
-never stands in for a cell; one made in this folder keeps precedence over a copy.
+never stands in for a cell; one made in this folder keeps precedence over a copy. A finding
+that trains leaves out the cells such a record already answers (`done_elsewhere`): at the
+published protocol they are hours of runs.
 """
 
 from pathlib import Path
 from typing import Any
 
-from benchmarks.matrix.cells import RUN_ID_HASH_CHARS
+from benchmarks.matrix.cells import RUN_ID_HASH_CHARS, Cell
+from benchmarks.matrix.local import DONE_STATUSES
+from benchmarks.matrix.records import load_records
 from common_data.data.datasets import open_dataset
 from common_data.errors import BenchError
 from common_data.run.config import config_digest
+from common_data.run.schema import predictions_problem
 
 
 def records_here(records: list[dict[str, Any]], data: str,
@@ -44,6 +49,22 @@ def records_here(records: list[dict[str, Any]], data: str,
                   + config_digest(config)[:RUN_ID_HASH_CHARS])
         here.setdefault(run_id, record)
     return here
+
+
+def done_elsewhere(cells: list[Cell], runs_dir: Path, data: str,
+                   card: dict[str, str]) -> list[Cell]:
+    """The cells without a record of their own that a finished record made from the same data in
+    another folder answers, its predictions intact (what `is_done` asks of a record here)."""
+    records = records_here(load_records(runs_dir), data, card)
+    answered = []
+    for cell in cells:
+        record = records.get(cell.run_id)
+        if (record is not None and record["run_id"] != cell.run_id
+                and record["status"] in DONE_STATUSES
+                and (record["status"] != "ok"
+                     or predictions_problem(record, Path(record["_path"]).parent) is None)):
+            answered.append(cell)
+    return answered
 
 
 def _location(record: dict[str, Any]) -> tuple[str, str]:
