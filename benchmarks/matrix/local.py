@@ -62,10 +62,17 @@ def is_done(record_path: Path, cell: Cell, note: Callable[[str], None] = warn) -
         return False
     if record["config_hash"] != cell.config_hash:
         return False
+    return settles(record, record_path.parent, lambda problem: note(f"rerunning {cell.run_id}: "
+                                                                    f"{problem}"))
+
+
+def settles(record: dict[str, Any], folder: Path, note: Callable[[str], None]) -> bool:
+    """Whether a valid record in `folder` answers its cell: the run finished ('ok' or
+    'diverged') and an 'ok' run's predictions file is intact; a damaged one goes to `note`."""
     if record["status"] == "ok":
-        problem = predictions_problem(record, record_path.parent)
+        problem = predictions_problem(record, folder)
         if problem is not None:
-            note(f"rerunning {cell.run_id}: {problem}")
+            note(problem)
         return problem is None
     return record["status"] in DONE_STATUSES
 

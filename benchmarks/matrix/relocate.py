@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.matrix.cells import RUN_ID_HASH_CHARS, Cell
-from benchmarks.matrix.local import DONE_STATUSES
+from benchmarks.matrix.local import quiet, settles
 from benchmarks.matrix.records import load_records
 from common_data.data.datasets import open_dataset
 from common_data.errors import BenchError
 from common_data.run.config import config_digest
-from common_data.run.schema import predictions_problem
 
 
 def records_here(records: list[dict[str, Any]], data: str,
@@ -54,17 +53,12 @@ def records_here(records: list[dict[str, Any]], data: str,
 def done_elsewhere(cells: list[Cell], runs_dir: Path, data: str,
                    card: dict[str, str]) -> list[Cell]:
     """The cells without a record of their own that a finished record made from the same data in
-    another folder answers, its predictions intact (what `is_done` asks of a record here)."""
+    another folder answers, as `is_done` asks of a record here."""
     records = records_here(load_records(runs_dir), data, card)
-    answered = []
-    for cell in cells:
-        record = records.get(cell.run_id)
-        if (record is not None and record["run_id"] != cell.run_id
-                and record["status"] in DONE_STATUSES
-                and (record["status"] != "ok"
-                     or predictions_problem(record, Path(record["_path"]).parent) is None)):
-            answered.append(cell)
-    return answered
+    return [cell for cell in cells
+            if (record := records.get(cell.run_id)) is not None
+            and record["run_id"] != cell.run_id
+            and settles(record, Path(record["_path"]).parent, quiet)]
 
 
 def _location(record: dict[str, Any]) -> tuple[str, str]:
